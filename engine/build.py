@@ -1,0 +1,374 @@
+"""Build: turn a validated :class:`~engine.model.Network` into the flat arrays the simulation kernel runs on.
+
+Index spaces. Neurons of all populations are numbered ``0 .. N-1`` in the order the populations were added; the
+presynaptic space continues with the channels of every source (Poisson and spike generators) at ``N .. N+S-1``. All
+projections are merged into one CSR matrix over the presynaptic space: ``indptr[int64]``, ``targets[int32]`` and, only
+when they differ inside a row, per-synapse ``weights[float32]`` and ``delays[uint8|uint16 steps]``; otherwise one
+value per row. A row holds its projections' synapses in the order the projections were added.
+
+Per-population propagators (Rotter & Diesmann 1999) are computed here, once: for a step :math:`h`
+
+.. math::
+
+    P_{22} = e^{-h/\\tau_m},\\quad P_{20} = \\frac{\\tau_m}{C_m}(1 - P_{22}),\\quad P_{11} = e^{-h/\\tau_{syn}},\\quad
+    P_{21} = \\frac{e^{-h/\\tau_m}}{C_m}\\,\\frac{1 - e^{-h a}}{a},\\; a = \\frac{1}{\\tau_{syn}} - \\frac{1}{\\tau_m}
+
+with :math:`P_{21} = (h / C_m)\\,e^{-h/\\tau_m}` in the limit :math:`\\tau_m = \\tau_{syn}`; ``expm1`` keeps it exact
+close to that limit.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.connectivity import build_connectivity
+from engine.distributions import resolve_values
+from engine.kernels.csr import scatter_rows
+from engine.kernels.lif import DELTA, EXP
+from engine.model import Network, PoissonSource, Population, SpikeSource
+
+_MAX_POISSON_MEAN = 100.0  # rate·dt per step above which the inverse-CDF sampler would lose accuracy
+
+
+def steps_of(owner: str, name: str, value_ms: float, dt: float) -> int:
+    """``value_ms / dt`` as an integer, or a ValueError when ``dt`` does not divide ``value_ms``."""
+    q = value_ms / dt
+    k = int(round(q))
+    if abs(q - k) > 1e-6 * max(1.0, abs(q)):
+        raise ValueError(f"{owner}: {name} = {value_ms} ms is not a multiple of dt = {dt} ms; "
+                         f"choose a value on the time grid (e.g. {k * dt:g} ms)")
+    return k
+
+
+def propagators(pop: Population, dt: float) -> dict[str, float]:
+    """Exact one-step propagators of ``pop``'s linear subthreshold dynamics for step ``dt`` (ms)."""
+    h, tm, C = dt, pop.tau_m, pop.C_m
+    p22 = math.exp(-h / tm)
+    out = {"P22": p22, "P20": -tm / C * math.expm1(-h / tm)}
+    for ch, ts in (("ex", pop.tau_syn_ex), ("in", pop.tau_syn_in)):
+        a = 1.0 / ts - 1.0 / tm
+        factor = h if a == 0.0 else -math.expm1(-h * a) / a
+        out["P21" + ch] = p22 * factor / C
+        out["P11" + ch] = math.exp(-h / ts)
+    return out
+
+
+def check_time_constants(pop: Population, dt: float) -> None:
+    """Reject steps longer than a time constant: spike times and Poisson input would be meaningless there."""
+    names = ["tau_m"] + (["tau_syn_ex", "tau_syn_in"] if pop.model == "iaf_psc_exp" else [])
+    for name in names:
+        tau = getattr(pop, name)
+        if dt > tau:
+            raise ValueError(f"Population {pop.name!r}: {name} = {tau} ms is shorter than dt = {dt} ms; "
+                             "the step must not exceed any time constant (use a smaller dt)")
+
+
+@dataclass
+class Built:
+    """Flat arrays of a built network (connectivity shared by every trial)."""
+
+    dt: float
+    n_neurons: int
+    n_pre: int
+    pop_names: list
+    pop_lo: np.ndarray
+    pop_hi: np.ndarray
+    pop_arrays: dict
+    I_e: np.ndarray
+    src_names: list
+    src_lo: np.ndarray  # first presynaptic index of each source
+    src_hi: np.ndarray
+    indptr: np.ndarray
+    targets: np.ndarray
+    w_syn: np.ndarray
+    w_row: np.ndarray
+    d_syn: np.ndarray
+    d_row: np.ndarray
+    max_delay: int
+    pois: dict
+    currents: dict
+    proj_slices: dict  # projection name -> (pre_lo, pre_hi, post_lo) for reporting
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.targets.size)
+
+    def connectivity_bytes(self) -> int:
+        """Bytes held by the merged CSR matrix (indptr, targets, weights, delays)."""
+        return sum(a.nbytes for a in (self.indptr, self.targets, self.w_syn, self.w_row, self.d_syn, self.d_row))
+
+    def bytes_per_synapse(self) -> float:
+        return self.connectivity_bytes() / max(self.n_synapses, 1)
+
+    def names_pre(self) -> list:
+        """Names of every presynaptic group: populations then sources."""
+        return self.pop_names + self.src_names
+
+    def pre_bounds(self) -> np.ndarray:
+        """Boundaries ``[lo_0, lo_1, ..., n_pre]`` of the presynaptic groups, in :meth:`names_pre` order."""
+        return np.concatenate([self.pop_lo, self.src_lo, [self.n_pre]]).astype(np.int64)
+
+
+def build(net: Network) -> Built:
+    """Validate cross-references and build every array; raises before heavy allocation on any bad input."""
+    if not net.populations:
+        raise ValueError("Network: it has no Population; add at least one before building")
+    dt = net.dt
+    pops = net.populations
+    sizes = np.array([p.size for p in pops], dtype=np.int64)
+    pop_lo = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    pop_hi = (pop_lo + sizes).astype(np.int64)
+    N = int(sizes.sum())
+    src_sizes = np.array([s.size for s in net.sources], dtype=np.int64)
+    src_lo = (N + np.concatenate([[0], np.cumsum(src_sizes)[:-1]])).astype(np.int64) if net.sources else \
+        np.zeros(0, np.int64)
+    src_hi = (src_lo + src_sizes).astype(np.int64)
+    n_pre = N + int(src_sizes.sum())
+    if n_pre >= 2**31:
+        raise ValueError(f"Network: {n_pre} neurons and source channels exceed the int32 index range")
+    pre_index = {p.name: (int(pop_lo[k]), p) for k, p in enumerate(pops)}
+    pre_index.update({s.name: (int(src_lo[k]), s) for k, s in enumerate(net.sources)})
+    post_index = {p.name: (int(pop_lo[k]), p) for k, p in enumerate(pops)}
+
+    pop_arrays = _population_arrays(pops, dt, {c.target for c in net.currents})
+    for proj in net.projections:
+        _check_projection_refs(proj, pre_index, post_index)
+        proj.rule.validate(pre_index[proj.source][1].size, post_index[proj.target][1].size,
+                           proj.source == proj.target)
+    for mon in net.monitors:
+        name = getattr(mon, "source", None) or getattr(mon, "target")
+        if name not in pre_index:
+            raise ValueError(f"{type(mon).__name__}: {name!r} is not a population or source of this network; "
+                             f"choose from {sorted(pre_index)}")
+    currents = _current_events(net, post_index, N)
+    pois = _poisson_tables(net, src_lo, dt)
+
+    indptr, targets, w_syn, w_row, d_syn, d_row, max_delay, proj_slices = _merge_projections(
+        net, pre_index, post_index, n_pre)
+    I_e = np.zeros(N, dtype=np.float64)
+    for k, p in enumerate(pops):
+        I_e[pop_lo[k]:pop_hi[k]] = p.I_e
+    return Built(dt=dt, n_neurons=N, n_pre=n_pre, pop_names=[p.name for p in pops], pop_lo=pop_lo, pop_hi=pop_hi,
+                 pop_arrays=pop_arrays, I_e=I_e, src_names=[s.name for s in net.sources], src_lo=src_lo,
+                 src_hi=src_hi, indptr=indptr, targets=targets, w_syn=w_syn, w_row=w_row, d_syn=d_syn, d_row=d_row,
+                 max_delay=max_delay, pois=pois, currents=currents, proj_slices=proj_slices)
+
+
+def _population_arrays(pops: list, dt: float, current_targets: set) -> dict:
+    cols = {k: np.empty(len(pops), dtype=np.float64)
+            for k in ("C0", "Vth", "Vreset", "P22", "P21ex", "P21in", "P20", "P11ex", "P11in")}
+    model = np.empty(len(pops), dtype=np.int8)
+    use_iext = np.empty(len(pops), dtype=np.bool_)
+    ref_steps = np.empty(len(pops), dtype=np.int32)
+    for k, p in enumerate(pops):
+        check_time_constants(p, dt)
+        prop = propagators(p, dt)
+        for name, val in prop.items():
+            cols[name][k] = val
+        # V(k+1) = C0 + P22·V(k) + ...: C0 = E_L(1 - P22), plus P20·I_e when I_e is one constant for the population
+        use_iext[k] = np.ndim(p.I_e) > 0 or p.name in current_targets
+        cols["C0"][k] = -p.E_L * math.expm1(-dt / p.tau_m) + (0.0 if use_iext[k] else prop["P20"] * p.I_e)
+        cols["Vth"][k], cols["Vreset"][k] = p.V_th, p.V_reset
+        model[k] = EXP if p.model == "iaf_psc_exp" else DELTA
+        # V is held for the R - 1 steps after the spike step, so integration resumes at t_spike + t_ref (Brian2).
+        ref_steps[k] = max(steps_of(f"Population {p.name!r}", "t_ref", p.t_ref, dt) - 1, 0)
+    cols["model"] = model
+    cols["use_iext"] = use_iext
+    cols["ref_steps"] = ref_steps
+    return cols
+
+
+def _check_projection_refs(proj, pre_index: dict, post_index: dict) -> None:
+    if proj.source not in pre_index:
+        raise ValueError(f"Projection {proj.name!r}: source = {proj.source!r} is not a population or source of this "
+                         f"network; choose from {sorted(pre_index)}")
+    if proj.target not in post_index:
+        raise ValueError(f"Projection {proj.name!r}: target = {proj.target!r} is not a population of this network; "
+                         f"choose from {sorted(post_index)}")
+
+
+def _delay_steps(proj, n: int, dt: float, seed: int, stream: int) -> tuple[int | None, np.ndarray | None]:
+    owner = f"Projection {proj.name!r}"
+    const, arr = resolve_values(proj.delay, n, seed=seed, stream=stream, name=f"{owner} delay")
+    if const is not None:
+        k = steps_of(owner, "delay", const, dt)
+        if k < 1:
+            raise ValueError(f"{owner}: delay = {const} ms is not allowed; delays must be >= dt = {dt} ms")
+        return k, None
+    if isinstance(proj.delay, (list, tuple, np.ndarray)):
+        q = arr / dt
+        k = np.rint(q)
+        bad = np.abs(q - k) > 1e-6 * np.maximum(1.0, np.abs(q))
+        if bad.any():
+            raise ValueError(f"{owner}: delay contains {arr[bad][0]} ms, not a multiple of dt = {dt} ms")
+    else:  # drawn from a distribution: round to the grid, as NEST does
+        k = np.rint(arr / dt)
+    if arr.size and k.min() < 1:
+        raise ValueError(f"{owner}: delay contains {arr[k < 1][0]} ms; delays must be >= dt = {dt} ms")
+    if arr.size and k.max() > np.iinfo(np.uint16).max:
+        raise ValueError(f"{owner}: delay contains {arr.max()} ms, more than 65535 steps of dt = {dt} ms")
+    return None, k.astype(np.int64)
+
+
+def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: int):
+    dt, seed = net.dt, net.seed
+    parts = []
+    counts = np.zeros(n_pre, dtype=np.int64)
+    for k, proj in enumerate(net.projections):
+        pre_lo, pre = pre_index[proj.source]
+        post_lo, post = post_index[proj.target]
+        same = proj.source == proj.target
+        indptr, targets = build_connectivity(
+            proj.rule, pre.size, post.size, seed=seed, stream=3 * k, allow_autapses=proj.allow_autapses,
+            allow_multapses=proj.allow_multapses, same_population=same,
+            pre_positions=getattr(pre, "positions", None), post_positions=post.positions)
+        nnz = targets.size
+        w_const, w_arr = resolve_values(proj.weight, nnz, seed=seed, stream=3 * k + 1,
+                                        name=f"Projection {proj.name!r} weight")
+        d_const, d_arr = _delay_steps(proj, nnz, dt, seed, 3 * k + 2)
+        if post.model == "iaf_psc_delta":  # delta targets take input one step earlier (see kernels.lif)
+            d_const, d_arr = (None, d_arr - 1) if d_arr is not None else (d_const - 1, None)
+        counts[pre_lo:pre_lo + pre.size] += np.diff(indptr)
+        parts.append((proj, pre_lo, pre.size, post_lo, indptr, targets, w_const, w_arr, d_const, d_arr))
+    g_indptr = np.zeros(n_pre + 1, dtype=np.int64)
+    np.cumsum(counts, out=g_indptr[1:])
+    nnz_total = int(g_indptr[-1])
+    # per-row values suffice when every projection leaving a source group is homogeneous and they agree
+    row_w = _row_homogeneous(parts, 6, 7)
+    row_d = _row_homogeneous(parts, 8, 9)
+    max_delay = max([p[8] if p[8] is not None else (int(p[9].max()) if p[9].size else 0) for p in parts] + [1])
+    d_dtype = np.uint8 if max_delay <= np.iinfo(np.uint8).max else np.uint16
+    targets_all = np.empty(nnz_total, dtype=np.int32)
+    w_syn = np.empty(0 if row_w is not None else nnz_total, dtype=np.float32)
+    d_syn = np.empty(0 if row_d is not None else nnz_total, dtype=d_dtype)
+    w_row = np.zeros(n_pre, dtype=np.float32)
+    d_row = np.ones(n_pre, dtype=np.int32)
+    fill = g_indptr[:-1].copy()
+    proj_slices = {}
+    for proj, pre_lo, n_src, post_lo, indptr, targets, w_const, w_arr, d_const, d_arr in parts:
+        w_vals = (np.full(targets.size, w_const, dtype=np.float32) if w_arr is None else w_arr.astype(np.float32)) \
+            if w_syn.size else np.empty(0, np.float32)
+        d_vals = (np.full(targets.size, d_const, dtype=d_dtype) if d_arr is None else d_arr.astype(d_dtype)) \
+            if d_syn.size else np.empty(0, d_dtype)
+        scatter_rows(fill, pre_lo, indptr, targets, post_lo, targets_all, w_vals, w_syn, d_vals, d_syn)
+        if row_w is not None:
+            w_row[pre_lo:pre_lo + n_src] = w_const
+        if row_d is not None:
+            d_row[pre_lo:pre_lo + n_src] = d_const
+        proj_slices[proj.name] = (pre_lo, pre_lo + n_src, post_lo, int(targets.size))
+    return g_indptr, targets_all, w_syn, w_row, d_syn, d_row, max_delay, proj_slices
+
+
+def _row_homogeneous(parts: list, const_pos: int, arr_pos: int):
+    """Per-row storage is possible when each projection is constant and projections sharing a source agree."""
+    seen: dict[int, float] = {}
+    for part in parts:
+        const = part[const_pos]
+        if part[arr_pos] is not None:
+            return None
+        if part[1] in seen and seen[part[1]] != const:
+            return None
+        seen[part[1]] = const
+    return seen
+
+
+def _current_events(net: Network, post_index: dict, N: int) -> dict:
+    """Current sources as a step-sorted list of (step, neuron, total injected current) events."""
+    steps, idxs, deltas = [], [], []
+    for cs in net.currents:
+        owner = f"CurrentSource {cs.name!r}"
+        if cs.target not in post_index:
+            raise ValueError(f"{owner}: target = {cs.target!r} is not a population; choose from {sorted(post_index)}")
+        lo, pop = post_index[cs.target]
+        idx = np.arange(pop.size, dtype=np.int64) if cs.indices is None else cs.indices
+        if idx.size and idx.max() >= pop.size:
+            raise ValueError(f"{owner}: indices contains {idx.max()}; neuron indices must lie in [0, {pop.size})")
+        if cs.times is None:
+            amp = np.broadcast_to(cs.amplitude, (1, idx.size)) if cs.amplitude.ndim == 0 else \
+                cs.amplitude.reshape(1, -1)
+            times = np.zeros(1)
+        else:
+            times = cs.times
+            amp = cs.amplitude.reshape(times.size, -1)
+        if amp.shape[1] not in (1, idx.size):
+            raise ValueError(f"{owner}: amplitude gives {amp.shape[1]} values per time but indices has {idx.size}")
+        amp = np.broadcast_to(amp, (times.size, idx.size))
+        delta = np.diff(amp, axis=0, prepend=0.0)
+        st = np.rint(times / net.dt).astype(np.int64)
+        steps.append(np.repeat(st, idx.size))
+        idxs.append(np.tile(idx + lo, times.size))
+        deltas.append(delta.ravel())
+    if not steps:
+        return {"step": np.zeros(0, np.int64), "idx": np.zeros(0, np.int64), "val": np.zeros(0, np.float64)}
+    step = np.concatenate(steps)
+    idx = np.concatenate(idxs)
+    delta = np.concatenate(deltas)
+    order = np.lexsort((step, idx))  # by neuron, then time: cumulative sums give each neuron's total current
+    step, idx, delta = step[order], idx[order], delta[order]
+    total = np.cumsum(delta)
+    first = np.r_[True, idx[1:] != idx[:-1]]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(idx.size), 0))
+    offset = np.where(group_start > 0, total[group_start - 1], 0.0)
+    total = total - offset
+    order = np.argsort(step, kind="stable")
+    return {"step": step[order], "idx": idx[order], "val": total[order]}
+
+
+def _poisson_tables(net: Network, src_lo: np.ndarray, dt: float) -> dict:
+    """Piecewise-constant Poisson means per (segment, channel), merged over all Poisson sources."""
+    pois = [(k, s) for k, s in enumerate(net.sources) if isinstance(s, PoissonSource)]
+    seg_times = np.unique(np.concatenate([[0.0]] + [s.rate_times for _, s in pois if s.rate_times is not None]))
+    seg_step = np.unique(np.rint(seg_times / dt).astype(np.int64))
+    chans = []
+    for k, s in pois:
+        if s.rate_times is None:
+            table = np.broadcast_to(np.asarray(s.rate, dtype=np.float64), (s.size,))[None, :]
+            table = np.broadcast_to(table, (seg_step.size, s.size))
+        else:
+            own = np.rint(s.rate_times / dt).astype(np.int64)
+            pos = np.searchsorted(own, seg_step, side="right") - 1
+            rate = s.rate if s.rate.ndim == 2 else np.broadcast_to(s.rate[:, None], (own.size, s.size))
+            table = rate[pos]
+        chans.append(table)
+    lam = (np.concatenate(chans, axis=1) if chans else np.zeros((1, 0))) * dt * 1e-3
+    if lam.size and lam.max() > _MAX_POISSON_MEAN:
+        raise ValueError(f"PoissonSource: a rate of {lam.max() / dt / 1e-3:g} Hz gives {lam.max():g} spikes per step "
+                         f"of dt = {dt} ms; at most {_MAX_POISSON_MEAN:g} per step are allowed (split the source)")
+    lam_max = float(lam.max()) if lam.size else 0.0
+    # Every source sits in one contiguous block of presynaptic indices; Poisson channels must be contiguous too.
+    pre0 = int(src_lo[pois[0][0]]) if pois else 0
+    expect = pre0
+    for k, s in pois:
+        if int(src_lo[k]) != expect:
+            raise ValueError("Network: add every PoissonSource before any SpikeSource, so Poisson channels are "
+                             "contiguous in the presynaptic index space")
+        expect += s.size
+    return {"pre0": pre0, "lam": np.ascontiguousarray(lam), "p0": np.exp(-lam), "seg_step": seg_step,
+            "kmax": int(math.ceil(lam_max + 12.0 * math.sqrt(lam_max) + 12.0)), "n": lam.shape[1],
+            "channel_src": np.concatenate([np.full(s.size, k) for k, s in pois]) if pois else np.zeros(0, int)}
+
+
+def spike_generator_events(net: Network, built: Built, per_trial: list[dict], t_now_step: int):
+    """Per-trial spike-generator events as flat arrays (``sg_pre``, ``sg_step``, ``sg_ptr``) sorted by step."""
+    pres, steps, ptr = [], [], [0]
+    for overrides in per_trial:
+        tp, ts = [], []
+        for k, s in enumerate(net.sources):
+            if not isinstance(s, SpikeSource):
+                continue
+            times, idx = overrides.get(s.name, (s.times, s.indices))
+            st = np.rint(np.asarray(times) / net.dt).astype(np.int64)
+            tp.append(idx.astype(np.int64) + built.src_lo[k])
+            ts.append(st)
+        p = np.concatenate(tp) if tp else np.zeros(0, np.int64)
+        s = np.concatenate(ts) if ts else np.zeros(0, np.int64)
+        keep = s >= t_now_step
+        p, s = p[keep], s[keep]
+        order = np.lexsort((p, s))
+        pres.append(p[order])
+        steps.append(s[order])
+        ptr.append(ptr[-1] + p.size)
+    return (np.concatenate(pres).astype(np.int64), np.concatenate(steps).astype(np.int64),
+            np.asarray(ptr, dtype=np.int64))

@@ -1,0 +1,282 @@
+"""The simulation loop: clock-driven LIF integration with event-driven spike delivery, many steps per call.
+
+One call advances every trial of a batch from its own start step towards ``t_end``. Per step ``k`` and trial:
+
+A. advance every neuron with its exact propagator; threshold, reset and refractoriness are computed branch-free so
+   that LLVM vectorises the loop; then collect the spiking neurons (scanning the spike flags eight at a time), draw
+   Poisson source spikes (counter-based, keyed by trial, channel and step) and replay spike-generator events;
+B. make sure the event queue can take this step's synaptic events (otherwise return, so the driver can grow it, and
+   resume at phase C of the same step: nothing is lost or redone);
+C. record the spikes;
+D. for each spike only, walk its CSR row and append ``(target, weight)`` events to the queue slot
+   ``(k + delay) mod D``;
+E. apply the events due at step ``k`` one by one: ``I_ex[j] += w`` (``w >= 0``) or ``I_in[j] += w``. This is the
+   order Brian2 applies ``on_pre`` statements in, so sums round the same way;
+F. sample monitored state variables.
+
+Delta-synapse neurons (iaf_psc_delta) take their input inside step A (as NEST does), so their events are queued one
+step earlier (the builder stores their delays minus one) and accumulate in ``I_ex``/``I_in``, which such neurons use
+as input buffers. A trial stops early, before a step, when its spike record buffer might overflow.
+
+Trials run in parallel (``prange``); each writes only its own rows, so results do not depend on the thread count.
+Imports only numpy, numba and the RNG kernels.
+"""
+import numpy as np
+from numba import njit, prange
+
+from engine.kernels.rng import uniform
+
+EXP = 0  # iaf_psc_exp
+DELTA = 1  # iaf_psc_delta
+
+# values of the per-trial status word returned to the driver
+DONE = 0
+RECORD_FULL = 1
+QUEUE_FULL = 2
+
+
+@njit(cache=True)
+def _update_exp(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, p21e, p21i, p11e, p11i, vth, vr, rs, use_iext):
+    """One exact step of a population of iaf_psc_exp neurons; sets ``flags`` where the threshold is crossed.
+
+    The arrays are the population's slices, so the loop starts at 0: LLVM then knows no index is negative and
+    vectorises the loop (with an offset start, numba's wrap-around handling defeats vectorisation).
+    """
+    if use_iext:
+        for i in range(V.size):
+            v = V[i]
+            ie = Iex[i]
+            ii = Iin[i]
+            r = ref[i]
+            vn = c0 + v * p22 + ie * p21e + ii * p21i + Iext[i] * p20
+            vn = v if r > 0 else vn
+            r = r - 1 if r > 0 else r
+            Iex[i] = ie * p11e
+            Iin[i] = ii * p11i
+            s = vn >= vth
+            V[i] = vr if s else vn
+            ref[i] = rs if s else r
+            flags[i] = s
+    else:
+        for i in range(V.size):
+            v = V[i]
+            ie = Iex[i]
+            ii = Iin[i]
+            r = ref[i]
+            vn = c0 + v * p22 + ie * p21e + ii * p21i
+            vn = v if r > 0 else vn
+            r = r - 1 if r > 0 else r
+            Iex[i] = ie * p11e
+            Iin[i] = ii * p11i
+            s = vn >= vth
+            V[i] = vr if s else vn
+            ref[i] = rs if s else r
+            flags[i] = s
+
+
+@njit(cache=True)
+def _update_delta(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, vth, vr, rs):
+    """One exact step of iaf_psc_delta neurons; input queued in ``Iex + Iin`` is added, or dropped if refractory."""
+    for i in range(V.size):
+        v = V[i]
+        r = ref[i]
+        vn = c0 + v * p22 + Iext[i] * p20 + (Iex[i] + Iin[i])
+        vn = v if r > 0 else vn
+        r = r - 1 if r > 0 else r
+        Iex[i] = 0.0
+        Iin[i] = 0.0
+        s = vn >= vth
+        V[i] = vr if s else vn
+        ref[i] = rs if s else r
+        flags[i] = s
+
+
+@njit(cache=True, inline="always")
+def _push_row(pre, mult, slot0, D, indptr, targets, w_syn, w_row, d_syn, d_row, q_tgt, q_w, q_n):
+    """Append the synapses of presynaptic row ``pre`` (``mult`` coincident spikes) to the event queue."""
+    lo = indptr[pre]
+    hi = indptr[pre + 1]
+    if d_syn.size == 0:
+        slot = slot0 + d_row[pre]
+        if slot >= D:
+            slot -= D
+        n = q_n[slot]
+        if w_syn.size == 0:
+            w = np.float64(w_row[pre]) * mult
+            for s in range(lo, hi):
+                q_tgt[slot, n] = targets[s]
+                q_w[slot, n] = w
+                n += 1
+        else:
+            for s in range(lo, hi):
+                q_tgt[slot, n] = targets[s]
+                q_w[slot, n] = np.float64(w_syn[s]) * mult
+                n += 1
+        q_n[slot] = n
+    else:
+        for s in range(lo, hi):
+            slot = slot0 + np.int64(d_syn[s])
+            if slot >= D:
+                slot -= D
+            n = q_n[slot]
+            q_tgt[slot, n] = targets[s]
+            q_w[slot, n] = np.float64(w_syn[s] if w_syn.size else w_row[pre]) * mult
+            q_n[slot] = n + 1
+    return hi - lo
+
+
+def _run_chunk(t_start, t_end, reserve, status, resume,
+               pop_lo, pop_hi, pop_model, pop_iext, C0, Vth, Vreset, P22, P21ex, P21in, P20, P11ex, P11in, ref_steps,
+               V, Iex, Iin, ref, Iext, flags, spiked, spiked_mult, n_spiked,
+               q_tgt, q_w, q_n,
+               indptr, targets, w_syn, w_row, d_syn, d_row,
+               pois_pre0, pois_key, pois_seg_step, pois_p0, pois_lam, pois_kmax,
+               sg_pre, sg_step, sg_ptr, sg_cur,
+               cur_step, cur_idx, cur_val, cur_cur,
+               rec_mask, spk_step, spk_id, spk_n, n_events,
+               rate_on, pre_pop, rate_base, rate_counts,
+               st_idx, st_every, st_base, st_out):
+    """Advance every trial ``b`` from ``t_start[b]`` towards ``t_end``; ``t_start`` is updated in place.
+
+    ``status[b]`` tells why trial ``b`` stopped (DONE, RECORD_FULL, QUEUE_FULL). After QUEUE_FULL the driver grows
+    the queue and calls again with ``resume[b] = 1``: phase A of step ``t_start[b]`` already ran and its spikes wait
+    in ``spiked[b, :n_spiked[b]]``.
+    """
+    B = V.shape[0]
+    D = q_n.shape[1]
+    P = pop_lo.size
+    cap = spk_step.shape[1]
+    q_cap = q_tgt.shape[2]
+    n_pois = pois_key.shape[1]
+    n_seg = pois_seg_step.size
+    n_cur = cur_step.size
+    n_st = st_idx.size
+    n_words = flags.shape[1] // 8
+    for b in prange(B):
+        step = t_start[b]
+        seg = 0
+        status[b] = DONE
+        Vb = V[b]
+        Iexb = Iex[b]
+        Iinb = Iin[b]
+        refb = ref[b]
+        Iextb = Iext[b]
+        flagb = flags[b]
+        words = flagb.view(np.uint64)
+        while step < t_end:
+            slot = step % D
+            if resume[b]:
+                resume[b] = 0
+                n_sp = n_spiked[b]
+            else:
+                if spk_n[b] + reserve > cap:
+                    status[b] = RECORD_FULL
+                    break
+                # A1. current-injection events due now
+                c = cur_cur[b]
+                while c < n_cur and cur_step[c] <= step:
+                    Iextb[cur_idx[c]] = cur_val[c]
+                    c += 1
+                cur_cur[b] = c
+                # A2. neuron update
+                for p in range(P):
+                    lo = pop_lo[p]
+                    hi = pop_hi[p]
+                    if pop_model[p] == EXP:
+                        _update_exp(Vb[lo:hi], Iexb[lo:hi], Iinb[lo:hi], refb[lo:hi], Iextb[lo:hi], flagb[lo:hi],
+                                    C0[p], P22[p], P20[p], P21ex[p], P21in[p], P11ex[p], P11in[p], Vth[p],
+                                    Vreset[p], np.int64(ref_steps[p]), pop_iext[p])
+                    else:
+                        _update_delta(Vb[lo:hi], Iexb[lo:hi], Iinb[lo:hi], refb[lo:hi], Iextb[lo:hi], flagb[lo:hi],
+                                      C0[p], P22[p], P20[p], Vth[p], Vreset[p], np.int64(ref_steps[p]))
+                # A3. spiking neurons, in index order
+                n_sp = 0
+                for w in range(n_words):
+                    if words[w] != 0:
+                        for i in range(w * 8, w * 8 + 8):
+                            if flagb[i]:
+                                spiked[b, n_sp] = i
+                                spiked_mult[b, n_sp] = 1
+                                n_sp += 1
+                # A4. Poisson sources: k ~ Poisson(lam) by inverse CDF of one uniform per (trial, channel, step)
+                if n_pois > 0:
+                    while seg + 1 < n_seg and pois_seg_step[seg + 1] <= step:
+                        seg += 1
+                    for ch in range(n_pois):
+                        u = uniform(pois_key[b, ch], step)
+                        p0 = pois_p0[seg, ch]
+                        if u < p0:
+                            continue
+                        lam = pois_lam[seg, ch]
+                        k = 1
+                        term = p0 * lam
+                        cdf = p0 + term
+                        while u >= cdf and k < pois_kmax:
+                            k += 1
+                            term *= lam / k
+                            cdf += term
+                        spiked[b, n_sp] = pois_pre0 + ch
+                        spiked_mult[b, n_sp] = k
+                        n_sp += 1
+                # A5. spike generators (sorted by step; repeated events deliver repeatedly)
+                g = sg_cur[b]
+                g_end = sg_ptr[b + 1]
+                while g < g_end and sg_step[g] <= step:
+                    if sg_step[g] == step:
+                        spiked[b, n_sp] = sg_pre[g]
+                        spiked_mult[b, n_sp] = 1
+                        n_sp += 1
+                    g += 1
+                sg_cur[b] = g
+            # B. room in the queue for this step's events?
+            need = 0
+            for k in range(n_sp):
+                pre = spiked[b, k]
+                need += indptr[pre + 1] - indptr[pre]
+            fullest = 0
+            for s in range(D):
+                fullest = max(fullest, q_n[b, s])
+            if fullest + need > q_cap:
+                n_spiked[b] = n_sp
+                resume[b] = 1
+                status[b] = QUEUE_FULL
+                break
+            # C. record; D. deliver
+            n = spk_n[b]
+            for k in range(n_sp):
+                pre = spiked[b, k]
+                mult = spiked_mult[b, k]
+                if rec_mask[pre]:
+                    for _ in range(mult):
+                        spk_step[b, n] = step
+                        spk_id[b, n] = pre
+                        n += 1
+                if rate_on:
+                    rate_counts[b, step - rate_base, pre_pop[pre]] += mult
+                _push_row(pre, float(mult), slot, D, indptr, targets, w_syn, w_row, d_syn, d_row,
+                          q_tgt[b], q_w[b], q_n[b])
+            spk_n[b] = n
+            n_events[b] += need
+            # E. events due now, in the order they were queued
+            for e in range(q_n[b, slot]):
+                j = q_tgt[b, slot, e]
+                w = q_w[b, slot, e]
+                if w >= 0:
+                    Iexb[j] += w
+                else:
+                    Iinb[j] += w
+            q_n[b, slot] = 0
+            # F. state samples after step k, when (k + 1) is a multiple of st_every
+            if n_st > 0 and (step + 1) % st_every == 0:
+                row = (step + 1) // st_every - 1 - st_base
+                for q in range(n_st):
+                    j = st_idx[q]
+                    st_out[b, row, 0, q] = Vb[j]
+                    st_out[b, row, 1, q] = Iexb[j]
+                    st_out[b, row, 2, q] = Iinb[j]
+            step += 1
+        t_start[b] = step
+
+
+run_chunk_serial = njit(cache=True, nogil=True)(_run_chunk)
+run_chunk_parallel = njit(cache=True, nogil=True, parallel=True)(_run_chunk)

@@ -1,0 +1,420 @@
+"""Simulator: holds the state of B trials of one built network and runs them in chunks of many steps.
+
+Python regains control only between chunks (``chunk_ms`` of biological time, default 100 ms, or earlier when a
+spike record buffer fills) to hand recorded spikes to the in-memory monitors and to any sinks (such as
+:class:`engine.spikefile.SpikeFileWriter`), update the progress bar and check for Ctrl-C. Each trial's random
+numbers are keyed by ``(seed, trial id, ...)``, so trial ``k`` gives the same spikes whether it runs alone or in a
+batch, on any number of threads.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numba
+import numpy as np
+
+from engine.build import Built, build, spike_generator_events
+from engine.kernels.lif import QUEUE_FULL, run_chunk_parallel, run_chunk_serial
+from engine.kernels.state import init_uniform, stream_keys
+from engine.model import (STATE_VARIABLES, Network, RateMonitor, SpikeMonitor, SpikeSource, StateMonitor,
+                          check_spike_arrays)
+
+_STREAM_V_INIT = 1 << 20  # stream offsets keep trial-level draws apart from connectivity streams
+_STREAM_POISSON = 1 << 21
+
+
+@dataclass
+class RunStats:
+    """Figures of the last :meth:`Simulator.run` call."""
+
+    duration_ms: float
+    wall_s: float
+    spikes: int
+    synaptic_events: int
+
+    @property
+    def realtime_factor(self) -> float:
+        """Biological time per wall-clock time (> 1: faster than real time)."""
+        return self.duration_ms * 1e-3 / self.wall_s if self.wall_s > 0 else math.inf
+
+    @property
+    def events_per_second(self) -> float:
+        return self.synaptic_events / self.wall_s if self.wall_s > 0 else math.inf
+
+
+class Simulator:
+    """Run ``trials`` independent trials of ``network`` (shared connectivity, own stimuli, state and seed each).
+
+    Parameters
+    ----------
+    network : Network
+        The model; it is built once here (connectivity generated in compiled code).
+    trials : int or sequence of int, default=1
+        Number of trials, or the trial ids to run. Trial id ``k`` seeds its random initial state and Poisson input
+        with ``(network.seed, k)``, so ``Simulator(net, trials=[3])`` reproduces trial 3 of any batch bit for bit.
+    n_jobs : int, optional
+        Threads for the parallel loop over trials (default: numba's default). Results never depend on it.
+    chunk_ms : float, default=100.0
+        Biological time per kernel call.
+
+    Attributes
+    ----------
+    built : Built
+        The flat arrays (connectivity, propagators, stimulus tables).
+    t : float
+        Current simulation time (ms).
+    last_run : RunStats
+        Wall time, spikes and synaptic events of the last :meth:`run`.
+    """
+
+    def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
+                 chunk_ms: float = 100.0):
+        if isinstance(trials, (int, np.integer)) and not isinstance(trials, bool):
+            if trials < 1:
+                raise ValueError(f"Simulator: trials = {trials} is not allowed; it must be >= 1")
+            trial_ids = np.arange(trials, dtype=np.int64)
+        else:
+            trial_ids = np.asarray(trials, dtype=np.int64).ravel()
+            if trial_ids.size == 0 or trial_ids.min() < 0 or np.unique(trial_ids).size != trial_ids.size:
+                raise ValueError(f"Simulator: trials = {list(trials)} is not allowed; give distinct trial ids >= 0")
+        if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
+            raise ValueError(f"Simulator: n_jobs = {n_jobs!r} is not allowed; it must be an integer >= 1 or None")
+        if not chunk_ms > 0:
+            raise ValueError(f"Simulator: chunk_ms = {chunk_ms!r} is not allowed; it must be > 0")
+        self.network = network
+        self.trial_ids = trial_ids
+        self.n_jobs = n_jobs
+        self.chunk_steps = max(1, int(round(chunk_ms / network.dt)))
+        self.built: Built = build(network)
+        self._monitors()
+        self._allocate()
+        self._spike_overrides: list[dict] = [{} for _ in trial_ids]
+        self._sg_dirty = True
+        self.step = 0
+        self._total_spikes = 0
+        self.last_run: RunStats | None = None
+
+    # ------------------------------------------------------------------ set-up
+    def _monitors(self) -> None:
+        b = self.built
+        names = b.names_pre()
+        self._rec_names = sorted({m.source for m in self.network.monitors if isinstance(m, SpikeMonitor)},
+                                 key=names.index)
+        self.rec_mask = np.zeros(b.n_pre, dtype=np.uint8)
+        bounds = b.pre_bounds()
+        for name in self._rec_names:
+            k = names.index(name)
+            self.rec_mask[bounds[k]:bounds[k + 1]] = 1
+        self._rate_names = [m.target for m in self.network.monitors if isinstance(m, RateMonitor)]
+        self.pre_pop = np.repeat(np.arange(len(names), dtype=np.int32), np.diff(bounds))
+        idx, cols = [], []
+        for m in self.network.monitors:
+            if not isinstance(m, StateMonitor):
+                continue
+            if m.target not in b.pop_names:
+                raise ValueError(f"StateMonitor: target = {m.target!r} is not a population; choose from {b.pop_names}")
+            k = b.pop_names.index(m.target)
+            size = int(b.pop_hi[k] - b.pop_lo[k])
+            local = np.arange(size, dtype=np.int64) if m.indices is None else m.indices
+            if local.size and (local.min() < 0 or local.max() >= size):
+                raise ValueError(f"StateMonitor on {m.target!r}: indices contains {local.max()}; "
+                                 f"neuron indices must lie in [0, {size})")
+            cols.append((m, sum(a.size for a in idx), local))
+            idx.append(local + b.pop_lo[k])
+        every = {m.every for m, _, _ in cols}
+        if len(every) > 1:
+            raise ValueError(f"StateMonitor: every = {sorted(every)} differ; all state monitors must share one every")
+        self.st_every = every.pop() if every else 1
+        self.st_idx = np.concatenate(idx).astype(np.int64) if idx else np.zeros(0, np.int64)
+        self._st_cols = cols
+        self._spikes = {(name, int(t)): ([], []) for name in self._rec_names for t in self.trial_ids}
+        self._rates = {name: [] for name in self._rate_names}
+        self._states: list[np.ndarray] = []
+
+    def _allocate(self) -> None:
+        b, B = self.built, self.trial_ids.size
+        N = b.n_neurons
+        self.V = np.empty((B, N), dtype=np.float64)
+        for k, pop in enumerate(self.network.populations):
+            lo, hi = b.pop_lo[k], b.pop_hi[k]
+            v = pop.V_init
+            if isinstance(v, tuple):
+                keys = stream_keys(self.network.seed, _STREAM_V_INIT + k, 1, self.trial_ids)[:, 0].copy()
+                block = np.empty((B, hi - lo), dtype=np.float64)
+                init_uniform(block, keys, v[0], v[1])
+                self.V[:, lo:hi] = block
+            else:
+                self.V[:, lo:hi] = v
+        self.I_ex = np.zeros((B, N), dtype=np.float64)
+        self.I_in = np.zeros((B, N), dtype=np.float64)
+        self.ref = np.zeros((B, N), dtype=np.int32)
+        self.I_ext = np.repeat(b.I_e[None, :], B, axis=0)
+        D = b.max_delay + 1
+        self._q_tgt = np.zeros((B, D, 1024), dtype=np.int32)  # event queue, grown on demand
+        self._q_w = np.zeros((B, D, 1024), dtype=np.float64)
+        self._q_n = np.zeros((B, D), dtype=np.int64)
+        self._flags = np.zeros((B, ((N + 7) // 8) * 8), dtype=np.uint8)
+        p = b.pois
+        self.pois_key = stream_keys(self.network.seed, _STREAM_POISSON, p["n"], self.trial_ids)
+        self.cur_cur = np.zeros(B, dtype=np.int64)
+        self.n_events = np.zeros(B, dtype=np.int64)
+        self._reserve = N + p["n"] * p["kmax"]  # + spike-generator events of one step, added in run()
+        self._status = np.zeros(B, dtype=np.int8)
+        self._resume = np.zeros(B, dtype=np.uint8)
+        self._n_spiked = np.zeros(B, dtype=np.int64)
+        self._cap = max(4 * (self._reserve + 1024), 1 << 18)
+        self._spk_step = np.empty((B, self._cap), dtype=np.int64)
+        self._spk_id = np.empty((B, self._cap), dtype=np.int32)
+
+    # ------------------------------------------------------------------ inputs
+    def set_spikes(self, source: str, spikes: Sequence[tuple]) -> None:
+        """Give a :class:`SpikeSource` different spike trains per trial: ``spikes[b] = (times_ms, indices)``.
+
+        Spikes before the current time are ignored; call before :meth:`run`.
+        """
+        src = self.network.get(source)
+        if not isinstance(src, SpikeSource):
+            raise ValueError(f"set_spikes: {source!r} is a {type(src).__name__}, not a SpikeSource")
+        if len(spikes) != self.trial_ids.size:
+            raise ValueError(f"set_spikes: got spike trains for {len(spikes)} trials; this simulator runs "
+                             f"{self.trial_ids.size}")
+        for b, (times, indices) in enumerate(spikes):
+            t, i = check_spike_arrays(f"set_spikes({source!r}) trial {b}", times, indices, src.size)
+            self._spike_overrides[b][source] = (t, i)
+        self._sg_dirty = True
+
+    # ------------------------------------------------------------------ running
+    @property
+    def t(self) -> float:
+        """Current simulation time (ms)."""
+        return self.step * self.network.dt
+
+    def run(self, duration_ms: float, *, sinks: Iterable = (), keep: bool = True, progress: bool | None = None
+            ) -> "Simulator":
+        """Advance every trial by ``duration_ms`` (ms, a multiple of dt); continues from where the last run ended.
+
+        Parameters
+        ----------
+        sinks : iterable of objects with ``write(population, trial, times_ms, node_ids)``
+            Receive the spikes of every :class:`SpikeMonitor` after each chunk (e.g. an HDF5 writer).
+        keep : bool, default=True
+            Keep recorded spikes in memory (set False on long runs that stream to a sink).
+        progress : bool, optional
+            Show a tqdm bar (biological time, real-time factor, events/s). Default: only when stderr is a terminal,
+            and only once the run has lasted two seconds.
+        """
+        dt = self.network.dt
+        try:
+            n_steps = int(round(float(duration_ms) / dt))
+        except (TypeError, ValueError):
+            raise TypeError(f"run: duration_ms = {duration_ms!r} must be a number of ms") from None
+        if not math.isfinite(float(duration_ms)) or n_steps < 0 or abs(n_steps * dt - duration_ms) > 1e-6 * max(
+                1.0, abs(duration_ms)):
+            raise ValueError(f"run: duration_ms = {duration_ms} is not allowed; it must be a non-negative multiple "
+                             f"of dt = {dt} ms")
+        sinks = list(sinks)
+        if progress is None:
+            progress = sys.stderr.isatty()
+        if self._sg_dirty:
+            self._sg = spike_generator_events(self.network, self.built, self._spike_overrides, self.step)
+            self._sg_cur = self._sg[2][:-1].copy()
+            self._sg_dirty = False
+            per_step = _max_events_per_step(self._sg)
+            n_list = self.built.n_neurons + self.built.pois["n"] + per_step
+            if getattr(self, "_spiked", None) is None or self._spiked.shape[1] < n_list:
+                self._spiked = np.zeros((self.trial_ids.size, n_list), dtype=np.int64)
+                self._spiked_mult = np.ones((self.trial_ids.size, n_list), dtype=np.int64)
+            self._reserve_run = self._reserve + per_step
+            self._cap = max(4 * (self._reserve_run + 1024), 1 << 18)
+            if self._spk_step.shape[1] < self._cap:
+                self._spk_step = np.empty((self.trial_ids.size, self._cap), dtype=np.int64)
+                self._spk_id = np.empty((self.trial_ids.size, self._cap), dtype=np.int32)
+        events0 = int(self.n_events.sum())
+        spikes0 = self._total_spikes
+        t0 = time.perf_counter()
+        t_stop = self.step + n_steps
+        bar = _progress_bar(n_steps * dt, progress)
+        old_threads = numba.get_num_threads()
+        try:
+            if self.n_jobs is not None:
+                numba.set_num_threads(min(self.n_jobs, numba.config.NUMBA_NUM_THREADS))
+            while self.step < t_stop:
+                t_end = min(self.step + self.chunk_steps, t_stop)
+                self._run_until(t_end, sinks, keep)
+                if bar is not None:
+                    wall = max(time.perf_counter() - t0, 1e-9)
+                    bar.update((t_end - self.step) * dt)
+                    bar.set_postfix(rtf=f"{(t_end - t_stop + n_steps) * dt * 1e-3 / wall:.2f}",
+                                    ev_s=f"{(self.n_events.sum() - events0) / wall:.3g}")
+                self.step = t_end
+        finally:
+            numba.set_num_threads(old_threads)
+            if bar is not None:
+                bar.close()
+        self.last_run = RunStats(duration_ms=n_steps * dt, wall_s=time.perf_counter() - t0,
+                                 spikes=self._total_spikes - spikes0,
+                                 synaptic_events=int(self.n_events.sum()) - events0)
+        return self
+
+    def _run_until(self, t_end: int, sinks: list, keep: bool) -> None:
+        b = self.built
+        B = self.trial_ids.size
+        t_start = np.full(B, self.step, dtype=np.int64)
+        kernel = run_chunk_parallel if B > 1 else run_chunk_serial
+        pa, p = b.pop_arrays, b.pois
+        n_names = len(b.names_pre())
+        while True:
+            base = int(t_start.min())
+            if base >= t_end:
+                break
+            rate_counts = np.zeros((B, t_end - base, n_names) if self._rate_names else (B, 0, 0), dtype=np.int32)
+            st_base = base // self.st_every
+            n_rows = t_end // self.st_every - st_base
+            st_out = np.full((B, n_rows if self.st_idx.size else 0, 3, self.st_idx.size), np.nan)
+            spk_n = np.zeros(B, dtype=np.int64)
+            started = t_start.copy()
+            try:
+                kernel(t_start, t_end, self._reserve_run, self._status, self._resume,
+                       b.pop_lo, b.pop_hi, pa["model"], pa["use_iext"], pa["C0"], pa["Vth"], pa["Vreset"], pa["P22"],
+                       pa["P21ex"], pa["P21in"], pa["P20"], pa["P11ex"], pa["P11in"], pa["ref_steps"],
+                       self.V, self.I_ex, self.I_in, self.ref, self.I_ext, self._flags, self._spiked,
+                       self._spiked_mult, self._n_spiked, self._q_tgt, self._q_w, self._q_n,
+                       b.indptr, b.targets, b.w_syn, b.w_row, b.d_syn, b.d_row,
+                       p["pre0"], self.pois_key, p["seg_step"], p["p0"], p["lam"], p["kmax"],
+                       self._sg[0], self._sg[1], self._sg[2], self._sg_cur,
+                       b.currents["step"], b.currents["idx"], b.currents["val"], self.cur_cur,
+                       self.rec_mask, self._spk_step, self._spk_id, spk_n, self.n_events,
+                       bool(self._rate_names), self.pre_pop, base, rate_counts,
+                       self.st_idx, self.st_every, st_base, st_out)
+            finally:  # hand over what was recorded even when interrupted
+                self._drain(spk_n, sinks, keep)
+                self._collect(started, t_start, base, rate_counts, st_base, st_out)
+            if np.any(self._status == QUEUE_FULL):
+                self._grow_queue()
+            if np.all(t_start >= t_end):
+                break
+
+    def _grow_queue(self) -> None:
+        """Double the event queue's capacity, keeping the events in flight."""
+        B, D, cap = self._q_tgt.shape
+        tgt = np.zeros((B, D, 2 * cap), dtype=np.int32)
+        w = np.zeros((B, D, 2 * cap), dtype=np.float64)
+        tgt[:, :, :cap] = self._q_tgt
+        w[:, :, :cap] = self._q_w
+        self._q_tgt, self._q_w = tgt, w
+
+    def _drain(self, spk_n: np.ndarray, sinks: list, keep: bool) -> None:
+        b = self.built
+        names = b.names_pre()
+        bounds = b.pre_bounds()
+        dt = self.network.dt
+        total = 0
+        for k, trial in enumerate(self.trial_ids):
+            n = int(spk_n[k])
+            total += n
+            if n == 0:
+                continue
+            steps = self._spk_step[k, :n]
+            ids = self._spk_id[k, :n].astype(np.int64)
+            group = np.searchsorted(bounds, ids, side="right") - 1
+            order = np.argsort(group, kind="stable")
+            g_sorted = group[order]
+            cuts = np.searchsorted(g_sorted, np.arange(len(names) + 1))
+            for name in self._rec_names:
+                g = names.index(name)
+                sel = order[cuts[g]:cuts[g + 1]]
+                if sel.size == 0:
+                    continue
+                st = steps[sel].copy()
+                local = ids[sel] - bounds[g]
+                if keep:
+                    self._spikes[(name, int(trial))][0].append(st)
+                    self._spikes[(name, int(trial))][1].append(local)
+                for sink in sinks:
+                    sink.write(name, int(trial), st * dt, local)
+        self._total_spikes += total
+
+    def _collect(self, started, ended, base, rate_counts, st_base, st_out) -> None:
+        if self._rate_names:
+            span = int(ended.max()) - base
+            names = self.built.names_pre()
+            for name in self._rate_names:
+                self._rates[name].append(rate_counts[:, :span, names.index(name)].copy())
+        if self.st_idx.size:
+            rows = int(ended.max()) // self.st_every - st_base
+            self._states.append(st_out[:, :rows].copy())
+
+    # ------------------------------------------------------------------ results
+    def spikes(self, name: str, trial: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Spike times (ms, float64) and neuron indices (int64, local to ``name``) recorded from ``name``.
+
+        A spike in step ``k`` has time ``k · dt`` (Brian2's convention). ``trial`` is a trial id (default: the
+        first trial).
+        """
+        trial = int(self.trial_ids[0]) if trial is None else int(trial)
+        if (name, trial) not in self._spikes:
+            raise KeyError(f"no spikes recorded for {name!r}, trial {trial}; SpikeMonitors record "
+                           f"{self._rec_names} for trials {self.trial_ids.tolist()}")
+        steps, ids = self._spikes[(name, trial)]
+        st = np.concatenate(steps) if steps else np.zeros(0, np.int64)
+        return st * self.network.dt, (np.concatenate(ids) if ids else np.zeros(0, np.int64))
+
+    def spike_steps(self, name: str, trial: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`spikes` but with integer step indices instead of times."""
+        t, i = self.spikes(name, trial)
+        return np.rint(t / self.network.dt).astype(np.int64), i
+
+    def rate(self, name: str) -> np.ndarray:
+        """Spike counts per step of a :class:`RateMonitor` target, shape ``(trials, steps)``; divide by
+        ``size · dt`` for Hz."""
+        if name not in self._rates:
+            raise KeyError(f"no RateMonitor on {name!r}; rate monitors record {self._rate_names}")
+        parts = self._rates[name]
+        return np.concatenate(parts, axis=1) if parts else np.zeros((self.trial_ids.size, 0), np.int32)
+
+    def state(self, target: str, variable: str = "V") -> tuple[np.ndarray, np.ndarray]:
+        """Samples of ``variable`` from the StateMonitor on ``target``: times (ms) and values
+        ``(trials, samples, n_indices)``. The sample at time ``t`` is the state at ``t`` (after the step ending
+        there)."""
+        if variable not in STATE_VARIABLES:
+            raise ValueError(f"state: variable = {variable!r} is not allowed; choose from {STATE_VARIABLES}")
+        for m, col, local in self._st_cols:
+            if m.target == target and variable in m.variables:
+                data = np.concatenate(self._states, axis=1) if self._states else np.zeros((self.trial_ids.size, 0, 3,
+                                                                                             self.st_idx.size))
+                values = data[:, :, STATE_VARIABLES.index(variable), col:col + local.size]
+                times = (np.arange(values.shape[1]) + 1) * self.st_every * self.network.dt
+                return times, values
+        raise KeyError(f"no StateMonitor records {variable!r} of {target!r}")
+
+    def memory_report(self) -> dict:
+        """Bytes of connectivity (and per synapse) and of the simulation state."""
+        b = self.built
+        state = sum(a.nbytes for a in (self.V, self.I_ex, self.I_in, self.ref, self.I_ext, self._q_tgt,
+                                       self._q_w))
+        return {"synapses": b.n_synapses, "connectivity_bytes": b.connectivity_bytes(),
+                "bytes_per_synapse": b.bytes_per_synapse(), "state_bytes": int(state)}
+
+
+def _max_events_per_step(sg: tuple) -> int:
+    """Largest number of spike-generator events falling on one step of one trial."""
+    pre, steps, ptr = sg
+    best = 0
+    for b in range(ptr.size - 1):
+        st = steps[ptr[b]:ptr[b + 1]]
+        if st.size:
+            best = max(best, int(np.unique(st, return_counts=True)[1].max()))
+    return best
+
+
+def _progress_bar(total_ms: float, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total_ms, unit="ms", unit_scale=False, delay=2.0, leave=False, desc="simulating",
+                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} ms [{elapsed}<{remaining}{postfix}]")
