@@ -1,10 +1,21 @@
 """pond's simulation engine: model description, network build, Numba simulation kernels, monitors and spike export.
 
 Knows nothing of reservoirs, readouts or adapters. Units: ms, mV, pA, pF, Hz (see :mod:`engine.model`).
+Public names are loaded on first use, so importing a light submodule (``engine.spikefile``) does not load Numba
+kernels.
 """
-from engine.model import (CurrentSource, Network, PoissonSource, Population, Projection, RateMonitor, SpikeMonitor,
-                          SpikeSource, StateMonitor)
-from engine.simulator import RunStats, Simulator
+import importlib
 
-__all__ = ["CurrentSource", "Network", "PoissonSource", "Population", "Projection", "RateMonitor", "RunStats",
-           "Simulator", "SpikeMonitor", "SpikeSource", "StateMonitor"]
+_PUBLIC = {
+    "CurrentSource": "engine.model", "Network": "engine.model", "PoissonSource": "engine.model",
+    "Population": "engine.model", "Projection": "engine.model", "RateMonitor": "engine.model",
+    "SpikeMonitor": "engine.model", "SpikeSource": "engine.model", "StateMonitor": "engine.model",
+    "RunStats": "engine.simulator", "Simulator": "engine.simulator",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")
