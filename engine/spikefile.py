@@ -77,6 +77,10 @@ _RESERVED_ATTRS = frozenset({
 _COMPRESSIONS = (None, "gzip", "lzf")
 #: Buffered spikes (all populations and trials together) above which a flush is forced before the interval ends.
 _MAX_BUFFER_ROWS = 1 << 20
+#: Files whose HDF5 write failed. HDF5 can crash when such a file's objects are released, so they are kept alive.
+_FAILED_FILES: list = []
+#: Room kept free for HDF5 metadata (chunk index, attributes) on top of the raw bytes of a flush.
+_METADATA_MARGIN_BYTES = 256 * 1024
 
 
 class SpikeFileError(OSError):
@@ -309,7 +313,7 @@ class SpikeFileWriter:
             self._file.flush()
         except BaseException as e:
             self._abandon(remove=True)
-            if isinstance(e, (OSError, ValueError, TypeError, RuntimeError)):
+            if isinstance(e, (OSError, RuntimeError)) and not isinstance(e, SpikeFileError):
                 raise SpikeFileError(f"cannot create spike file {self.path!r}: {e}") from e
             raise
         keys = [(p, k) for k in range(self.n_trials) for p in self.populations]
@@ -435,6 +439,7 @@ class SpikeFileWriter:
     def flush(self) -> None:
         """Append every buffered spike to the datasets and flush the file to disk."""
         self._check_open()
+        self._check_room()
         try:
             for key, chunks in self._buffers.items():
                 if not chunks:
@@ -455,7 +460,7 @@ class SpikeFileWriter:
             last = max((v for v in self._last_time.values()), default=0.0)
             self._file.attrs["t_recorded_ms"] = np.float64(max(self._t_recorded_ms, last if last > 0 else 0.0))
             self._file.flush()
-        except OSError as e:
+        except (OSError, RuntimeError) as e:  # h5py reports some I/O failures (ENOSPC, EFBIG) as RuntimeError
             self._fail(e)
         self._last_flush = time.monotonic()
 
@@ -481,7 +486,7 @@ class SpikeFileWriter:
             self._file.close()
         except SpikeFileError:
             raise
-        except OSError as e:
+        except (OSError, RuntimeError) as e:
             self._fail(e)
         finally:
             self.closed = True
@@ -511,9 +516,67 @@ class SpikeFileWriter:
         if self.closed:
             raise ValueError(f"spike file {self.path!r} is closed")
 
+    def _bytes_needed(self) -> int:
+        """Upper bound of the bytes the next flush adds to the file."""
+        c = self.chunk_rows
+        total = _METADATA_MARGIN_BYTES
+        for key, chunks in self._buffers.items():
+            r = sum(x[0].size for x in chunks)
+            if not r:
+                continue
+            o = self._n_written[key] % c
+            if self.compression is None:  # whole chunks are allocated when first touched
+                rows = c * (-(-(o + r) // c) - (1 if o else 0))
+            else:  # the partial last chunk is rewritten; compressed chunks may exceed their raw size slightly
+                rows = int((o + r) * 1.01) + 128
+            total += 2 * 8 * rows
+        return total
+
+    def _check_room(self) -> None:
+        """Refuse to flush when the disk or the process file-size limit cannot take it.
+
+        A failed HDF5 write leaves h5py in a state where releasing the file can crash the process, so the common
+        "disk full" case is detected before HDF5 is asked to write; the file then stays readable with every spike up
+        to the previous flush.
+        """
+        if not self._n_buffered:
+            return
+        need = self._bytes_needed()
+        directory = os.path.dirname(os.path.abspath(self.path))
+        try:
+            st = os.statvfs(directory)
+            free = st.f_bavail * st.f_frsize
+        except (AttributeError, OSError):  # pragma: no cover - no statvfs (Windows)
+            free = None
+        limit = None
+        try:
+            import resource
+
+            soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+            if soft != resource.RLIM_INFINITY:
+                limit = soft - os.path.getsize(self.path)
+        except (ImportError, OSError, ValueError):  # pragma: no cover - no resource module
+            pass
+        for room, what in ((free, "free on the disk"), (limit, "left under the file-size limit")):
+            if room is not None and need > room:
+                self._stop_cleanly()
+                raise SpikeFileError(
+                    f"no room to write spike file {self.path!r}: the next flush needs up to {need / 1e6:.1f} MB but "
+                    f"{max(room, 0) / 1e6:.1f} MB are {what}; the file is incomplete (attribute complete=False) and "
+                    f"holds every spike up to the last flush")
+
+    def _stop_cleanly(self) -> None:
+        """Close the (flushed, consistent) file without writing the buffers; the writer becomes unusable."""
+        self._failed = SpikeFileError("no room left to write")
+        for chunks in self._buffers.values():
+            chunks.clear()
+        self._n_buffered = 0
+        self._abandon(remove=False)
+
     def _abandon(self, remove: bool) -> None:
         f, self._file = self._file, None
         self.closed = True
+        self._datasets = {}  # release dataset ids before the file id
         if f is not None:
             try:
                 f.close()
@@ -525,10 +588,13 @@ class SpikeFileWriter:
             except OSError:
                 pass
 
-    def _fail(self, e: OSError):
+    def _fail(self, e: BaseException):
         self._failed = e
-        self._abandon(remove=False)
-        reason = e.strerror if e.strerror else str(e)
+        _FAILED_FILES.append(self._file)
+        self._file = None
+        self._datasets = {}
+        self.closed = True
+        reason = getattr(e, "strerror", None) or str(e)
         raise SpikeFileError(f"writing spike file {self.path!r} failed ({reason}); the file is incomplete "
                              f"(attribute complete=False) and holds the spikes up to the last successful flush") from e
 
