@@ -780,6 +780,18 @@ class SpikeFileReader:
                 if t.size:
                     yield t, i
 
+    def count(self, population: str | None = None, trial: int = 0, t_start: float | None = None,
+              t_stop: float | None = None) -> int:
+        """Number of spikes with ``t_start <= t < t_stop``; two binary searches for a by_time population."""
+        a, b = self._check_window(t_start, t_stop)
+        _, g = self._group(population, trial)
+        ts, _, n = self._datasets(g)
+        if _read_sorting(g) == "by_time":
+            i0 = 0 if a == -math.inf else _search_sorted(ts, n, a, "left")
+            i1 = n if b == math.inf else _search_sorted(ts, n, b, "left")
+            return max(i1 - i0, 0)
+        return sum(x[0].size for x in self.iter_blocks(population, trial, t_start, t_stop))
+
     def read(self, population: str | None = None, trial: int = 0, t_start: float | None = None,
              t_stop: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(times_ms, node_ids)`` of the spikes with ``t_start <= t < t_stop`` (float64 ms, int64 local ids)."""
