@@ -62,6 +62,8 @@ def raster_plot(path, out, *, population: str | None = None, trial: int = 0, t_s
         raise ValueError(f"max_points = {max_points!r} is not allowed; it must be an integer >= 1")
     if bin_ms is not None and not (isinstance(bin_ms, (int, float)) and math.isfinite(bin_ms) and bin_ms > 0):
         raise ValueError(f"bin_ms = {bin_ms!r} is not allowed; it must be a finite number > 0")
+    if t_start is not None and t_stop is not None and t_stop < t_start:
+        raise ValueError(f"t_stop = {t_stop} ms is before t_start = {t_start} ms")
     out = os.fspath(out)
     out_dir = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(out_dir):
@@ -75,8 +77,8 @@ def raster_plot(path, out, *, population: str | None = None, trial: int = 0, t_s
         if t_stop is None:
             info_t = attrs.get("duration_ms") if r.complete else attrs.get("t_recorded_ms") or attrs.get("duration_ms")
         a = 0.0 if t_start is None else float(t_start)
-        counts = {name: r.count(name, trial, t_start, t_stop) for name in pops}
         sizes = {name: r.size(name) for name in pops}
+        stop = t_stop
         if t_stop is not None:
             b = float(t_stop)
         elif info_t:
@@ -85,8 +87,9 @@ def raster_plot(path, out, *, population: str | None = None, trial: int = 0, t_s
             b = a
             for name in pops:
                 for t, _ in r.iter_blocks(name, trial, t_start, None):
-                    b = max(b, float(t[-1]) if t.size else b)
+                    b = max(b, float(t.max()))
             b = b if b > a else a + 1.0
+        stop = t_stop  # None: every spike from a on (a spike at exactly b lands in the last, closed, bin)
         if b <= a:
             raise ValueError(f"empty time window: t_start = {a} ms, t_stop = {b} ms")
         if bin_ms is None:
@@ -98,13 +101,14 @@ def raster_plot(path, out, *, population: str | None = None, trial: int = 0, t_s
         edges = edges[edges <= b + 1e-12 * max(1.0, abs(b))]
         if edges.size < 2:
             edges = np.array([a, b])
+        counts = {name: r.count(name, trial, a, stop) for name in pops}
         total = sum(counts.values())
         keep_p = min(1.0, max_points / total) if total else 1.0
         raster, hists = {}, {}
         for name in pops:
             xs, ys = [], []
             h = np.zeros(edges.size - 1, dtype=np.int64)
-            for t, ids in r.iter_blocks(name, trial, a, b):
+            for t, ids in r.iter_blocks(name, trial, a, stop):
                 h += np.histogram(t, bins=edges)[0]
                 if keep_p < 1.0:
                     m = rng.random(t.size) < keep_p

@@ -631,3 +631,58 @@ def test_reader_path_errors(tmp_path):
 
 def test_sorting_dtype_is_libsonata_enum():
     assert h5py.check_enum_dtype(SORTING_DTYPE) == {"none": 0, "by_id": 1, "by_time": 2}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# NWB export
+# ---------------------------------------------------------------------------------------------------------------------
+def test_nwb_round_trip(tmp_path):
+    pynwb = pytest.importorskip("pynwb")
+    from engine.nwb import export_nwb
+
+    rng = np.random.default_rng(5)
+    sizes = {"exc": 8, "inh": 3}
+    chunks = _random_run(rng, 5, sizes, n_trials=2, rate=10)
+    path = tmp_path / "src.h5"
+    _write(path, sizes, chunks, n_trials=2, model={"name": "toy"})
+    out = export_nwb(path, tmp_path / "out.nwb", trial=1)
+    with pynwb.NWBHDF5IO(out, "r") as io:
+        nwb = io.read()
+        units = nwb.units
+        assert len(units) == 11
+        assert list(units["population"][:]) == ["exc"] * 8 + ["inh"] * 3
+        assert list(units["node_id"][:]) == list(range(8)) + list(range(3))
+        row = 0
+        for pop in ("exc", "inh"):
+            expected = spike_trains(path, pop, 1)
+            for k in range(sizes[pop]):
+                np.testing.assert_allclose(units["spike_times"][row], expected[k] / 1000.0)
+                row += 1
+        assert json.loads(nwb.notes)["model"] == {"name": "toy"}
+    with h5py.File(out, "r") as f:  # the NWB layout itself
+        assert "spike_times" in f["units"] and "spike_times_index" in f["units"]
+    with pytest.raises(FileExistsError, match="out.nwb"):
+        export_nwb(path, tmp_path / "out.nwb")
+    export_nwb(path, tmp_path / "out.nwb", population="inh", overwrite=True)
+    with pynwb.NWBHDF5IO(str(tmp_path / "out.nwb"), "r") as io:
+        assert len(io.read().units) == 3
+
+
+def test_nwb_from_arrays_and_validation(tmp_path):
+    pynwb = pytest.importorskip("pynwb")
+    from engine.nwb import write_nwb_units
+
+    out = write_nwb_units(tmp_path / "a.nwb", np.array([5.0, 1.0, 3.0]), np.array([2, 0, 2]), 4, population="p")
+    with pynwb.NWBHDF5IO(out, "r") as io:
+        u = io.read().units
+        assert [list(u["spike_times"][i]) for i in range(4)] == [[0.001], [], [0.003, 0.005], []]
+    with pytest.raises(ValueError, match="equal length"):
+        write_nwb_units(tmp_path / "b.nwb", np.array([1.0]), np.array([0, 1]), 2)
+    with pytest.raises(ValueError, match="n_units"):
+        write_nwb_units(tmp_path / "b.nwb", np.array([1.0]), np.array([0]), 0)
+    with pytest.raises(TypeError, match="integers"):
+        write_nwb_units(tmp_path / "b.nwb", np.array([1.0]), np.array([0.5]), 2)
+    with pytest.raises(ValueError, match="node ids must lie"):
+        write_nwb_units(tmp_path / "b.nwb", np.array([1.0]), np.array([2]), 2)
+    with pytest.raises(TypeError, match="overwrite"):
+        write_nwb_units(tmp_path / "b.nwb", np.array([1.0]), np.array([0]), 2, overwrite="yes")
