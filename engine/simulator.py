@@ -67,9 +67,13 @@ class Simulator:
         The flat arrays (connectivity, propagators, stimulus tables).
     t : float
         Current simulation time (ms).
+    V0 : ndarray of shape (trials, n_neurons)
+        Initial membrane potentials (mV) of every trial.
     last_run : RunStats
         Wall time, spikes and synaptic events of the last :meth:`run`.
     """
+
+    _MIN_RECORD_CAPACITY = 1 << 18  # spikes per trial held between two drains
 
     def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
                  chunk_ms: float = 100.0):
@@ -149,6 +153,7 @@ class Simulator:
                 self.V[:, lo:hi] = block
             else:
                 self.V[:, lo:hi] = v
+        self.V0 = self.V.copy()
         self.I_ex = np.zeros((B, N), dtype=np.float64)
         self.I_in = np.zeros((B, N), dtype=np.float64)
         self.ref = np.zeros((B, N), dtype=np.int32)
@@ -166,9 +171,9 @@ class Simulator:
         self._status = np.zeros(B, dtype=np.int8)
         self._resume = np.zeros(B, dtype=np.uint8)
         self._n_spiked = np.zeros(B, dtype=np.int64)
-        self._cap = max(4 * (self._reserve + 1024), 1 << 18)
-        self._spk_step = np.empty((B, self._cap), dtype=np.int64)
-        self._spk_id = np.empty((B, self._cap), dtype=np.int32)
+        self._spk_step = np.empty((B, 0), dtype=np.int64)
+        self._spk_id = np.empty((B, 0), dtype=np.int32)
+        self._spiked = None
 
     # ------------------------------------------------------------------ inputs
     def set_spikes(self, source: str, spikes: Sequence[tuple]) -> None:
@@ -225,14 +230,14 @@ class Simulator:
             self._sg_dirty = False
             per_step = _max_events_per_step(self._sg)
             n_list = self.built.n_neurons + self.built.pois["n"] + per_step
-            if getattr(self, "_spiked", None) is None or self._spiked.shape[1] < n_list:
+            if self._spiked is None or self._spiked.shape[1] < n_list:
                 self._spiked = np.zeros((self.trial_ids.size, n_list), dtype=np.int64)
                 self._spiked_mult = np.ones((self.trial_ids.size, n_list), dtype=np.int64)
             self._reserve_run = self._reserve + per_step
-            self._cap = max(4 * (self._reserve_run + 1024), 1 << 18)
-            if self._spk_step.shape[1] < self._cap:
-                self._spk_step = np.empty((self.trial_ids.size, self._cap), dtype=np.int64)
-                self._spk_id = np.empty((self.trial_ids.size, self._cap), dtype=np.int32)
+            cap = max(self._reserve_run + 1, self._MIN_RECORD_CAPACITY)
+            if self._spk_step.shape[1] < cap:
+                self._spk_step = np.empty((self.trial_ids.size, cap), dtype=np.int64)
+                self._spk_id = np.empty((self.trial_ids.size, cap), dtype=np.int32)
         events0 = int(self.n_events.sum())
         spikes0 = self._total_spikes
         t0 = time.perf_counter()

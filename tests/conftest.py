@@ -1,0 +1,36 @@
+"""Shared fixtures: small networks used across the engine tests."""
+import numpy as np
+import pytest
+
+from engine import Network, PoissonSource, Population, Projection, SpikeMonitor
+from engine.connectivity import FixedProbability
+from engine.distributions import Uniform
+
+
+def recurrent_network(seed: int = 3, n_exc: int = 400, n_inh: int = 100, rate: float = 50.0,
+                      model: str = "iaf_psc_exp") -> Network:
+    """A 500-neuron E/I network with Poisson drive, heterogeneous weights and delays, refractoriness."""
+    exp = model == "iaf_psc_exp"
+    common = dict(model=model, tau_m=20.0, C_m=250.0, E_L=-65.0, V_th=-50.0, V_reset=-65.0, t_ref=2.0,
+                  tau_syn_ex=2.0, tau_syn_in=5.0, V_init=(-65.0, -50.0))
+    w_in, w_e, w_i = (Uniform(100.0, 200.0), Uniform(10.0, 40.0), Uniform(-160.0, -40.0)) if exp else \
+        (Uniform(0.8, 1.6), Uniform(0.1, 0.3), Uniform(-1.2, -0.3))
+    net = Network(dt=0.1, seed=seed)
+    net.add(Population("exc", n_exc, **common), Population("inh", n_inh, **common),
+            PoissonSource("noise", 200, rate=rate))
+    for pre, w in (("noise", w_in), ("exc", w_e), ("inh", w_i)):
+        for post in ("exc", "inh"):
+            delay = Uniform(0.5, 2.0) if pre == "noise" else Uniform(0.5, 3.0)
+            net.add(Projection(pre, post, FixedProbability(0.1), weight=w, delay=delay))
+    net.add(SpikeMonitor("exc"), SpikeMonitor("inh"), SpikeMonitor("noise"))
+    return net
+
+
+@pytest.fixture
+def small_net() -> Network:
+    return recurrent_network()
+
+
+def sorted_spikes(steps: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.lexsort((ids, steps))
+    return steps[order], ids[order]
