@@ -9,7 +9,8 @@ Layout
                                                 dt_ms, duration_ms, seed (absent when None), n_trials,
                                                 model_json, population_names, population_sizes,
                                                 created (ISO 8601, UTC), t_recorded_ms, complete, **extra_attrs
-    /spikes/<population>/                attrs: sorting (HDF5 enum none=0/by_id=1/by_time=2), size, n_spikes
+    /spikes/<population>/                attrs: sorting (HDF5 enum none=0/by_id=1/by_time=2), size,
+                                                n_spikes (written at close; readers use the dataset length)
     /spikes/<population>/timestamps      float64 [n], attrs: units="ms"    (chunked, resizable, compressed)
     /spikes/<population>/node_ids        uint64  [n], node ids local to the population, 0-based
     /trials/<k>/spikes/<population>/...  the same layout for batch trial k >= 1
@@ -23,7 +24,8 @@ of one trial is two binary searches and one contiguous read, and the trials neve
 **Streaming and durability.** :class:`SpikeFileWriter` keeps the spikes handed to :meth:`SpikeFileWriter.write` in
 memory and touches the HDF5 file only in :meth:`SpikeFileWriter.flush`, which appends every buffer to the datasets and
 then flushes the file to disk. A flush happens at most ``flush_interval_s`` of wall time after the previous one (checked
-on every ``write``), or earlier when the buffers hold more than about a million spikes, so memory stays bounded. Since
+on every ``write`` and ``advance``), or earlier when the buffers hold more than about a million spikes; the HDF5
+chunk caches of all datasets share a fixed budget, so memory stays bounded however long the run or many the trials. Since
 the file is only modified inside a flush, a process killed outright (SIGKILL) leaves a file h5py opens, holding every
 spike up to the last flush. The root attribute ``complete`` is written ``False`` when the file is created and set to
 ``True`` only by ``close(complete=True)``; an interrupted run (``close(complete=False)``, Ctrl-C inside a ``with``
@@ -79,6 +81,12 @@ _COMPRESSIONS = (None, "gzip", "lzf")
 _MAX_BUFFER_ROWS = 1 << 20
 #: Files whose HDF5 write failed. HDF5 can crash when such a file's objects are released, so they are kept alive.
 _FAILED_FILES: list = []
+#: Sum of the chunk lengths of all (population, trial) datasets of a file; chunk_rows is lowered to fit, down to
+#: _MIN_SHARED_CHUNK_ROWS, so a flush of a 1000-trial batch does not compress 1000 mostly empty 64k-row chunks.
+_CHUNK_ROWS_BUDGET = 1 << 22
+_MIN_SHARED_CHUNK_ROWS = 1024
+#: HDF5 chunk-cache budget of a writer, shared by all its datasets (many batch trials must not multiply memory).
+_CHUNK_CACHE_BYTES = 256 * 1024 * 1024
 #: Room kept free for HDF5 metadata (chunk index, attributes) on top of the raw bytes of a flush.
 _METADATA_MARGIN_BYTES = 256 * 1024
 
@@ -211,7 +219,9 @@ class SpikeFileWriter:
     compression : {"gzip", "lzf", None}, default="gzip"
         Dataset compression filter.
     chunk_rows : int, default=65536
-        HDF5 chunk length (spikes), >= 1.
+        HDF5 chunk length (spikes), >= 1. An upper bound: with many populations x trials it is lowered so that the
+        chunks of all datasets together hold at most 4 194 304 spikes (but not below 1024); see ``chunk_rows``
+        attribute for the value used.
     extra_attrs : dict or None, default=None
         More root attributes (str keys; values h5py can store). Reserved names raise ``ValueError``.
 
@@ -219,6 +229,8 @@ class SpikeFileWriter:
     ----------
     path : str
         The file path.
+    chunk_rows : int
+        Chunk length actually used.
     n_spikes : dict of (str, int) to int
         Spikes accepted so far per (population, trial), flushed or not.
     closed : bool
@@ -287,6 +299,9 @@ class SpikeFileWriter:
             raise ValueError(f"compression = {compression!r} is not allowed; choose one of {_COMPRESSIONS}")
         self.compression = compression
         self.chunk_rows = _check_positive_int("chunk_rows", chunk_rows)
+        n_keys = self.n_trials * len(self.populations)
+        # every flush (re)compresses the partial last chunk of each dataset: many trials get shorter chunks
+        self.chunk_rows = min(self.chunk_rows, max(_MIN_SHARED_CHUNK_ROWS, _CHUNK_ROWS_BUDGET // n_keys))
         if extra_attrs is None:
             extra_attrs = {}
         if not isinstance(extra_attrs, dict):
@@ -303,7 +318,9 @@ class SpikeFileWriter:
 
         # ---- create the file
         try:
-            self._file = h5py.File(self.path, "w" if overwrite else "x", libver="earliest")
+            n_datasets = 2 * self.n_trials * len(self.populations)
+            self._file = h5py.File(self.path, "w" if overwrite else "x", libver="earliest",
+                                   rdcc_nbytes=int(min(_CHUNK_CACHE_BYTES / n_datasets, 1 << 22)))
         except (OSError, ValueError) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             raise SpikeFileError(f"cannot create spike file {self.path!r}: {reason}") from e
@@ -431,10 +448,13 @@ class SpikeFileWriter:
         """Declare that every spike up to simulated time ``t_ms`` (ms) has been passed to :meth:`write`.
 
         Stored as the root attribute ``t_recorded_ms`` at the next flush, so rates of an interrupted file are computed
-        over the time actually simulated.
+        over the time actually simulated. Like :meth:`write`, it flushes when ``flush_interval_s`` has passed, so a
+        driver that calls it after every chunk keeps the flush interval even through chunks without spikes.
         """
         self._check_open()
         self._t_recorded_ms = max(self._t_recorded_ms, _check_float("t_ms", t_ms, positive=True, allow_zero=True))
+        if time.monotonic() - self._last_flush >= self.flush_interval_s:
+            self.flush()
 
     def flush(self) -> None:
         """Append every buffered spike to the datasets and flush the file to disk."""
@@ -453,7 +473,6 @@ class SpikeFileWriter:
                 ts_ds[start:stop] = t
                 id_ds.resize((stop,))
                 id_ds[start:stop] = ids.astype(np.uint64)
-                ts_ds.parent.attrs["n_spikes"] = np.int64(stop)
                 self._n_written[key] = stop
                 self._n_buffered -= t.size
                 chunks.clear()
@@ -477,6 +496,8 @@ class SpikeFileWriter:
             return
         try:
             self.flush()
+            for (name, trial), (ts_ds, _) in self._datasets.items():
+                ts_ds.parent.attrs["n_spikes"] = np.int64(self._n_written[(name, trial)])
             if complete:
                 self._t_recorded_ms = self.duration_ms
                 self._file.attrs["t_recorded_ms"] = np.float64(self.duration_ms)
