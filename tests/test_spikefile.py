@@ -686,3 +686,27 @@ def test_nwb_from_arrays_and_validation(tmp_path):
         write_nwb_units(tmp_path / "b.nwb", np.array([1.0]), np.array([2]), 2)
     with pytest.raises(TypeError, match="overwrite"):
         write_nwb_units(tmp_path / "b.nwb", np.array([1.0]), np.array([0]), 2, overwrite="yes")
+
+
+def test_many_trials_get_shorter_chunks(tmp_path, monkeypatch):
+    w = SpikeFileWriter(tmp_path / "batch.h5", {"e": 4, "i": 2}, n_trials=200, chunk_rows=65536, **_kw())
+    assert w.chunk_rows == (1 << 22) // 400
+    w.close()
+    with h5py.File(tmp_path / "batch.h5", "r") as f:
+        assert f["trials/199/spikes/i/node_ids"].chunks == ((1 << 22) // 400,)
+    monkeypatch.setattr(sf, "_CHUNK_ROWS_BUDGET", 10_000)
+    w = SpikeFileWriter(tmp_path / "huge.h5", {"e": 4}, n_trials=20, chunk_rows=65536, compression=None, **_kw())
+    assert w.chunk_rows == 1024  # 10 000 / 20 = 500 is below the floor
+    w.close()
+
+
+def test_advance_flushes_on_interval(tmp_path):
+    w = SpikeFileWriter(tmp_path / "adv.h5", {"a": 3}, flush_interval_s=0.0, **_kw())
+    w.write("a", 0, np.array([1.0]), np.array([0]))
+    w._buffers[("a", 0)].append((np.array([2.0]), np.array([1])))  # as if the interval had not passed yet
+    w._n_buffered += 1
+    w.advance(5.0)
+    assert w._n_buffered == 0 and w._n_written[("a", 0)] == 2
+    with h5py.File(tmp_path / "adv.h5", "r") as f:
+        assert f.attrs["t_recorded_ms"] == 5.0
+    w.close()
