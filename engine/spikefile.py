@@ -669,7 +669,8 @@ class SpikeFileReader:
 
     Notes
     -----
-    On a ``by_time`` sorted population a time window costs two binary searches over chunk starts plus one contiguous
+    A file that a run is still writing (HDF5 lock held) is opened without locking: what the reader sees is the state
+    of the last flush. On a ``by_time`` sorted population a time window costs two binary searches over chunk starts plus one contiguous
     read; other sortings are scanned block by block, so memory stays bounded by the window, never the whole file.
     """
 
@@ -682,7 +683,13 @@ class SpikeFileReader:
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as e:
-            raise SpikeFileError(f"cannot open {self.path!r} as an HDF5 spike file: {e}") from e
+            if "lock" not in str(e):
+                raise SpikeFileError(f"cannot open {self.path!r} as an HDF5 spike file: {e}") from e
+            # a run is still writing it: read what has been flushed so far, without the HDF5 file lock
+            try:
+                self._file = h5py.File(self.path, "r", locking=False)
+            except (OSError, TypeError) as e2:
+                raise SpikeFileError(f"cannot open {self.path!r}: it is locked by a running writer ({e2})") from e2
         if "spikes" not in self._file or not isinstance(self._file["spikes"], h5py.Group):
             self._file.close()
             raise SpikeFileError(f"{self.path!r} is not a SONATA spike file: it has no /spikes group")

@@ -367,6 +367,31 @@ def _run_child(tmp_path, mode, stop_after_flushes=3):
     return path, proc.returncode, last, err
 
 
+def test_read_while_a_run_is_writing(tmp_path):
+    script = tmp_path / "live.py"
+    script.write_text(textwrap.dedent('''
+        import sys, time
+        import numpy as np
+        from engine.spikefile import SpikeFileWriter
+        w = SpikeFileWriter(sys.argv[1], {"a": 3}, dt_ms=0.1, duration_ms=10.0, seed=1, flush_interval_s=0.0)
+        w.write("a", 0, np.array([1.0, 2.0]), np.array([0, 2]))
+        print("flushed", flush=True)
+        sys.stdin.readline()
+        w.close()
+    '''))
+    path = tmp_path / "live.h5"
+    proc = subprocess.Popen([sys.executable, str(script), str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=_env(), cwd=str(REPO))
+    try:
+        assert proc.stdout.readline().strip() == "flushed"
+        info = file_info(path)  # the writer holds the HDF5 lock
+        assert info["complete"] is False and info["n_spikes"] == 2
+        np.testing.assert_array_equal(read_spikes(path)[1], [0, 2])
+    finally:
+        proc.communicate("\n", timeout=30)
+    assert proc.returncode == 0 and file_info(path)["complete"] is True
+
+
 def test_sigkill_leaves_readable_file_up_to_last_flush(tmp_path):
     path, rc, (chunks, accepted, flushed), _ = _run_child(tmp_path, "kill")
     assert rc == -signal.SIGKILL
