@@ -162,6 +162,9 @@ class Simulator:
         self._q_tgt = np.zeros((B, D, 1024), dtype=np.int32)  # event queue, grown on demand
         self._q_w = np.zeros((B, D, 1024), dtype=np.float64)
         self._q_n = np.zeros((B, D), dtype=np.int64)
+        self._sq_pre = np.zeros((B, D, 0), dtype=np.int32)  # spike queue, sized in run()
+        self._sq_mult = np.zeros((B, D, 0), dtype=np.int32)
+        self._sq_n = np.zeros((B, D), dtype=np.int64)
         self._flags = np.zeros((B, ((N + 7) // 8) * 8), dtype=np.uint8)
         p = b.pois
         self.pois_key = stream_keys(self.network.seed, _STREAM_POISSON, p["n"], self.trial_ids)
@@ -205,7 +208,9 @@ class Simulator:
         Parameters
         ----------
         sinks : iterable of objects with ``write(population, trial, times_ms, node_ids)``
-            Receive the spikes of every :class:`SpikeMonitor` after each chunk (e.g. an HDF5 writer).
+            Receive the spikes of every :class:`SpikeMonitor` after each chunk (e.g.
+            :class:`engine.spikefile.SpikeFileWriter`); ``advance(t_ms)`` is called after each chunk when the sink
+            has it. If the run is interrupted (Ctrl-C), every spike simulated so far has been handed over.
         keep : bool, default=True
             Keep recorded spikes in memory (set False on long runs that stream to a sink).
         progress : bool, optional
@@ -233,6 +238,12 @@ class Simulator:
             if self._spiked is None or self._spiked.shape[1] < n_list:
                 self._spiked = np.zeros((self.trial_ids.size, n_list), dtype=np.int64)
                 self._spiked_mult = np.ones((self.trial_ids.size, n_list), dtype=np.int64)
+            if self.built.d_syn.size == 0 and self._sq_pre.shape[2] < n_list:
+                B, D, old = self._sq_pre.shape
+                for name in ("_sq_pre", "_sq_mult"):
+                    grown = np.zeros((B, D, n_list), dtype=np.int32)
+                    grown[:, :, :old] = getattr(self, name)
+                    setattr(self, name, grown)
             self._reserve_run = self._reserve + per_step
             cap = max(self._reserve_run + 1, self._MIN_RECORD_CAPACITY)
             if self._spk_step.shape[1] < cap:
@@ -250,6 +261,9 @@ class Simulator:
             while self.step < t_stop:
                 t_end = min(self.step + self.chunk_steps, t_stop)
                 self._run_until(t_end, sinks, keep)
+                for sink in sinks:  # lets a file sink flush on its wall-clock schedule even when no spike came
+                    if hasattr(sink, "advance"):
+                        sink.advance(t_end * dt)
                 if bar is not None:
                     wall = max(time.perf_counter() - t0, 1e-9)
                     bar.update((t_end - self.step) * dt)
@@ -287,7 +301,8 @@ class Simulator:
                        b.pop_lo, b.pop_hi, pa["model"], pa["use_iext"], pa["C0"], pa["Vth"], pa["Vreset"], pa["P22"],
                        pa["P21ex"], pa["P21in"], pa["P20"], pa["P11ex"], pa["P11in"], pa["ref_steps"],
                        self.V, self.I_ex, self.I_in, self.ref, self.I_ext, self._flags, self._spiked,
-                       self._spiked_mult, self._n_spiked, self._q_tgt, self._q_w, self._q_n,
+                       self._spiked_mult, self._n_spiked, self._q_tgt, self._q_w, self._q_n, self._sq_pre,
+                       self._sq_mult, self._sq_n,
                        b.indptr, b.targets, b.w_syn, b.w_row, b.d_syn, b.d_row,
                        p["pre0"], self.pois_key, p["seg_step"], p["p0"], p["lam"], p["kmax"],
                        self._sg[0], self._sg[1], self._sg[2], self._sg_cur,

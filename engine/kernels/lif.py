@@ -8,10 +8,12 @@ A. advance every neuron with its exact propagator; threshold, reset and refracto
 B. make sure the event queue can take this step's synaptic events (otherwise return, so the driver can grow it, and
    resume at phase C of the same step: nothing is lost or redone);
 C. record the spikes;
-D. for each spike only, walk its CSR row and append ``(target, weight)`` events to the queue slot
-   ``(k + delay) mod D``;
-E. apply the events due at step ``k`` one by one: ``I_ex[j] += w`` (``w >= 0``) or ``I_in[j] += w``. This is the
-   order Brian2 applies ``on_pre`` statements in, so sums round the same way;
+D. queue each spike for delivery: when every row has one delay, the spike itself goes into slot
+   ``(k + delay) mod D`` of the spike queue (its row is walked when it arrives, no per-synapse copy); with
+   per-synapse delays, its CSR row is walked now and ``(target, weight)`` events go into the event queue;
+E. apply what is due at step ``k`` synapse by synapse: ``I_ex[j] += w`` (``w >= 0``) or ``I_in[j] += w``, in the
+   order the spikes were emitted and the synapses stored. This is the order Brian2 applies ``on_pre`` statements
+   in, so sums round the same way;
 F. sample monitored state variables.
 
 Delta-synapse neurons (iaf_psc_delta) take their input inside step A (as NEST does), so their events are queued one
@@ -125,10 +127,32 @@ def _push_row(pre, mult, slot0, D, indptr, targets, w_syn, w_row, d_syn, d_row, 
     return hi - lo
 
 
+@njit(cache=True, inline="always")
+def _apply_rows(pre, mult, indptr, targets, w_syn, w_row, Iex, Iin):
+    """Add the weights of presynaptic row ``pre`` (``mult`` coincident spikes) into the synaptic currents."""
+    lo = indptr[pre]
+    hi = indptr[pre + 1]
+    if w_syn.size == 0:
+        w = np.float64(w_row[pre]) * mult
+        if w >= 0:
+            for s in range(lo, hi):
+                Iex[targets[s]] += w
+        else:
+            for s in range(lo, hi):
+                Iin[targets[s]] += w
+    else:
+        for s in range(lo, hi):
+            w = np.float64(w_syn[s]) * mult
+            if w >= 0:
+                Iex[targets[s]] += w
+            else:
+                Iin[targets[s]] += w
+
+
 def _run_chunk(t_start, t_end, reserve, status, resume,
                pop_lo, pop_hi, pop_model, pop_iext, C0, Vth, Vreset, P22, P21ex, P21in, P20, P11ex, P11in, ref_steps,
                V, Iex, Iin, ref, Iext, flags, spiked, spiked_mult, n_spiked,
-               q_tgt, q_w, q_n,
+               q_tgt, q_w, q_n, sq_pre, sq_mult, sq_n,
                indptr, targets, w_syn, w_row, d_syn, d_row,
                pois_pre0, pois_key, pois_seg_step, pois_p0, pois_lam, pois_kmax,
                sg_pre, sg_step, sg_ptr, sg_cur,
@@ -143,7 +167,7 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
     in ``spiked[b, :n_spiked[b]]``.
     """
     B = V.shape[0]
-    D = q_n.shape[1]
+    D = sq_n.shape[1]
     P = pop_lo.size
     cap = spk_step.shape[1]
     q_cap = q_tgt.shape[2]
@@ -152,6 +176,7 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
     n_cur = cur_step.size
     n_st = st_idx.size
     n_words = flags.shape[1] // 8
+    per_syn_delay = d_syn.size > 0
     for b in prange(B):
         step = t_start[b]
         seg = 0
@@ -228,19 +253,20 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                         n_sp += 1
                     g += 1
                 sg_cur[b] = g
-            # B. room in the queue for this step's events?
+            # B. room in the event queue for this step's events?
             need = 0
             for k in range(n_sp):
                 pre = spiked[b, k]
                 need += indptr[pre + 1] - indptr[pre]
-            fullest = 0
-            for s in range(D):
-                fullest = max(fullest, q_n[b, s])
-            if fullest + need > q_cap:
-                n_spiked[b] = n_sp
-                resume[b] = 1
-                status[b] = QUEUE_FULL
-                break
+            if per_syn_delay:
+                fullest = 0
+                for s in range(D):
+                    fullest = max(fullest, q_n[b, s])
+                if fullest + need > q_cap:
+                    n_spiked[b] = n_sp
+                    resume[b] = 1
+                    status[b] = QUEUE_FULL
+                    break
             # C. record; D. deliver
             n = spk_n[b]
             for k in range(n_sp):
@@ -253,11 +279,24 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                         n += 1
                 if rate_on:
                     rate_counts[b, step - rate_base, pre_pop[pre]] += mult
-                _push_row(pre, float(mult), slot, D, indptr, targets, w_syn, w_row, d_syn, d_row,
-                          q_tgt[b], q_w[b], q_n[b])
+                if per_syn_delay:
+                    _push_row(pre, float(mult), slot, D, indptr, targets, w_syn, w_row, d_syn, d_row,
+                              q_tgt[b], q_w[b], q_n[b])
+                else:  # one delay per row: queue the spike itself, walk its row when it arrives
+                    s_slot = slot + d_row[pre]
+                    if s_slot >= D:
+                        s_slot -= D
+                    e = sq_n[b, s_slot]
+                    sq_pre[b, s_slot, e] = pre
+                    sq_mult[b, s_slot, e] = mult
+                    sq_n[b, s_slot] = e + 1
             spk_n[b] = n
             n_events[b] += need
             # E. events due now, in the order they were queued
+            for e in range(sq_n[b, slot]):
+                _apply_rows(sq_pre[b, slot, e], float(sq_mult[b, slot, e]), indptr, targets, w_syn, w_row,
+                            Iexb, Iinb)
+            sq_n[b, slot] = 0
             for e in range(q_n[b, slot]):
                 j = q_tgt[b, slot, e]
                 w = q_w[b, slot, e]

@@ -1,0 +1,207 @@
+"""CUBA benchmark: the Vogels–Abbott network of Brian2's ``examples/CUBA.py`` in pond, Brian2 and NEST, one job.
+
+pond runs in this process; Brian2 (runtime cython, and cpp_standalone when a C++ compiler is present) and NEST
+(``iaf_psc_exp``, one thread) each run in a subprocess of this script, so device state and thread settings cannot
+leak between tools. Every tool builds the same model (4000 LIF, p = 0.02, dt = 0.1 ms) and simulates
+``--duration`` seconds; the figures are the build time, the simulation loop's wall time per simulated second, the
+spike count and the mean rate. pond's ratio to each tool is that tool's loop time over pond's.
+
+Usage::
+
+    python benchmarks/cuba.py [--duration 10] [--tools pond,brian2-cython,brian2-cpp,nest] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+BRIAN2_CODE = textwrap.dedent("""
+    import json, sys, time
+    from brian2 import *
+    mode, duration, seed, workdir = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    if mode == "cpp":
+        set_device("cpp_standalone", directory=workdir, build_on_run=False)
+    else:
+        prefs.codegen.target = "cython"
+    seed_value = seed
+    import numpy as np
+    np.random.seed(seed_value)
+    defaultclock.dt = 0.1 * ms
+    t0 = time.perf_counter()
+    # --- verbatim model of brian2/examples/CUBA.py ---
+    taum = 20*ms
+    taue = 5*ms
+    taui = 10*ms
+    Vt = -50*mV
+    Vr = -60*mV
+    El = -49*mV
+    eqs = '''
+    dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
+    dge/dt = -ge/taue : volt
+    dgi/dt = -gi/taui : volt
+    '''
+    P = NeuronGroup(4000, eqs, threshold='v>Vt', reset='v = Vr', refractory=5*ms, method='exact')
+    P.v = 'Vr + rand() * (Vt - Vr)'
+    P.ge = 0*mV
+    P.gi = 0*mV
+    we = (60*0.27/10)*mV
+    wi = (-20*4.5/10)*mV
+    Ce = Synapses(P, P, on_pre='ge += we')
+    Ci = Synapses(P, P, on_pre='gi += wi')
+    Ce.connect('i<3200', p=0.02)
+    Ci.connect('i>=3200', p=0.02)
+    s_mon = SpikeMonitor(P)
+    # --- end of the example ---
+    if mode == "cpp":
+        run(duration * second)
+        t1 = time.perf_counter()
+        device.build(directory=workdir, compile=True, run=True)
+        build_s = time.perf_counter() - t1  # includes the C++ compilation
+        loop_s = device._last_run_time
+        synapses = int(len(Ce) + len(Ci))
+    else:
+        net = Network(collect())
+        net.run(0.1 * ms)  # compile the code objects (cached by cython) before timing
+        build_s = time.perf_counter() - t0
+        synapses = int(len(Ce) + len(Ci))
+        t1 = time.perf_counter()
+        net.run(duration * second)
+        loop_s = time.perf_counter() - t1
+    n = int(s_mon.num_spikes)
+    print(json.dumps({"build_s": build_s, "loop_s": loop_s, "spikes": n, "synapses": synapses}))
+""")
+
+NEST_CODE = textwrap.dedent("""
+    import json, sys, time
+    duration, seed = float(sys.argv[1]), int(sys.argv[2])
+    import nest
+    nest.set_verbosity("M_ERROR")
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": 0.1, "local_num_threads": 1, "rng_seed": seed + 1, "print_time": False})
+    t0 = time.perf_counter()
+    C, taum = 250.0, 20.0
+    params = {"C_m": C, "tau_m": taum, "E_L": -49.0, "V_th": -50.0, "V_reset": -60.0, "t_ref": 5.0,
+              "tau_syn_ex": 5.0, "tau_syn_in": 10.0, "I_e": 0.0}
+    pop = nest.Create("iaf_psc_exp", 4000, params=params)
+    pop.V_m = nest.random.uniform(-60.0, -50.0)
+    conn = {"rule": "pairwise_bernoulli", "p": 0.02}
+    nest.Connect(pop[:3200], pop, conn, {"weight": 1.62 * C / taum, "delay": 0.1})
+    nest.Connect(pop[3200:], pop, conn, {"weight": -9.0 * C / taum, "delay": 0.1})
+    rec = nest.Create("spike_recorder")
+    nest.Connect(pop, rec)
+    nest.Simulate(0.1)
+    build_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    nest.Simulate(duration * 1000.0)
+    loop_s = time.perf_counter() - t1
+    print(json.dumps({"build_s": build_s, "loop_s": loop_s, "spikes": int(rec.n_events),
+                      "synapses": int(nest.GetKernelStatus("num_connections"))}))
+""")
+
+
+def run_pond(duration: float, seed: int) -> dict:
+    """Build and run CUBA in pond (first a short run so compilation is not counted in the loop time)."""
+    from engine import Simulator
+    from engine.standard_models import cuba
+
+    t0 = time.perf_counter()
+    sim = Simulator(cuba(seed), n_jobs=1)
+    sim.run(0.1)
+    build_s = time.perf_counter() - t0
+    sim.run(duration * 1000.0, keep=False)
+    st = sim.last_run
+    return {"build_s": build_s, "loop_s": st.wall_s, "spikes": st.spikes, "synapses": sim.built.n_synapses,
+            "bytes_per_synapse": sim.built.bytes_per_synapse(), "events_per_s": st.events_per_second}
+
+
+def _subprocess(args: list[str], timeout: float) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, timeout=timeout, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_brian2(mode: str, duration: float, seed: int) -> dict:
+    with tempfile.TemporaryDirectory() as workdir:
+        return _subprocess([BRIAN2_CODE, mode, str(duration), str(seed), workdir], timeout=3600)
+
+
+def run_nest(duration: float, seed: int) -> dict:
+    return _subprocess([NEST_CODE, str(duration), str(seed)], timeout=3600)
+
+
+def available(tool: str) -> str | None:
+    """None when ``tool`` can run here, else the reason it cannot."""
+    import importlib.util
+
+    if tool.startswith("brian2") and importlib.util.find_spec("brian2") is None:
+        return "brian2 is not installed"
+    if tool == "brian2-cpp" and shutil.which(os.environ.get("CXX", "g++")) is None:
+        return "no C++ compiler"
+    if tool == "nest" and importlib.util.find_spec("nest") is None:
+        return "nest is not installed"
+    return None
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=float, default=10.0, help="simulated seconds (default 10)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tools", default="pond,brian2-cython,brian2-cpp,nest")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args(argv)
+    results: dict = {}
+    for tool in args.tools.split(","):
+        reason = available(tool)
+        if reason:
+            results[tool] = {"skipped": reason}
+            continue
+        try:
+            if tool == "pond":
+                r = run_pond(args.duration, args.seed)
+            elif tool == "brian2-cython":
+                r = run_brian2("cython", args.duration, args.seed)
+            elif tool == "brian2-cpp":
+                r = run_brian2("cpp", args.duration, args.seed)
+            elif tool == "nest":
+                r = run_nest(args.duration, args.seed)
+            else:
+                raise ValueError(f"unknown tool {tool!r}")
+        except Exception as exc:  # a reference tool failing must not hide the others' figures
+            results[tool] = {"error": str(exc)}
+            continue
+        r["run_s_per_sim_s"] = r["loop_s"] / args.duration
+        r["rate_hz"] = r["spikes"] / 4000 / args.duration
+        results[tool] = r
+    if "pond" in results and "run_s_per_sim_s" in results["pond"]:
+        p = results["pond"]["run_s_per_sim_s"]
+        results["pond"]["speedup"] = {t: r["run_s_per_sim_s"] / p for t, r in results.items()
+                                      if t != "pond" and "run_s_per_sim_s" in r}
+    report = {"model": "CUBA (Vogels & Abbott 2005; brian2/examples/CUBA.py)", "duration_s": args.duration,
+              "neurons": 4000, "tools": results}
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"CUBA, 4000 LIF, {args.duration:g} s simulated")
+        print(f"{'tool':15s} {'build s':>9s} {'s/sim-s':>9s} {'spikes':>9s} {'rate Hz':>8s} {'synapses':>9s}")
+        for tool, r in results.items():
+            if "run_s_per_sim_s" in r:
+                print(f"{tool:15s} {r['build_s']:9.2f} {r['run_s_per_sim_s']:9.4f} {r['spikes']:9d} "
+                      f"{r['rate_hz']:8.2f} {r['synapses']:9d}")
+            else:
+                print(f"{tool:15s} {r.get('skipped') or r.get('error')}")
+        for tool, ratio in results.get("pond", {}).get("speedup", {}).items():
+            print(f"pond is {ratio:.1f}x faster than {tool}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
