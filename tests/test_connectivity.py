@@ -119,6 +119,12 @@ def test_degree_rules_uniform_over_candidates():
     src, _ = pairs(indptr, targets)
     counts = np.diff(indptr)  # out-degrees of sources: ~ Binomial(n_post*40, 1/n_pre)
     assert abs(counts.mean() - 2.0) < 1e-9 and abs(counts.var() - 2.0) < 0.4
+    # out-degree with replacement (sorted order statistics): uniform targets, repeats as for i.i.d. draws
+    indptr, targets = build(FixedOutDegree(40), 2000, 50)
+    hist = np.bincount(targets, minlength=50)
+    assert ((hist - 1600.0) ** 2 / 1600.0).sum() < 120
+    distinct = np.array([np.unique(targets[a:b]).size for a, b in zip(indptr[:-1], indptr[1:])])
+    assert abs(distinct.mean() - 50 * (1 - (1 - 1 / 50) ** 40)) < 0.2
     _, targets = build(FixedTotalNumber(50_000), 100, 100)
     hist = np.bincount(targets, minlength=100)
     assert ((hist - 500.0) ** 2 / 500.0).sum() < 200

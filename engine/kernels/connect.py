@@ -30,7 +30,9 @@ def _randint(key, counter, m):
 def _sample_sorted(key, k, m, replace, sort, out):
     """Fill ``out[:k]`` with ``k`` draws from ``range(m)`` using stream ``key``; ascending when ``sort``.
 
-    With ``replace`` the draws are independent (multapses possible). Without, the ``k`` values are distinct: when
+    With ``replace`` the draws are independent (multapses possible); sorted ones come directly in order, as
+    ``floor(m · S_t / S_{k+1})`` with ``S_t`` partial sums of exponentials (the order statistics of ``k`` uniforms).
+    Without, the ``k`` values are distinct: when
     ``2k > m`` by selection sampling (Knuth's algorithm S, O(m), output already sorted), otherwise by drawing,
     sorting, removing duplicates and drawing the missing ones again (expected O(k log k)). Distinct output is
     always sorted.
@@ -38,10 +40,19 @@ def _sample_sorted(key, k, m, replace, sort, out):
     if k == 0:
         return
     if replace:
-        for t in range(k):
-            out[t] = _randint(key, t, m)
-        if sort:
-            out.sort()
+        if sort:  # sorted i.i.d. uniforms as normalised partial sums of k + 1 exponentials: no sort needed
+            total = 0.0
+            for t in range(k + 1):
+                total -= np.log(uniform_open(key, t))
+            scale = m / total
+            acc = 0.0
+            for t in range(k):
+                acc -= np.log(uniform_open(key, t))
+                v = np.int64(acc * scale)
+                out[t] = v if v < m else m - 1
+        else:
+            for t in range(k):
+                out[t] = _randint(key, t, m)
         return
     if 2 * k > m:
         need = k
