@@ -24,7 +24,8 @@ same population (``same_population=True``); ``allow_autapses=False`` then remove
 degree rules still give exactly ``k`` synapses, drawn from the other neurons).
 
 Reproducibility: row ``r`` (source ``r``, or target ``r`` for :class:`FixedInDegree`) draws only from the counter-based
-stream ``(seed, stream, r)``; :class:`FixedTotalNumber` uses stream ``(seed, stream, 0)``. Same seed, same arrays,
+stream ``(seed, stream, r)``; :class:`FixedTotalNumber` draws its sources from stream ``(seed, stream, 0)`` (and,
+with multapses, row ``i``'s targets from ``(seed, stream, 1 + i)``). Same seed, same arrays,
 bit for bit, for any number of threads.
 """
 from __future__ import annotations
@@ -417,11 +418,7 @@ def _build_connectivity(rule, n_pre, n_post, seed, stream, allow_autapses, allow
             return _empty(n_pre)
         if not allow_multapses:
             return K.total_number_distinct(n, n_pre, n_post, skip, seed, stream)
-        rows, cols = K.total_number_pairs(n, n_pre, n_post, skip, seed, stream)
-        indptr, targets = K.group_by_row(rows, cols, n_pre, _nchunks(n, n_pre))
-        del rows, cols
-        K.sort_rows(indptr, targets)
-        return indptr, targets
+        return K.total_number_replace(n, n_pre, n_post, skip, seed, stream, _nchunks(n, n_pre))
     if isinstance(rule, DistanceDependent):
         return K.distance_dependent(pre, post, float(rule.C), float(rule.lam), skip, seed, stream)
     if isinstance(rule, Explicit):

@@ -125,7 +125,9 @@ def test_degree_rules_uniform_over_candidates():
     assert ((hist - 1600.0) ** 2 / 1600.0).sum() < 120
     distinct = np.array([np.unique(targets[a:b]).size for a, b in zip(indptr[:-1], indptr[1:])])
     assert abs(distinct.mean() - 50 * (1 - (1 - 1 / 50) ** 40)) < 0.2
-    _, targets = build(FixedTotalNumber(50_000), 100, 100)
+    indptr, targets = build(FixedTotalNumber(50_000), 100, 100)
+    sizes = np.diff(indptr)  # multinomial row sizes: mean 500, variance 500 · 0.99
+    assert abs(sizes.var() - 495.0) < 0.35 * 495.0
     hist = np.bincount(targets, minlength=100)
     assert ((hist - 500.0) ** 2 / 500.0).sum() < 200
 
@@ -190,9 +192,11 @@ def test_transpose_independent_of_chunking(monkeypatch):
     import engine.connectivity as C
     ref = build(FixedInDegree(30), 500, 400)
     ref_t = build(FixedTotalNumber(9000), 500, 400)
+    ref_e = build(Explicit(np.arange(3000) % 500, np.arange(3000) * 7 % 400), 500, 400)
     monkeypatch.setattr(C, "_nchunks", lambda n_entries, n_rows: 7)
     assert np.array_equal(build(FixedInDegree(30), 500, 400)[1], ref[1])
     assert np.array_equal(build(FixedTotalNumber(9000), 500, 400)[1], ref_t[1])
+    assert np.array_equal(build(Explicit(np.arange(3000) % 500, np.arange(3000) * 7 % 400), 500, 400)[1], ref_e[1])
 
 
 def test_empty_populations():

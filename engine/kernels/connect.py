@@ -213,20 +213,34 @@ def fixed_in_degree_sources(n_pre, n_post, k, replace, skip_diag, seed, stream):
 
 
 @njit(cache=True, parallel=True)
-def total_number_pairs(n, n_pre, n_post, skip_diag, seed, stream):
-    """``n`` independent uniform pairs; pair ``t`` uses counters ``2t`` (source) and ``2t+1`` (target)."""
+def total_number_replace(n, n_pre, n_post, skip_diag, seed, stream, nchunks):
+    """``n`` independent uniform pairs (multapses possible), generated row by row.
+
+    Source of pair ``t`` is draw ``t`` of stream ``(seed, stream, 0)``; the histogram of sources (a multinomial) gives
+    the row sizes, then row ``i`` draws its targets, sorted, from stream ``(seed, stream, 1 + i)``. Same distribution
+    as drawing the pairs one by one, without storing or sorting them; independent of ``nchunks``.
+    """
     key = stream_key(seed, stream, 0)
+    counts = np.zeros((nchunks, n_pre), dtype=np.int64)
+    for c in prange(nchunks):
+        for t in range(c * n // nchunks, (c + 1) * n // nchunks):
+            counts[c, _randint(key, t, n_pre)] += 1
+    sizes = np.zeros(n_pre, dtype=np.int64)
+    for i in prange(n_pre):
+        s = 0
+        for c in range(nchunks):
+            s += counts[c, i]
+        sizes[i] = s
+    indptr = _prefix(sizes)
     m = n_post - 1 if skip_diag else n_post
-    rows = np.empty(n, dtype=np.int32)
-    cols = np.empty(n, dtype=np.int32)
-    for t in prange(n):
-        i = _randint(key, 2 * t, n_pre)
-        j = _randint(key, 2 * t + 1, m)
-        if skip_diag and j >= i:
-            j += 1
-        rows[t] = i
-        cols[t] = j
-    return rows, cols
+    targets = np.empty(n, dtype=np.int32)
+    for i in prange(n_pre):
+        k = sizes[i]
+        row = targets[indptr[i]:indptr[i + 1]]
+        _sample_sorted(stream_key(seed, stream, 1 + i), k, m, True, True, row)
+        if skip_diag:
+            _skip_self(row, k, i)
+    return indptr, targets
 
 
 @njit(cache=True)
