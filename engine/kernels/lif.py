@@ -77,12 +77,14 @@ def _update_exp(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, p21e, p21i, p11e, p
 
 
 @njit(cache=True)
-def _update_delta(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, vth, vr, rs):
+def _update_delta(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, vth, vr, rs, use_iext):
     """One exact step of iaf_psc_delta neurons; input queued in ``Iex + Iin`` is added, or dropped if refractory."""
     for i in range(V.size):
         v = V[i]
         r = ref[i]
-        vn = c0 + v * p22 + Iext[i] * p20 + (Iex[i] + Iin[i])
+        vn = c0 + v * p22 + (Iex[i] + Iin[i])
+        if use_iext:
+            vn += Iext[i] * p20
         vn = v if r > 0 else vn
         r = r - 1 if r > 0 else r
         Iex[i] = 0.0
@@ -213,7 +215,7 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                                     Vreset[p], np.int64(ref_steps[p]), pop_iext[p])
                     else:
                         _update_delta(Vb[lo:hi], Iexb[lo:hi], Iinb[lo:hi], refb[lo:hi], Iextb[lo:hi], flagb[lo:hi],
-                                      C0[p], P22[p], P20[p], Vth[p], Vreset[p], np.int64(ref_steps[p]))
+                                      C0[p], P22[p], P20[p], Vth[p], Vreset[p], np.int64(ref_steps[p]), pop_iext[p])
                 # A3. spiking neurons, in index order
                 n_sp = 0
                 for w in range(n_words):
