@@ -121,8 +121,27 @@ def run_pond(duration: float, seed: int) -> dict:
             "bytes_per_synapse": sim.built.bytes_per_synapse(), "events_per_s": st.events_per_second}
 
 
-def _subprocess(args: list[str], timeout: float) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+POND_STARTUP_CODE = textwrap.dedent("""
+    import json, time
+    t0 = time.perf_counter()
+    from engine import Simulator
+    from engine.standard_models import cuba
+    sim = Simulator(cuba(1), n_jobs=1)
+    sim.run(1.0)
+    print(json.dumps({"startup_s": time.perf_counter() - t0}))
+""")
+
+
+def pond_compile_times() -> dict:
+    """Import + build + first 1 ms of CUBA in a fresh process, with an empty Numba cache and then a warm one."""
+    with tempfile.TemporaryDirectory() as cache:
+        cold = _subprocess([POND_STARTUP_CODE], timeout=600, env={"NUMBA_CACHE_DIR": cache})["startup_s"]
+        warm = _subprocess([POND_STARTUP_CODE], timeout=600, env={"NUMBA_CACHE_DIR": cache})["startup_s"]
+    return {"first_call_s_cold_cache": cold, "first_call_s_cached": warm}
+
+
+def _subprocess(args: list[str], timeout: float, env: dict | None = None) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
     out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, timeout=timeout, env=env)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed")
@@ -157,6 +176,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tools", default="pond,brian2-cython,brian2-cpp,nest")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--no-compile-times", action="store_true",
+                    help="skip measuring pond's first-call compile time (cold and cached Numba cache)")
     args = ap.parse_args(argv)
     results: dict = {}
     for tool in args.tools.split(","):
@@ -167,6 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
         try:
             if tool == "pond":
                 r = run_pond(args.duration, args.seed)
+                if not args.no_compile_times:
+                    r.update(pond_compile_times())
             elif tool == "brian2-cython":
                 r = run_brian2("cython", args.duration, args.seed)
             elif tool == "brian2-cpp":
@@ -198,7 +221,12 @@ def main(argv: list[str] | None = None) -> dict:
                       f"{r['rate_hz']:8.2f} {r['synapses']:9d}")
             else:
                 print(f"{tool:15s} {r.get('skipped') or r.get('error')}")
-        for tool, ratio in results.get("pond", {}).get("speedup", {}).items():
+        pond = results.get("pond", {})
+        if "first_call_s_cold_cache" in pond:
+            print(f"pond first call (import, build, compile, 1 ms): {pond['first_call_s_cold_cache']:.1f} s with an "
+                  f"empty Numba cache, {pond['first_call_s_cached']:.2f} s cached; "
+                  f"{pond['bytes_per_synapse']:.2f} bytes per synapse")
+        for tool, ratio in pond.get("speedup", {}).items():
             print(f"pond is {ratio:.1f}x faster than {tool}")
     return report
 
