@@ -108,7 +108,6 @@ def test_with_replacement_makes_multapses():
     # NEST-like drawing with replacement: 20 draws from 10 candidates must repeat
     _, targets = build(FixedOutDegree(20), 5, 10)
     assert np.any(np.diff(targets[:20]) == 0)
-    _, targets = build(FixedTotalNumber(400), 10, 10)
     src, tgt = pairs(*build(FixedTotalNumber(400), 10, 10))
     assert np.unique(src * 10 + tgt).size < 400
 
