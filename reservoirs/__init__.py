@@ -1,1 +1,4 @@
 """pond reservoirs."""
+from reservoirs.esn import ESN
+
+__all__ = ["ESN"]

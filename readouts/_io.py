@@ -1,0 +1,131 @@
+"""Save and load pond estimators to one HDF5 (``.h5``/``.hdf5``) or ``.npz`` file.
+
+Layout (both formats): a format version, a JSON header listing the objects
+(class, module, constructor parameters) and, for each object ``i``, its
+learned arrays under ``obj<i>/<name>``. Nothing is pickled: loading never
+executes code from the file, and only classes registered with :func:`register`
+from pond's own packages can be rebuilt.
+"""
+import importlib
+import json
+import os
+
+import numpy as np
+
+#: Version of the file layout written by :func:`save`.
+FORMAT_VERSION = 1
+_MAGIC = "pond-estimator"
+_REGISTRY = {}
+_ALLOWED_MODULES = ("readouts", "reservoirs")
+
+
+def register(cls):
+    """Class decorator: make ``cls`` savable (needs ``_get_state``/``_from_state``)."""
+    _REGISTRY[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return cls
+
+
+def _key(obj):
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _jsonable(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def save(path, *objects):
+    """Write ``objects`` (estimators; ``None`` entries are skipped) to ``path``.
+
+    The format follows the extension: ``.npz`` or ``.h5``/``.hdf5``.
+    """
+    objects = [o for o in objects if o is not None]
+    header = {"magic": _MAGIC, "format_version": FORMAT_VERSION, "objects": []}
+    arrays = {}
+    for i, obj in enumerate(objects):
+        if _key(obj) not in _REGISTRY:
+            raise TypeError(f"save: {type(obj).__name__} is not a savable pond estimator.")
+        params, arrs = obj._get_state()
+        header["objects"].append({"class": _key(obj), "params": {k: _jsonable(v) for k, v in params.items()},
+                                  "arrays": sorted(arrs)})
+        for k, v in arrs.items():
+            arrays[f"obj{i}/{k}"] = np.asarray(v)
+    text = json.dumps(header)
+    path = os.fspath(path)
+    if path.endswith(".npz"):
+        with open(path, "wb") as f:
+            np.savez(f, __header__=np.array(text), **arrays)
+    elif path.endswith((".h5", ".hdf5")):
+        import h5py
+
+        with h5py.File(path, "w") as f:
+            f.attrs["header"] = text
+            f.attrs["format_version"] = FORMAT_VERSION
+            for k, v in arrays.items():
+                f.create_dataset(k, data=v)
+    else:
+        raise ValueError(f"save: unknown file extension in {path!r}; use .npz, .h5 or .hdf5.")
+
+
+def _read(path):
+    path = os.fspath(path)
+    try:
+        if path.endswith(".npz"):
+            with np.load(path, allow_pickle=False) as z:
+                text = str(z["__header__"])
+                data = {k: z[k] for k in z.files if k != "__header__"}
+        elif path.endswith((".h5", ".hdf5")):
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                text = f.attrs["header"]
+                text = text.decode() if isinstance(text, bytes) else str(text)
+                data = {}
+                f.visititems(lambda k, d: data.__setitem__(k, d[()]) if hasattr(d, "shape") else None)
+        else:
+            raise ValueError(f"load: unknown file extension in {path!r}; use .npz, .h5 or .hdf5.")
+    except (OSError, KeyError, EOFError, ValueError) as e:
+        if isinstance(e, ValueError) and str(e).startswith("load:"):
+            raise
+        raise ValueError(f"load: {path!r} is not a readable pond file (truncated or corrupt?): {e}") from e
+    try:
+        header = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"load: {path!r} has a corrupt header: {e}") from e
+    if header.get("magic") != _MAGIC:
+        raise ValueError(f"load: {path!r} is not a pond estimator file.")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"load: {path!r} has format version {header.get('format_version')!r}; this pond "
+                         f"reads version {FORMAT_VERSION} only.")
+    return header, data
+
+
+def load(path):
+    """Load the estimators saved by :func:`save`.
+
+    Returns the single object, or a tuple when the file holds several
+    (e.g. ``esn, readout = load("model.h5")``).
+    """
+    header, data = _read(path)
+    objs = []
+    for i, entry in enumerate(header["objects"]):
+        key = entry["class"]
+        if key not in _REGISTRY:
+            mod = key.rsplit(".", 1)[0]
+            if mod.split(".")[0] not in _ALLOWED_MODULES:
+                raise ValueError(f"load: refusing to import {mod!r} from a file.")
+            importlib.import_module(mod)
+        cls = _REGISTRY.get(key)
+        if cls is None:
+            raise ValueError(f"load: unknown class {key!r}.")
+        try:
+            arrays = {k: data[f"obj{i}/{k}"] for k in entry["arrays"]}
+        except KeyError as e:
+            raise ValueError(f"load: {path!r} is missing array {e}; truncated file?") from e
+        objs.append(cls._from_state(entry["params"], arrays))
+    return objs[0] if len(objs) == 1 else tuple(objs)

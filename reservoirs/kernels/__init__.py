@@ -1,0 +1,1 @@
+"""Numba kernels for :mod:`reservoirs` (numpy and numba imports only)."""
