@@ -27,3 +27,27 @@ def test_same_spikes_as_brian2(model):
         np.testing.assert_array_equal(pi, bi)
         total += ps.size
     assert total > 1000
+
+
+def test_same_spikes_with_coincident_poisson_spikes():
+    """Rates of kHz give several spikes per channel and step (delivered with multiplicity in pond, through
+    duplicated generator channels in Brian2); both must still agree."""
+    from engine import Network, PoissonSource, Population, Projection, SpikeMonitor
+    from engine.connectivity import FixedInDegree
+    from engine.distributions import Normal
+
+    net = Network(dt=0.1, seed=9)
+    net.add(Population("n", 50, tau_m=10.0, V_th=-55.0, V_reset=-70.0, E_L=-70.0, t_ref=1.0, V_init=(-70.0, -56.0)),
+            PoissonSource("drive", 20, rate=4000.0),
+            Projection("drive", "n", FixedInDegree(5), weight=Normal(30.0, 10.0), delay=0.2),
+            Projection("n", "n", FixedInDegree(5), weight=-40.0, delay=0.5),
+            SpikeMonitor("n"), SpikeMonitor("drive"))
+    sim = Simulator(net).run(200.0)
+    steps, ids = sim.spike_steps("drive")
+    assert np.unique(steps * 20 + ids).size < steps.size, "the drive must contain coincident spikes"
+    ref = run_brian2(net, 200.0, sim.V0[0], {"drive": sim.spikes("drive")}, target="numpy", built=sim.built)
+    ps, pi = sorted_spikes(*sim.spike_steps("n"))
+    bs, bi = sorted_spikes(*ref["n"])
+    assert ps.size > 100
+    np.testing.assert_array_equal(ps, bs)
+    np.testing.assert_array_equal(pi, bi)

@@ -37,7 +37,7 @@ RECORD_FULL = 1
 QUEUE_FULL = 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update_exp(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, p21e, p21i, p11e, p11i, vth, vr, rs, use_iext):
     """One exact step of a population of iaf_psc_exp neurons; sets ``flags`` where the threshold is crossed.
 
@@ -76,7 +76,7 @@ def _update_exp(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, p21e, p21i, p11e, p
             flags[i] = s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update_delta(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, vth, vr, rs, use_iext):
     """One exact step of iaf_psc_delta neurons; input queued in ``Iex + Iin`` is added, or dropped if refractory."""
     for i in range(V.size):

@@ -1,0 +1,104 @@
+"""Stimuli (Poisson, spike generators, per-trial inputs) and monitors (state, rate) behave as documented."""
+import math
+
+import numpy as np
+import pytest
+
+from conftest import recurrent_network
+from engine import Network, PoissonSource, Population, Projection, RateMonitor, Simulator, SpikeMonitor, \
+    SpikeSource, StateMonitor
+from engine.connectivity import OneToOne
+
+
+def _poisson_counts(rate, n=400, duration=1000.0, dt=0.1, rate_times=None, trials=1):
+    net = Network(dt=dt, seed=4)
+    net.add(Population("sink", 1), PoissonSource("p", n, rate=rate, rate_times=rate_times), SpikeMonitor("p"))
+    return Simulator(net, trials=trials).run(duration)
+
+
+def test_poisson_rate_and_fano_factor():
+    sim = _poisson_counts(20.0)
+    t, ids = sim.spikes("p")
+    counts = np.bincount(ids, minlength=400)
+    assert counts.mean() == pytest.approx(20.0, rel=0.05)  # 400 channels x 20 expected spikes
+    assert counts.var() / counts.mean() == pytest.approx(1.0, abs=0.2)
+
+
+def test_poisson_counts_per_step_follow_the_poisson_law_at_high_rates():
+    """At 5 kHz and dt = 0.1 ms, lambda = 0.5 spikes per step: P(k) must be Poisson(0.5), multiplicity included."""
+    sim = _poisson_counts(5000.0, n=50, duration=200.0)
+    steps, ids = sim.spike_steps("p")
+    per_cell = np.bincount(steps * 50 + ids, minlength=2000 * 50)
+    observed = np.bincount(per_cell, minlength=5)[:5] / per_cell.size
+    lam = 0.5
+    expected = np.array([math.exp(-lam) * lam**k / math.factorial(k) for k in range(5)])
+    np.testing.assert_allclose(observed, expected, atol=0.005)
+
+
+def test_piecewise_poisson_rates():
+    sim = _poisson_counts(np.array([10.0, 80.0, 0.0]), rate_times=[0.0, 500.0, 800.0], duration=1200.0)
+    t, _ = sim.spikes("p")
+    assert np.sum(t < 500) / 400 / 0.5 == pytest.approx(10.0, rel=0.1)
+    assert np.sum((t >= 500) & (t < 800)) / 400 / 0.3 == pytest.approx(80.0, rel=0.1)
+    assert np.sum(t >= 800) == 0
+
+
+def test_poisson_trials_are_independent_and_reproducible():
+    sim = _poisson_counts(30.0, n=20, duration=200.0, trials=3)
+    a, b = sim.spike_steps("p", 0), sim.spike_steps("p", 1)
+    assert a[0].size != b[0].size or not np.array_equal(a[0], b[0])
+    alone = _poisson_counts(30.0, n=20, duration=200.0, trials=1)
+    np.testing.assert_array_equal(alone.spike_steps("p", 0)[0], a[0])
+
+
+def test_spike_generator_per_trial_inputs():
+    net = Network(dt=0.1)
+    net.add(Population("n", 2, E_L=0.0, V_reset=0.0, V_th=5.0, V_init=0.0, model="iaf_psc_delta"),
+            SpikeSource("in", 2), Projection("in", "n", OneToOne(), weight=10.0, delay=1.0), SpikeMonitor("n"),
+            SpikeMonitor("in"))
+    sim = Simulator(net, trials=2)
+    sim.set_spikes("in", [([2.0, 5.0], [0, 1]), ([7.0], [1])])
+    sim.run(20.0)
+    t0, i0 = sim.spikes("n", 0)
+    t1, i1 = sim.spikes("n", 1)
+    # input at t, delay 1 ms: the delta neuron fires in the step that takes input at t + 1
+    assert t0.tolist() == pytest.approx([3.0, 6.0]) and i0.tolist() == [0, 1]
+    assert t1.tolist() == pytest.approx([8.0]) and i1.tolist() == [1]
+    assert sim.spikes("in", 1)[0].tolist() == pytest.approx([7.0])
+
+
+def test_rate_monitor_counts_every_spike():
+    net = recurrent_network(seed=1)
+    net.add(RateMonitor("exc"), RateMonitor("noise"))
+    sim = Simulator(net, chunk_ms=33.3).run(200.0)
+    for name in ("exc", "noise"):
+        rate = sim.rate(name)
+        steps, _ = sim.spike_steps(name)
+        assert rate.shape == (1, 2000)
+        np.testing.assert_array_equal(rate[0], np.bincount(steps, minlength=2000))
+
+
+def test_state_monitor_subsampling_and_indices():
+    base = recurrent_network(seed=1)
+    fine = Simulator(recurrent_network(seed=1).add(StateMonitor("exc", ("V", "I_ex"), indices=[3, 7, 11])))
+    coarse_net = recurrent_network(seed=1).add(StateMonitor("exc", ("V",), indices=[7], every=10))
+    fine.run(100.0)
+    coarse = Simulator(coarse_net, chunk_ms=17.0).run(100.0)
+    t1, v1 = fine.state("exc", "V")
+    t10, v10 = coarse.state("exc", "V")
+    assert t1.size == 1000 and t10.size == 100
+    np.testing.assert_allclose(t10, t1[9::10])
+    np.testing.assert_array_equal(v10[0, :, 0], v1[0, 9::10, 1])
+    _, iex = fine.state("exc", "I_ex")
+    assert iex.shape == (1, 1000, 3) and np.any(iex > 0)
+    assert base.size == 500
+    with pytest.raises(KeyError, match="no StateMonitor records"):
+        coarse.state("exc", "I_in")
+
+
+def test_memory_report_counts_bytes_per_synapse():
+    sim = Simulator(recurrent_network(seed=1))
+    rep = sim.memory_report()
+    assert rep["synapses"] == sim.built.n_synapses > 0
+    # per-synapse targets (4 B), weights (4 B) and delays (1 B), plus per-row arrays amortised
+    assert 9.0 <= rep["bytes_per_synapse"] < 10.0
