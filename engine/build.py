@@ -142,14 +142,14 @@ def build(net: Network) -> Built:
         if name not in pre_index:
             raise ValueError(f"{type(mon).__name__}: {name!r} is not a population or source of this network; "
                              f"choose from {sorted(pre_index)}")
-    currents = _current_events(net, post_index, N)
+    I_e = np.zeros(N, dtype=np.float64)
+    for k, p in enumerate(pops):
+        I_e[pop_lo[k]:pop_hi[k]] = p.I_e
+    currents = _current_events(net, post_index, I_e)
     pois = _poisson_tables(net, src_lo, dt)
 
     indptr, targets, w_syn, w_row, d_syn, d_row, max_delay, proj_slices = _merge_projections(
         net, pre_index, post_index, n_pre)
-    I_e = np.zeros(N, dtype=np.float64)
-    for k, p in enumerate(pops):
-        I_e[pop_lo[k]:pop_hi[k]] = p.I_e
     return Built(dt=dt, n_neurons=N, n_pre=n_pre, pop_names=[p.name for p in pops], pop_lo=pop_lo, pop_hi=pop_hi,
                  pop_arrays=pop_arrays, I_e=I_e, src_names=[s.name for s in net.sources], src_lo=src_lo,
                  src_hi=src_hi, indptr=indptr, targets=targets, w_syn=w_syn, w_row=w_row, d_syn=d_syn, d_row=d_row,
@@ -274,8 +274,9 @@ def _row_homogeneous(parts: list, const_pos: int, arr_pos: int):
     return seen
 
 
-def _current_events(net: Network, post_index: dict, N: int) -> dict:
-    """Current sources as a step-sorted list of (step, neuron, total injected current) events."""
+def _current_events(net: Network, post_index: dict, I_e: np.ndarray) -> dict:
+    """Current sources as a step-sorted list of (step, neuron, new external current) events, where the external
+    current is ``I_e`` plus every current source on that neuron."""
     steps, idxs, deltas = [], [], []
     for cs in net.currents:
         owner = f"CurrentSource {cs.name!r}"
@@ -313,7 +314,7 @@ def _current_events(net: Network, post_index: dict, N: int) -> dict:
     offset = np.where(group_start > 0, total[group_start - 1], 0.0)
     total = total - offset
     order = np.argsort(step, kind="stable")
-    return {"step": step[order], "idx": idx[order], "val": total[order]}
+    return {"step": step[order], "idx": idx[order], "val": I_e[idx[order]] + total[order]}
 
 
 def _poisson_tables(net: Network, src_lo: np.ndarray, dt: float) -> dict:

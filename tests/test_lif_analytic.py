@@ -114,20 +114,24 @@ def test_delta_input_dropped_while_refractory():
     assert np.all(V[0] == 0.0)
 
 
-def test_piecewise_current_source():
-    """A current step from 0 to I at t0 and back to 0 at t1: charge then exponential discharge."""
+@pytest.mark.parametrize("I_e", [0.0, 50.0])
+def test_piecewise_current_source(I_e):
+    """A current step from 0 to I at t0 and back to 0 at t1 (on top of a constant I_e): charge then discharge."""
     I, t0, t1 = 200.0, 10.0, 40.0
-    net = Network(dt=0.1).add(neuron(), CurrentSource("step", "n", amplitude=[I, 0.0], times=[t0, t1]),
+    net = Network(dt=0.1).add(neuron(I_e=I_e, V_init=I_e * TAU / C),
+                              CurrentSource("step", "n", amplitude=[I / 2, 0.0], times=[t0, t1]),
+                              CurrentSource("step2", "n", amplitude=[I / 2], times=[t0]),
+                              CurrentSource("off", "n", amplitude=[-I / 2], times=[t1]),
                               StateMonitor("n", ("V",)))
     t, V = Simulator(net).run(80.0).state("n", "V")
-    v = V[0, :, 0]
+    v = V[0, :, 0] - I_e * TAU / C  # I_e alone holds V at its steady state
     # the current applies from the step starting at t0, so V(t) charges from t0 on
     on = (t > t0) & (t <= t1)
-    np.testing.assert_allclose(v[on], I * TAU / C * (1 - np.exp(-(t[on] - t0) / TAU)), rtol=1e-9)
+    np.testing.assert_allclose(v[on], I * TAU / C * (1 - np.exp(-(t[on] - t0) / TAU)), rtol=1e-9, atol=1e-12)
     v1 = I * TAU / C * (1 - math.exp(-(t1 - t0) / TAU))
     off = t > t1
-    np.testing.assert_allclose(v[off], v1 * np.exp(-(t[off] - t1) / TAU), rtol=1e-9)
-    assert np.all(v[t <= t0] == 0)
+    np.testing.assert_allclose(v[off], v1 * np.exp(-(t[off] - t1) / TAU), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(v[t <= t0], 0.0, atol=1e-12)
 
 
 def test_refractory_clamp_duration():
