@@ -9,6 +9,7 @@ from pond's own packages can be rebuilt.
 import importlib
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -89,7 +90,7 @@ def _read(path):
                 f.visititems(lambda k, d: data.__setitem__(k, d[()]) if hasattr(d, "shape") else None)
         else:
             raise ValueError(f"load: unknown file extension in {path!r}; use .npz, .h5 or .hdf5.")
-    except (OSError, KeyError, EOFError, ValueError) as e:
+    except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile) as e:
         if isinstance(e, ValueError) and str(e).startswith("load:"):
             raise
         raise ValueError(f"load: {path!r} is not a readable pond file (truncated or corrupt?): {e}") from e

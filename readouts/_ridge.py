@@ -192,7 +192,8 @@ class Ridge(RegressorMixin, BaseEstimator):
         the data in memory, ``fit``); 'gcv': generalised CV; int k >= 2: k
         held-out blocks (contiguous blocks of sequences/samples in ``fit``;
         ``partial_fit`` call i goes to block i mod k), computed from per-block
-        sufficient statistics. 'auto': 'loo' in ``fit``, 5 blocks in
+        sufficient statistics; until two blocks hold data the largest α is
+        used. 'auto': 'loo' in ``fit``, 5 blocks in
         ``partial_fit``.
 
     Attributes
@@ -299,7 +300,10 @@ class Ridge(RegressorMixin, BaseEstimator):
                 self._add_block(X2[cuts[i]:cuts[i + 1]], Y[cuts[i]:cuts[i + 1]], i, k)
         else:
             self._stats.add(X2, Y)
-        self._solve(alphas)
+        if hasattr(self, "cv_scores_"):  # alpha already chosen by LOO/GCV
+            self._solve_at(self.alpha_, eigen=self.solver == "eigen")
+        else:
+            self._solve(alphas)
         return self
 
     def _reset(self, p, m, one_d):
@@ -358,9 +362,10 @@ class Ridge(RegressorMixin, BaseEstimator):
         st = self._stats
         if alphas.size > 1:
             folds = [f for f in self._folds if f.n > 0]
-            if len(folds) < 2:
-                raise ValueError(f"{type(self).__name__}: choosing alpha by held-out blocks needs at least two "
-                                 f"non-empty blocks; got {len(folds)}.")
+            if len(folds) < 2:  # streaming has not reached a second block yet
+                self.alpha_ = float(alphas.max())
+                self._solve_at(self.alpha_, eigen=self.solver != "cholesky")
+                return
             scores = np.zeros(alphas.size)
             for f in folds:
                 C, Cxy, mx, my = st.minus(f).centred(self.fit_intercept)
@@ -370,11 +375,14 @@ class Ridge(RegressorMixin, BaseEstimator):
             self.alpha_ = float(alphas[int(np.argmin(scores))])
         else:
             self.alpha_ = float(alphas[0])
-        C, Cxy, mx, my = st.centred(self.fit_intercept)
-        if self.solver == "eigen" or (self.solver == "auto" and alphas.size > 1):
-            W = _solve_eigen(C, Cxy, [self.alpha_])[0]
+        self._solve_at(self.alpha_, eigen=self.solver == "eigen" or (self.solver == "auto" and alphas.size > 1))
+
+    def _solve_at(self, alpha, eigen):
+        C, Cxy, mx, my = self._stats.centred(self.fit_intercept)
+        if eigen:
+            W = _solve_eigen(C, Cxy, [alpha])[0]
         else:
-            W = _solve_cholesky(C, Cxy, self.alpha_)
+            W = _solve_cholesky(C, Cxy, alpha)
         self._set_coef(W, mx, my)
 
     def _set_coef(self, W, mx, my):
