@@ -100,6 +100,7 @@ class Simulator:
         self._sg_dirty = True
         self.step = 0
         self._total_spikes = 0
+        self._interrupted_at: np.ndarray | None = None
         self.last_run: RunStats | None = None
 
     # ------------------------------------------------------------------ set-up
@@ -226,6 +227,9 @@ class Simulator:
                 1.0, abs(duration_ms)):
             raise ValueError(f"run: duration_ms = {duration_ms} is not allowed; it must be a non-negative multiple "
                              f"of dt = {dt} ms")
+        if self._interrupted_at is not None:
+            raise RuntimeError(f"run: an earlier run was interrupted while trials were at different steps "
+                               f"({self._interrupted_at.tolist()}); create a new Simulator to continue")
         sinks = list(sinks)
         if progress is None:
             progress = sys.stderr.isatty()
@@ -260,16 +264,16 @@ class Simulator:
                 numba.set_num_threads(min(self.n_jobs, numba.config.NUMBA_NUM_THREADS))
             while self.step < t_stop:
                 t_end = min(self.step + self.chunk_steps, t_stop)
+                chunk_ms = (t_end - self.step) * dt
                 self._run_until(t_end, sinks, keep)
                 for sink in sinks:  # lets a file sink flush on its wall-clock schedule even when no spike came
                     if hasattr(sink, "advance"):
                         sink.advance(t_end * dt)
                 if bar is not None:
                     wall = max(time.perf_counter() - t0, 1e-9)
-                    bar.update((t_end - self.step) * dt)
+                    bar.update(chunk_ms)
                     bar.set_postfix(rtf=f"{(t_end - t_stop + n_steps) * dt * 1e-3 / wall:.2f}",
                                     ev_s=f"{(self.n_events.sum() - events0) / wall:.3g}")
-                self.step = t_end
         finally:
             numba.set_num_threads(old_threads)
             if bar is not None:
@@ -280,9 +284,18 @@ class Simulator:
         return self
 
     def _run_until(self, t_end: int, sinks: list, keep: bool) -> None:
+        t_start = np.full(self.trial_ids.size, self.step, dtype=np.int64)
+        try:
+            self._run_trials(t_start, t_end, sinks, keep)
+        finally:  # after an interruption: continue from where every trial is, if they agree
+            if np.all(t_start == t_start[0]):
+                self.step = int(t_start[0])
+            else:
+                self._interrupted_at = t_start.copy()
+
+    def _run_trials(self, t_start: np.ndarray, t_end: int, sinks: list, keep: bool) -> None:
         b = self.built
         B = self.trial_ids.size
-        t_start = np.full(B, self.step, dtype=np.int64)
         kernel = run_chunk_parallel if B > 1 else run_chunk_serial
         pa, p = b.pop_arrays, b.pois
         n_names = len(b.names_pre())

@@ -77,3 +77,35 @@ def test_queue_growth_and_small_record_buffer_keep_every_spike(monkeypatch):
     small.run(200.0)
     assert small._q_tgt.shape[2] > 1
     _assert_same(_spikes(ref, 0), _spikes(small, 0))
+
+
+class _InterruptingSink:
+    """A sink that raises KeyboardInterrupt (as Ctrl-C would) after a number of chunks."""
+
+    def __init__(self, after: int):
+        self.after, self.calls, self.spikes = after, 0, []
+
+    def write(self, population, trial, times, ids):
+        self.spikes.append((population, times.copy(), ids.copy()))
+
+    def advance(self, t_ms):
+        self.calls += 1
+        if self.calls == self.after:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_keeps_every_spike_and_can_continue():
+    net = recurrent_network(seed=4)
+    ref = Simulator(net, chunk_ms=20.0).run(200.0)
+    sim = Simulator(net, chunk_ms=20.0)
+    sink = _InterruptingSink(after=3)
+    with pytest.raises(KeyboardInterrupt):
+        sim.run(200.0, sinks=[sink])
+    assert sim.t == pytest.approx(60.0)
+    t, i = sim.spikes("exc")
+    rt, ri = ref.spikes("exc")
+    np.testing.assert_array_equal(t, rt[rt < 60.0])
+    streamed = np.concatenate([x[1] for x in sink.spikes if x[0] == "exc"])
+    np.testing.assert_array_equal(streamed, t)
+    sim.run(140.0)
+    _assert_same(_spikes(ref, 0), _spikes(sim, 0))
