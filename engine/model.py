@@ -47,6 +47,16 @@ def _finite_array(owner: str, name: str, value: Any, shape: tuple | None, unit: 
     return arr
 
 
+def _check_indices(owner: str, indices: Any) -> np.ndarray:
+    """A 1-D array of neuron indices >= 0 (the upper bound is checked at build, where sizes are known)."""
+    idx = np.asarray(indices)
+    if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+        raise ValueError(f"{owner}: indices must be a 1-D integer array, got {idx.dtype} of shape {idx.shape}")
+    if idx.size and idx.min() < 0:
+        raise ValueError(f"{owner}: indices contains {idx.min()}; neuron indices must be >= 0")
+    return idx.astype(np.int64)
+
+
 def _check_name(kind: str, name: Any) -> str:
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"{kind}: name = {name!r} is not allowed; use a non-empty identifier such as 'exc'")
@@ -338,12 +348,7 @@ class CurrentSource(_Validated):
         _check_name("CurrentSource", self.name)
         owner = f"CurrentSource {self.name!r}"
         if self.indices is not None:
-            idx = np.asarray(self.indices)
-            if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-                raise ValueError(f"{owner}: indices must be a 1-D integer array, got {idx.dtype} of shape {idx.shape}")
-            if idx.size and idx.min() < 0:
-                raise ValueError(f"{owner}: indices contains {idx.min()}; neuron indices must be >= 0")
-            object.__setattr__(self, "indices", idx.astype(np.int64))
+            object.__setattr__(self, "indices", _check_indices(owner, self.indices))
         amp = np.asarray(self.amplitude, dtype=np.float64)
         if self.times is not None:
             times = _finite_array(owner, "times", self.times, None, "ms")
@@ -435,10 +440,7 @@ class StateMonitor(_Validated):
         if isinstance(self.every, bool) or not isinstance(self.every, (int, np.integer)) or self.every < 1:
             raise ValueError(f"{owner}: every = {self.every!r} is not allowed; it must be an integer >= 1 (steps)")
         if self.indices is not None:
-            idx = np.asarray(self.indices)
-            if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-                raise ValueError(f"{owner}: indices must be a 1-D integer array")
-            object.__setattr__(self, "indices", idx.astype(np.int64))
+            object.__setattr__(self, "indices", _check_indices(owner, self.indices))
 
 
 @dataclass(frozen=True, eq=False)

@@ -44,36 +44,22 @@ def _update_exp(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, p21e, p21i, p11e, p
     The arrays are the population's slices, so the loop starts at 0: LLVM then knows no index is negative and
     vectorises the loop (with an offset start, numba's wrap-around handling defeats vectorisation).
     """
-    if use_iext:
-        for i in range(V.size):
-            v = V[i]
-            ie = Iex[i]
-            ii = Iin[i]
-            r = ref[i]
-            vn = c0 + v * p22 + ie * p21e + ii * p21i + Iext[i] * p20
-            vn = v if r > 0 else vn
-            r = r - 1 if r > 0 else r
-            Iex[i] = ie * p11e
-            Iin[i] = ii * p11i
-            s = vn >= vth
-            V[i] = vr if s else vn
-            ref[i] = rs if s else r
-            flags[i] = s
-    else:
-        for i in range(V.size):
-            v = V[i]
-            ie = Iex[i]
-            ii = Iin[i]
-            r = ref[i]
-            vn = c0 + v * p22 + ie * p21e + ii * p21i
-            vn = v if r > 0 else vn
-            r = r - 1 if r > 0 else r
-            Iex[i] = ie * p11e
-            Iin[i] = ii * p11i
-            s = vn >= vth
-            V[i] = vr if s else vn
-            ref[i] = rs if s else r
-            flags[i] = s
+    for i in range(V.size):
+        v = V[i]
+        ie = Iex[i]
+        ii = Iin[i]
+        r = ref[i]
+        vn = c0 + v * p22 + ie * p21e + ii * p21i
+        if use_iext:  # loop-invariant: LLVM compiles one loop per case
+            vn += Iext[i] * p20
+        vn = v if r > 0 else vn
+        r = r - 1 if r > 0 else r
+        Iex[i] = ie * p11e
+        Iin[i] = ii * p11i
+        s = vn >= vth
+        V[i] = vr if s else vn
+        ref[i] = rs if s else r
+        flags[i] = s
 
 
 @njit(cache=True, inline="always")
