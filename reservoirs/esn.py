@@ -425,7 +425,7 @@ class ESN(TransformerMixin, BaseEstimator):
             if x0 is None or x0.shape[0] not in (1, nseq):
                 raise ValueError(f"{name}: initial_state must have shape ({N},) or ({nseq}, {N}); "
                                  f"got {np.shape(initial_state)}.")
-            x0 = np.ascontiguousarray(np.broadcast_to(x0, (nseq, N)))
+            x0 = np.array(np.broadcast_to(x0, (nseq, N)), dtype=np.float64, order="C")
             check_finite(name, x0, "initial_state")
         outs = self._run(seqs, Y, x0, self.washout)
         res = outs[0] if kind in ("2d", "3d") and len(outs) == 1 else outs
