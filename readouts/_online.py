@@ -8,7 +8,7 @@ from readouts._ridge import _flatten_X, _flatten_y
 from readouts._validation import Interval, check_fitted, validate_params
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rls_kernel(X, Y, W, P, lam, pred):
     """RLS over all rows of X (float64); W (m, p) and P (p, p) updated in place.
 
@@ -43,7 +43,7 @@ def _rls_kernel(X, Y, W, P, lam, pred):
                 P[i, j] = (P[i, j] - ki * Px[j]) * inv
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _lms_kernel(X, Y, W, eta, pred):
     """LMS over all rows: ``e = y - W x``, ``W += η e xᵀ``."""
     n, p = X.shape

@@ -33,7 +33,7 @@ _TANH_CLIP = 20.0  # tanh(20) = 1 - 8.5e-18: rounds to 1.0 in float64
 _INV_256 = 1.0 / 256.0
 
 
-@njit(nb.float64(nb.float64), cache=True, inline="always")
+@njit(nb.float64(nb.float64), cache=True, inline="always", error_model="numpy")
 def tanh(x):
     """Vectorisable tanh, absolute (and relative) error ~1e-15.
 
@@ -61,7 +61,7 @@ def tanh(x):
     return t if x >= 0.0 else -t
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def tanh_array(x):
     """Apply :func:`tanh` element-wise to a 1-D float64 array (tests, tools)."""
     out = np.empty(x.shape[0], dtype=np.float64)
@@ -70,7 +70,7 @@ def tanh_array(x):
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _finish_single(x, rec, drv, fb, bias, n, leak, act):
     oma = 1.0 - leak
     if act == ACT_TANH:
@@ -83,7 +83,7 @@ def _finish_single(x, rec, drv, fb, bias, n, leak, act):
             x[p] = oma * x[p] + leak * v
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _drive_single(u_t, WinT, drv, n):
     for p in range(n):
         drv[p] = 0.0
@@ -93,7 +93,7 @@ def _drive_single(u_t, WinT, drv, n):
             drv[p] += WinT[j, p] * uj
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
                dense, perm, leak, act, washout, x0, out):
     """Run one sequence through the reservoir, all time steps in one call.
@@ -170,7 +170,7 @@ def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
             x0[perm[p]] = x[p]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def run_batch(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
               dense, perm, leak, act, washout, x0, out):
     """Run ``B`` sequences, ``LANES`` at a time, in parallel over lane blocks.
@@ -274,7 +274,7 @@ def run_batch(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
                     x0[b0 + l, q] = x[p, l]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def build_sliced_ell(indptr, indices, data, N, S):
     """Convert a CSR matrix (columns sorted in each row) to sliced ELL.
 
