@@ -15,10 +15,10 @@ from reservoirs.kernels import esn as _k
 #: Activation name -> kernel code (looked up once in Python).
 ACTIVATIONS = {"tanh": _k.ACT_TANH, "identity": _k.ACT_IDENTITY}
 
-#: Below this many units the recurrent product uses a dense (transposed) matrix.
-DENSE_MAX_UNITS = 200
+#: At or below this many units "auto" uses the dense layout (the vectorised sliced ELL wins at all sizes measured).
+DENSE_MAX_UNITS = 0
 #: Rows per slice of the sliced-ELL layout.
-ELL_SLICE = 32
+ELL_SLICE = _k.SLICE
 
 
 def _bernoulli_positions(n_rows, n_cols, density, rng):
@@ -156,8 +156,8 @@ class ESN(TransformerMixin, BaseEstimator):
     washout : int, default=0
         Initial steps of each sequence left out of the returned states, >= 0.
     layout : {'auto', 'dense', 'sparse'}, default='auto'
-        Recurrent product: dense transposed matrix (auto below 200 units) or
-        sliced ELLPACK. Results are bit-identical for both layouts.
+        Recurrent product: sliced ELLPACK with explicit SIMD (auto) or a dense
+        transposed matrix. Results are bit-identical for both layouts.
     n_jobs : int, default=None
         Threads for batches (None: Numba's default).
     seed : int or None, default=None

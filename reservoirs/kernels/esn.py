@@ -20,10 +20,14 @@ import numba as nb
 import numpy as np
 from numba import njit, prange
 
+from reservoirs.kernels.simd import axpy8, gaxpy8
+
 #: Lanes (sequences) advanced together by the batch kernel: one AVX-512 vector
 #: of float64. The batch dimension is innermost so the sparse product is a
 #: contiguous, aliasing-free multiply-add over lanes.
 LANES = 8
+#: Rows per slice of the sliced-ELL layout (the unrolled kernels assume 8).
+SLICE = 8
 
 #: Activation codes used by the kernels (looked up once in Python).
 ACT_TANH = 0
@@ -109,8 +113,11 @@ def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
         Transposed input and feedback weights in internal (permuted) order.
     bias : float64[Np]
     vals, cols, slice_ptr, slice_len, S : sliced ELL recurrent matrix
-        Slice ``s`` holds rows ``s*S .. s*S+S-1`` (internal order); its entry
-        ``k`` of row ``r`` is at ``slice_ptr[s] + k*S + r``.
+        Slice ``s`` holds rows ``s*8 .. s*8+7`` (internal order; ``S`` must be
+        ``SLICE`` = 8); its entry ``k`` of row ``r`` is at
+        ``slice_ptr[s] + k*8 + r``. The eight rows of a slice are accumulated
+        in registers (eight independent chains, no store per term); the batch
+        kernel accumulates 4 rows x 8 lanes in registers.
     dense : float64[Np, Np]
         Transposed dense recurrent matrix (``dense[c, r] = W[r, c]``) used
         when it has rows, in which case the ELL arrays are ignored.
@@ -135,21 +142,21 @@ def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
             x[p] = x0[perm[p]]
     use_dense = dense.shape[0] > 0
     for t in range(T):
-        for p in range(n):
-            rec[p] = 0.0
         if use_dense:
+            for p in range(n):
+                rec[p] = 0.0
             for c in range(n):
                 xc = x[c]
                 for p in range(n):
                     rec[p] += dense[c, p] * xc
         else:
+            for p in range(n):
+                rec[p] = 0.0
             for s in range(slice_len.shape[0]):
-                r0 = s * S
+                r0 = s * 8
                 base = slice_ptr[s]
                 for k in range(slice_len[s]):
-                    o = base + k * S
-                    for r in range(S):
-                        rec[r0 + r] += vals[o + r] * x[cols[o + r]]
+                    gaxpy8(rec, r0, vals, cols, base + k * 8, x)
         _drive_single(U[t], WinT, drv, n)
         if F > 0 and t > 0:
             for p in range(n):
@@ -193,85 +200,87 @@ def run_batch(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
     for blk in prange(nblk):
         b0 = blk * L
         nl = min(L, B - b0)
-        x = np.zeros((n, L), dtype=np.float64)
-        rec = np.zeros((n, L), dtype=np.float64)
-        drv = np.zeros((n, L), dtype=np.float64)
-        fb = np.zeros((n, L), dtype=np.float64)
-        ut = np.zeros((D, L), dtype=np.float64)
-        yt = np.zeros((max(F, 1), L), dtype=np.float64)
+        # flat [position * L + lane] arrays: unit stride over lanes, no 2-D strides
+        x = np.zeros(n * L, dtype=np.float64)
+        rec = np.zeros(n * L, dtype=np.float64)
+        drv = np.zeros(n * L, dtype=np.float64)
+        fb = np.zeros(n * L, dtype=np.float64)
+        bl = np.empty(n * L, dtype=np.float64)
+        ut = np.zeros(D * L, dtype=np.float64)
+        yt = np.zeros(max(F, 1) * L, dtype=np.float64)
         for p in range(n):
+            for l in range(L):
+                bl[p * L + l] = bias[p]
             q = perm[p]
             if q < N:
                 for l in range(nl):
-                    x[p, l] = x0[b0 + l, q]
+                    x[p * L + l] = x0[b0 + l, q]
         for t in range(T):
-            for p in range(n):
-                for l in range(L):
-                    rec[p, l] = 0.0
             if use_dense:
+                for i in range(n * L):
+                    rec[i] = 0.0
                 for c in range(n):
                     for p in range(n):
                         w = dense[c, p]
                         for l in range(L):
-                            rec[p, l] += w * x[c, l]
+                            rec[p * L + l] += w * x[c * L + l]
             else:
+                for i in range(n * L):
+                    rec[i] = 0.0
                 for s in range(slice_len.shape[0]):
-                    r0 = s * S
                     base = slice_ptr[s]
+                    r0 = s * 64
                     for k in range(slice_len[s]):
-                        o = base + k * S
-                        for r in range(S):
-                            w = vals[o + r]
-                            c = cols[o + r]
-                            for l in range(L):
-                                rec[r0 + r, l] += w * x[c, l]
+                        o = base + k * 8
+                        axpy8(rec, r0, x, cols[o] * 8, vals[o])
+                        axpy8(rec, r0 + 8, x, cols[o + 1] * 8, vals[o + 1])
+                        axpy8(rec, r0 + 16, x, cols[o + 2] * 8, vals[o + 2])
+                        axpy8(rec, r0 + 24, x, cols[o + 3] * 8, vals[o + 3])
+                        axpy8(rec, r0 + 32, x, cols[o + 4] * 8, vals[o + 4])
+                        axpy8(rec, r0 + 40, x, cols[o + 5] * 8, vals[o + 5])
+                        axpy8(rec, r0 + 48, x, cols[o + 6] * 8, vals[o + 6])
+                        axpy8(rec, r0 + 56, x, cols[o + 7] * 8, vals[o + 7])
             for j in range(D):
                 for l in range(nl):
-                    ut[j, l] = U[b0 + l, t, j]
-            for p in range(n):
-                for l in range(L):
-                    drv[p, l] = 0.0
+                    ut[j * L + l] = U[b0 + l, t, j]
+            for i in range(n * L):
+                drv[i] = 0.0
             for j in range(D):
                 for p in range(n):
                     w = WinT[j, p]
                     for l in range(L):
-                        drv[p, l] += w * ut[j, l]
+                        drv[p * L + l] += w * ut[j * L + l]
             if F > 0 and t > 0:
                 for j in range(F):
                     for l in range(nl):
-                        yt[j, l] = Y[b0 + l, t - 1, j]
-                for p in range(n):
-                    for l in range(L):
-                        fb[p, l] = 0.0
+                        yt[j * L + l] = Y[b0 + l, t - 1, j]
+                for i in range(n * L):
+                    fb[i] = 0.0
                 for j in range(F):
                     for p in range(n):
                         w = WfbT[j, p]
                         for l in range(L):
-                            fb[p, l] += w * yt[j, l]
+                            fb[p * L + l] += w * yt[j * L + l]
             if act == ACT_TANH:
-                for p in range(n):
-                    bp = bias[p]
-                    for l in range(L):
-                        v = ((rec[p, l] + drv[p, l]) + fb[p, l]) + bp
-                        x[p, l] = oma * x[p, l] + leak * tanh(v)
+                for i in range(n * L):
+                    v = ((rec[i] + drv[i]) + fb[i]) + bl[i]
+                    x[i] = oma * x[i] + leak * tanh(v)
             else:
-                for p in range(n):
-                    bp = bias[p]
-                    for l in range(L):
-                        v = ((rec[p, l] + drv[p, l]) + fb[p, l]) + bp
-                        x[p, l] = oma * x[p, l] + leak * v
+                for i in range(n * L):
+                    v = ((rec[i] + drv[i]) + fb[i]) + bl[i]
+                    x[i] = oma * x[i] + leak * v
             if t >= washout:
                 tt = t - washout
                 for p in range(n):
                     q = perm[p]
                     if q < N:
                         for l in range(nl):
-                            out[b0 + l, tt, q] = x[p, l]
+                            out[b0 + l, tt, q] = x[p * L + l]
         for p in range(n):
             q = perm[p]
             if q < N:
                 for l in range(nl):
-                    x0[b0 + l, q] = x[p, l]
+                    x0[b0 + l, q] = x[p * L + l]
 
 
 @njit(cache=True, error_model="numpy")
