@@ -20,7 +20,7 @@ import numba as nb
 import numpy as np
 from numba import njit, prange
 
-from reservoirs.kernels.simd import axpy8, gaxpy8
+from reservoirs.kernels.simd import slice_gather8, slice_lanes8
 
 #: Lanes (sequences) advanced together by the batch kernel: one AVX-512 vector
 #: of float64. The batch dimension is innermost so the sparse product is a
@@ -150,13 +150,8 @@ def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
                 for p in range(n):
                     rec[p] += dense[c, p] * xc
         else:
-            for p in range(n):
-                rec[p] = 0.0
             for s in range(slice_len.shape[0]):
-                r0 = s * 8
-                base = slice_ptr[s]
-                for k in range(slice_len[s]):
-                    gaxpy8(rec, r0, vals, cols, base + k * 8, x)
+                slice_gather8(rec, s * 8, vals, cols, slice_ptr[s], slice_len[s], x)
         _drive_single(U[t], WinT, drv, n)
         if F > 0 and t > 0:
             for p in range(n):
@@ -225,21 +220,8 @@ def run_batch(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
                         for l in range(L):
                             rec[p * L + l] += w * x[c * L + l]
             else:
-                for i in range(n * L):
-                    rec[i] = 0.0
                 for s in range(slice_len.shape[0]):
-                    base = slice_ptr[s]
-                    r0 = s * 64
-                    for k in range(slice_len[s]):
-                        o = base + k * 8
-                        axpy8(rec, r0, x, cols[o] * 8, vals[o])
-                        axpy8(rec, r0 + 8, x, cols[o + 1] * 8, vals[o + 1])
-                        axpy8(rec, r0 + 16, x, cols[o + 2] * 8, vals[o + 2])
-                        axpy8(rec, r0 + 24, x, cols[o + 3] * 8, vals[o + 3])
-                        axpy8(rec, r0 + 32, x, cols[o + 4] * 8, vals[o + 4])
-                        axpy8(rec, r0 + 40, x, cols[o + 5] * 8, vals[o + 5])
-                        axpy8(rec, r0 + 48, x, cols[o + 6] * 8, vals[o + 6])
-                        axpy8(rec, r0 + 56, x, cols[o + 7] * 8, vals[o + 7])
+                    slice_lanes8(rec, s * 64, x, vals, cols, slice_ptr[s], slice_len[s])
             for j in range(D):
                 for l in range(nl):
                     ut[j * L + l] = U[b0 + l, t, j]

@@ -68,3 +68,93 @@ def gaxpy8(typingctx, acc, ia, vals, cols, o, x):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _zero():
+    return ir.Constant(_V8, [0.0] * 8)
+
+
+@intrinsic
+def slice_lanes8(typingctx, rec, r0, x, vals, cols, base, klen):
+    """One ELL slice (8 rows) for 8 lanes, accumulated in registers.
+
+    ``rec[r0 + 8r + l] = sum_k vals[base + 8k + r] * x[8 cols[base + 8k + r] + l]``
+    for rows r = 0..7 and lanes l = 0..7, summed in k order starting from 0.
+    """
+    sig = types.void(rec, r0, x, vals, cols, base, klen)
+
+    def codegen(context, builder, signature, args):
+        from numba.core import cgutils
+
+        rec_v, r0_v, x_v, vals_v, cols_v, base_v, klen_v = args
+        tys = signature.args
+        recarr = context.make_array(tys[0])(context, builder, rec_v)
+        xarr = context.make_array(tys[2])(context, builder, x_v)
+        varr = context.make_array(tys[3])(context, builder, vals_v)
+        carr = context.make_array(tys[4])(context, builder, cols_v)
+        r0i = context.cast(builder, r0_v, tys[1], types.intp)
+        basei = context.cast(builder, base_v, tys[5], types.intp)
+        kn = context.cast(builder, klen_v, tys[6], types.intp)
+        accs = []
+        for r in range(8):
+            a = cgutils.alloca_once(builder, _V8)
+            builder.store(_zero(), a)
+            accs.append(a)
+        eight = ir.Constant(basei.type, 8)
+        with cgutils.for_range(builder, kn) as loop:
+            o = builder.add(basei, builder.mul(loop.index, eight))
+            for r in range(8):
+                oi = builder.add(o, ir.Constant(o.type, r))
+                w = builder.load(builder.gep(varr.data, [oi]))
+                c = context.cast(builder, builder.load(builder.gep(carr.data, [oi])), tys[4].dtype, types.intp)
+                px = builder.bitcast(builder.gep(xarr.data, [builder.mul(c, eight)]), _V8.as_pointer())
+                xv = builder.load(px, align=8)
+                acc = builder.load(accs[r])
+                builder.store(builder.fadd(acc, builder.fmul(_splat(builder, w), xv)), accs[r])
+        for r in range(8):
+            pr = builder.gep(recarr.data, [builder.add(r0i, ir.Constant(r0i.type, 8 * r))])
+            builder.store(builder.load(accs[r]), builder.bitcast(pr, _V8.as_pointer()), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def slice_gather8(typingctx, rec, r0, vals, cols, base, klen, x):
+    """One ELL slice (8 rows) of one sequence, accumulated in a register.
+
+    ``rec[r0 + r] = sum_k vals[base + 8k + r] * x[cols[base + 8k + r]]``,
+    summed in k order starting from 0.
+    """
+    sig = types.void(rec, r0, vals, cols, base, klen, x)
+
+    def codegen(context, builder, signature, args):
+        from numba.core import cgutils
+
+        rec_v, r0_v, vals_v, cols_v, base_v, klen_v, x_v = args
+        tys = signature.args
+        recarr = context.make_array(tys[0])(context, builder, rec_v)
+        varr = context.make_array(tys[2])(context, builder, vals_v)
+        carr = context.make_array(tys[3])(context, builder, cols_v)
+        xarr = context.make_array(tys[6])(context, builder, x_v)
+        r0i = context.cast(builder, r0_v, tys[1], types.intp)
+        basei = context.cast(builder, base_v, tys[4], types.intp)
+        kn = context.cast(builder, klen_v, tys[5], types.intp)
+        acc = cgutils.alloca_once(builder, _V8)
+        builder.store(_zero(), acc)
+        eight = ir.Constant(basei.type, 8)
+        with cgutils.for_range(builder, kn) as loop:
+            o = builder.add(basei, builder.mul(loop.index, eight))
+            v = builder.load(builder.bitcast(builder.gep(varr.data, [o]), _V8.as_pointer()), align=8)
+            g = ir.Constant(_V8, ir.Undefined)
+            for r in range(8):
+                oi = builder.add(o, ir.Constant(o.type, r))
+                c = context.cast(builder, builder.load(builder.gep(carr.data, [oi])), tys[3].dtype, types.intp)
+                g = builder.insert_element(g, builder.load(builder.gep(xarr.data, [c])),
+                                           ir.Constant(ir.IntType(32), r))
+            builder.store(builder.fadd(builder.load(acc), builder.fmul(v, g)), acc)
+        pr = builder.gep(recarr.data, [r0i])
+        builder.store(builder.load(acc), builder.bitcast(pr, _V8.as_pointer()), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
