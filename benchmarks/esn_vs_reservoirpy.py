@@ -25,6 +25,7 @@ GOALS = {"single_100": 10.0, "single_1000": 2.0, "batch64_1000": 10.0, "setup_10
 def _best(fn, repeat):
     best, out = np.inf, None
     for _ in range(repeat):
+        out = None  # release the previous states first, as a caller would
         t = time.perf_counter()
         out = fn()
         best = min(best, time.perf_counter() - t)

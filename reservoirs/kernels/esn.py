@@ -20,12 +20,13 @@ import numba as nb
 import numpy as np
 from numba import njit, prange
 
-from reservoirs.kernels.simd import slice_gather8, slice_lanes8
+from reservoirs.kernels.simd import slice_gather8, slice_lanes16
 
-#: Lanes (sequences) advanced together by the batch kernel: one AVX-512 vector
-#: of float64. The batch dimension is innermost so the sparse product is a
-#: contiguous, aliasing-free multiply-add over lanes.
-LANES = 8
+#: Lanes (sequences) advanced together by the batch kernel: two 8-wide float64
+#: vectors per row (must match the ``slice_lanes16`` intrinsic). The batch
+#: dimension is innermost, so the sparse product is a contiguous vector
+#: multiply-add over lanes, each weight loaded once for 16 sequences.
+LANES = 16
 #: Rows per slice of the sliced-ELL layout (the unrolled kernels assume 8).
 SLICE = 8
 
@@ -141,6 +142,10 @@ def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
         if perm[p] < N:
             x[p] = x0[perm[p]]
     use_dense = dense.shape[0] > 0
+    pos = np.empty(N, dtype=np.int64)
+    for p in range(n):
+        if perm[p] < N:
+            pos[perm[p]] = p
     for t in range(T):
         if use_dense:
             for p in range(n):
@@ -163,10 +168,8 @@ def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
         _finish_single(x, rec, drv, fb, bias, n, leak, act)
         if t >= washout:
             row = out[t - washout]
-            for p in range(n):
-                q = perm[p]
-                if q < N:
-                    row[q] = x[p]
+            for q in range(N):
+                row[q] = x[pos[q]]
     for p in range(n):
         if perm[p] < N:
             x0[perm[p]] = x[p]
@@ -192,6 +195,10 @@ def run_batch(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
     nblk = (B + L - 1) // L
     oma = 1.0 - leak
     use_dense = dense.shape[0] > 0
+    pos = np.empty(N, dtype=np.int64)
+    for p in range(n):
+        if perm[p] < N:
+            pos[perm[p]] = p
     for blk in prange(nblk):
         b0 = blk * L
         nl = min(L, B - b0)
@@ -221,7 +228,7 @@ def run_batch(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
                             rec[p * L + l] += w * x[c * L + l]
             else:
                 for s in range(slice_len.shape[0]):
-                    slice_lanes8(rec, s * 64, x, vals, cols, slice_ptr[s], slice_len[s])
+                    slice_lanes16(rec, s * 8 * L, x, vals, cols, slice_ptr[s], slice_len[s])
             for j in range(D):
                 for l in range(nl):
                     ut[j * L + l] = U[b0 + l, t, j]
@@ -253,11 +260,10 @@ def run_batch(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
                     x[i] = oma * x[i] + leak * v
             if t >= washout:
                 tt = t - washout
-                for p in range(n):
-                    q = perm[p]
-                    if q < N:
-                        for l in range(nl):
-                            out[b0 + l, tt, q] = x[p * L + l]
+                for l in range(nl):
+                    row = out[b0 + l, tt]
+                    for q in range(N):  # sequential stores: no read-for-ownership stalls
+                        row[q] = x[pos[q] * L + l]
         for p in range(n):
             q = perm[p]
             if q < N:

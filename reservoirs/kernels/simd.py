@@ -74,49 +74,63 @@ def _zero():
     return ir.Constant(_V8, [0.0] * 8)
 
 
-@intrinsic
-def slice_lanes8(typingctx, rec, r0, x, vals, cols, base, klen):
-    """One ELL slice (8 rows) for 8 lanes, accumulated in registers.
+def _make_slice_lanes(nvec):
+    lanes = 8 * nvec
 
-    ``rec[r0 + 8r + l] = sum_k vals[base + 8k + r] * x[8 cols[base + 8k + r] + l]``
-    for rows r = 0..7 and lanes l = 0..7, summed in k order starting from 0.
-    """
-    sig = types.void(rec, r0, x, vals, cols, base, klen)
+    def slice_lanes(typingctx, rec, r0, x, vals, cols, base, klen):
+        sig = types.void(rec, r0, x, vals, cols, base, klen)
 
-    def codegen(context, builder, signature, args):
-        from numba.core import cgutils
+        def codegen(context, builder, signature, args):
+            from numba.core import cgutils
 
-        rec_v, r0_v, x_v, vals_v, cols_v, base_v, klen_v = args
-        tys = signature.args
-        recarr = context.make_array(tys[0])(context, builder, rec_v)
-        xarr = context.make_array(tys[2])(context, builder, x_v)
-        varr = context.make_array(tys[3])(context, builder, vals_v)
-        carr = context.make_array(tys[4])(context, builder, cols_v)
-        r0i = context.cast(builder, r0_v, tys[1], types.intp)
-        basei = context.cast(builder, base_v, tys[5], types.intp)
-        kn = context.cast(builder, klen_v, tys[6], types.intp)
-        accs = []
-        for r in range(8):
-            a = cgutils.alloca_once(builder, _V8)
-            builder.store(_zero(), a)
-            accs.append(a)
-        eight = ir.Constant(basei.type, 8)
-        with cgutils.for_range(builder, kn) as loop:
-            o = builder.add(basei, builder.mul(loop.index, eight))
+            rec_v, r0_v, x_v, vals_v, cols_v, base_v, klen_v = args
+            tys = signature.args
+            recarr = context.make_array(tys[0])(context, builder, rec_v)
+            xarr = context.make_array(tys[2])(context, builder, x_v)
+            varr = context.make_array(tys[3])(context, builder, vals_v)
+            carr = context.make_array(tys[4])(context, builder, cols_v)
+            r0i = context.cast(builder, r0_v, tys[1], types.intp)
+            basei = context.cast(builder, base_v, tys[5], types.intp)
+            kn = context.cast(builder, klen_v, tys[6], types.intp)
+            accs = []
+            for _ in range(8 * nvec):
+                a = cgutils.alloca_once(builder, _V8)
+                builder.store(_zero(), a)
+                accs.append(a)
+            eight = ir.Constant(basei.type, 8)
+            width = ir.Constant(basei.type, lanes)
+            with cgutils.for_range(builder, kn) as loop:
+                o = builder.add(basei, builder.mul(loop.index, eight))
+                for r in range(8):
+                    oi = builder.add(o, ir.Constant(o.type, r))
+                    w = _splat(builder, builder.load(builder.gep(varr.data, [oi])))
+                    c = context.cast(builder, builder.load(builder.gep(carr.data, [oi])), tys[4].dtype, types.intp)
+                    cx = builder.mul(c, width)
+                    for v in range(nvec):
+                        px = builder.gep(xarr.data, [builder.add(cx, ir.Constant(cx.type, 8 * v))])
+                        xv = builder.load(builder.bitcast(px, _V8.as_pointer()), align=8)
+                        acc = accs[r * nvec + v]
+                        builder.store(builder.fadd(builder.load(acc), builder.fmul(w, xv)), acc)
             for r in range(8):
-                oi = builder.add(o, ir.Constant(o.type, r))
-                w = builder.load(builder.gep(varr.data, [oi]))
-                c = context.cast(builder, builder.load(builder.gep(carr.data, [oi])), tys[4].dtype, types.intp)
-                px = builder.bitcast(builder.gep(xarr.data, [builder.mul(c, eight)]), _V8.as_pointer())
-                xv = builder.load(px, align=8)
-                acc = builder.load(accs[r])
-                builder.store(builder.fadd(acc, builder.fmul(_splat(builder, w), xv)), accs[r])
-        for r in range(8):
-            pr = builder.gep(recarr.data, [builder.add(r0i, ir.Constant(r0i.type, 8 * r))])
-            builder.store(builder.load(accs[r]), builder.bitcast(pr, _V8.as_pointer()), align=8)
-        return context.get_dummy_value()
+                for v in range(nvec):
+                    off = ir.Constant(r0i.type, lanes * r + 8 * v)
+                    pr = builder.gep(recarr.data, [builder.add(r0i, off)])
+                    builder.store(builder.load(accs[r * nvec + v]), builder.bitcast(pr, _V8.as_pointer()), align=8)
+            return context.get_dummy_value()
 
-    return sig, codegen
+        return sig, codegen
+
+    slice_lanes.__name__ = slice_lanes.__qualname__ = f"slice_lanes{lanes}"
+    slice_lanes.__doc__ = f"""One ELL slice (8 rows) for {lanes} lanes, accumulated in registers.
+
+    ``rec[r0 + {lanes}r + l] = sum_k vals[base + 8k + r] * x[{lanes} cols[base + 8k + r] + l]``
+    for rows r = 0..7 and lanes l, summed in k order starting from 0.
+    """
+    return intrinsic(slice_lanes)
+
+
+slice_lanes8 = _make_slice_lanes(1)
+slice_lanes16 = _make_slice_lanes(2)
 
 
 @intrinsic
