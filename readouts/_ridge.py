@@ -226,9 +226,12 @@ class Ridge(RegressorMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> from readouts import Ridge
-    >>> X = np.arange(20.0).reshape(10, 2); y = X @ [1.0, -2.0] + 3.0
-    >>> Ridge(alpha=1e-9).fit(X, y).predict(X[:2]).round(6)
-    array([1., 0.])
+    >>> X = np.random.default_rng(0).normal(size=(50, 2)); y = X @ [1.0, -2.0] + 3.0
+    >>> r = Ridge(alpha=1e-9).fit(X, y)
+    >>> r.coef_.round(6), round(r.intercept_, 6)
+    (array([ 1., -2.]), 3.0)
+    >>> Ridge(alpha=np.logspace(-6, 2, 9)).fit(X, y).alpha_  # chosen by leave-one-out
+    1e-06
     """
 
     _parameter_constraints = {

@@ -221,3 +221,15 @@ def test_setup_time_and_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="truncated|corrupt|not a readable"):
         load(tmp_path / "t.npz")
     assert FORMAT_VERSION == 1
+
+
+def test_step_equals_transform_and_threads_restored():
+    import numba
+
+    esn = ESN(units=64, seed=1, leak_rate=0.5, n_jobs=1).fit(n_features=2)
+    rng = np.random.default_rng(0)
+    x0, u = rng.uniform(-1, 1, 64), rng.normal(size=2)
+    before = numba.get_num_threads()
+    np.testing.assert_array_equal(esn.step(x0, u), esn.transform(u[None], initial_state=x0)[0])
+    esn.transform(rng.normal(size=(20, 5, 2)))
+    assert numba.get_num_threads() == before
