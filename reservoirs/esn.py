@@ -337,6 +337,8 @@ class ESN(TransformerMixin, BaseEstimator):
             S = ELL_SLICE
             perm, vals, cols, ptr, lens = _k.build_sliced_ell(
                 W.indptr.astype(np.int64), W.indices.astype(np.int64), W.data.astype(np.float64), N, S)
+            if perm.shape[0] <= np.iinfo(np.uint16).max + 1:
+                cols = cols.astype(np.uint16)  # 2-byte indices: W stays in cache longer
             self._dense = np.zeros((0, 0), dtype=np.float64)
             self._ell = (vals, cols, ptr, lens, S)
         n = perm.shape[0]

@@ -160,10 +160,13 @@ def slice_gather8(typingctx, rec, r0, vals, cols, base, klen, x):
         with cgutils.for_range(builder, kn) as loop:
             o = builder.add(basei, builder.mul(loop.index, eight))
             v = builder.load(builder.bitcast(builder.gep(varr.data, [o]), _V8.as_pointer()), align=8)
+            # one vector load of the 8 column indices, then register extracts (fewer loads)
+            cvt = ir.VectorType(context.get_value_type(tys[3].dtype), 8)
+            cv = builder.load(builder.bitcast(builder.gep(carr.data, [o]), cvt.as_pointer()), align=2)
             g = ir.Constant(_V8, ir.Undefined)
             for r in range(8):
-                oi = builder.add(o, ir.Constant(o.type, r))
-                c = context.cast(builder, builder.load(builder.gep(carr.data, [oi])), tys[3].dtype, types.intp)
+                ci = builder.extract_element(cv, ir.Constant(ir.IntType(32), r))
+                c = context.cast(builder, ci, tys[3].dtype, types.intp)
                 g = builder.insert_element(g, builder.load(builder.gep(xarr.data, [c])),
                                            ir.Constant(ir.IntType(32), r))
             builder.store(builder.fadd(builder.load(acc), builder.fmul(v, g)), acc)
