@@ -1,5 +1,4 @@
 """Echo state network: leaky tanh units with a batched Numba time loop."""
-import numbers
 
 import numba
 import numpy as np
