@@ -196,6 +196,34 @@ class Simulator:
             self._spike_overrides[b][source] = (t, i)
         self._sg_dirty = True
 
+    def _prepare_inputs(self) -> None:
+        """Flatten spike-generator events and size the buffers that depend on them (spike lists, spike queue,
+        record buffer)."""
+        self._sg = spike_generator_events(self.network, self.built, self._spike_overrides, self.step)
+        self._sg_cur = self._sg[2][:-1].copy()
+        self._sg_dirty = False
+        B = self.trial_ids.size
+        per_step = _max_events_per_step(self._sg)
+        n_list = self.built.n_neurons + self.built.pois["n"] + per_step  # most spikes one step can emit
+        if self._spiked is None or self._spiked.shape[1] < n_list:
+            self._spiked = np.zeros((B, n_list), dtype=np.int64)
+            self._spiked_mult = np.ones((B, n_list), dtype=np.int64)
+        # a spike-queue slot collects the spikes of as many steps as there are distinct row delays
+        b = self.built
+        rows_used = np.diff(b.indptr) > 0
+        slot_cap = n_list * max(1, np.unique(b.d_row[rows_used]).size)
+        if b.d_syn.size == 0 and self._sq_pre.shape[2] < slot_cap:
+            _, D, old = self._sq_pre.shape
+            for name in ("_sq_pre", "_sq_mult"):
+                grown = np.zeros((B, D, slot_cap), dtype=np.int32)
+                grown[:, :, :old] = getattr(self, name)
+                setattr(self, name, grown)
+        self._reserve_run = self._reserve + per_step
+        cap = max(self._reserve_run + 1, self._MIN_RECORD_CAPACITY)
+        if self._spk_step.shape[1] < cap:
+            self._spk_step = np.empty((B, cap), dtype=np.int64)
+            self._spk_id = np.empty((B, cap), dtype=np.int32)
+
     # ------------------------------------------------------------------ running
     @property
     def t(self) -> float:
@@ -234,25 +262,7 @@ class Simulator:
         if progress is None:
             progress = sys.stderr.isatty()
         if self._sg_dirty:
-            self._sg = spike_generator_events(self.network, self.built, self._spike_overrides, self.step)
-            self._sg_cur = self._sg[2][:-1].copy()
-            self._sg_dirty = False
-            per_step = _max_events_per_step(self._sg)
-            n_list = self.built.n_neurons + self.built.pois["n"] + per_step
-            if self._spiked is None or self._spiked.shape[1] < n_list:
-                self._spiked = np.zeros((self.trial_ids.size, n_list), dtype=np.int64)
-                self._spiked_mult = np.ones((self.trial_ids.size, n_list), dtype=np.int64)
-            if self.built.d_syn.size == 0 and self._sq_pre.shape[2] < n_list:
-                B, D, old = self._sq_pre.shape
-                for name in ("_sq_pre", "_sq_mult"):
-                    grown = np.zeros((B, D, n_list), dtype=np.int32)
-                    grown[:, :, :old] = getattr(self, name)
-                    setattr(self, name, grown)
-            self._reserve_run = self._reserve + per_step
-            cap = max(self._reserve_run + 1, self._MIN_RECORD_CAPACITY)
-            if self._spk_step.shape[1] < cap:
-                self._spk_step = np.empty((self.trial_ids.size, cap), dtype=np.int64)
-                self._spk_id = np.empty((self.trial_ids.size, cap), dtype=np.int32)
+            self._prepare_inputs()
         events0 = int(self.n_events.sum())
         spikes0 = self._total_spikes
         t0 = time.perf_counter()

@@ -109,3 +109,27 @@ def test_interrupted_run_keeps_every_spike_and_can_continue():
     np.testing.assert_array_equal(streamed, t)
     sim.run(140.0)
     _assert_same(_spikes(ref, 0), _spikes(sim, 0))
+
+
+def test_spike_queue_holds_every_neuron_firing_every_step_with_two_delays():
+    """A queue slot collects spikes of several steps when rows have different delays; with every neuron firing
+    in every step nothing may be lost: the spike queue (one delay per row) equals the event queue (per synapse)."""
+    from engine import Network, Population, Projection, StateMonitor
+    from engine.connectivity import AllToAll
+
+    def net(per_synapse: bool):
+        n = Network(dt=0.1)
+        n.add(Population("a", 50, I_e=1e6, t_ref=0.0), Population("b", 50, I_e=1e6, t_ref=0.0), Population("c", 5),
+              StateMonitor("c", ("I_ex",)))
+        for pre, d in (("a", 0.2), ("b", 0.1)):
+            n.add(Projection(pre, "c", AllToAll(), weight=1.0, delay=[d] * 250 if per_synapse else d))
+        return n
+
+    spike_queue = Simulator(net(False)).run(40.0)
+    event_queue = Simulator(net(True)).run(40.0)
+    assert spike_queue.built.d_syn.size == 0 and event_queue.built.d_syn.size > 0
+    _, a = spike_queue.state("c", "I_ex")
+    _, b = event_queue.state("c", "I_ex")
+    np.testing.assert_array_equal(a, b)
+    p11 = np.exp(-0.1 / 2.0)
+    assert a[0, -1, 0] == pytest.approx(100.0 / (1 - p11), rel=1e-3)  # 100 spikes of weight 1 arrive every step
