@@ -69,6 +69,8 @@ class Simulator:
         Current simulation time (ms).
     V0 : ndarray of shape (trials, n_neurons)
         Initial membrane potentials (mV) of every trial.
+    V, I_ex, I_in, I_ext : ndarray of shape (trials, n_neurons)
+        Current state (mV, pA), views of the arrays the kernel updates.
     last_run : RunStats
         Wall time, spikes and synaptic events of the last :meth:`run`.
     """
@@ -143,7 +145,9 @@ class Simulator:
     def _allocate(self) -> None:
         b, B = self.built, self.trial_ids.size
         N = b.n_neurons
-        self.V = np.empty((B, N), dtype=np.float64)
+        n_pad = -(-N // 16) * 16  # rows of whole 64-byte lines, so every trial's row stays aligned
+        self._V = _placed_zeros((B, n_pad), np.float64, 0)
+        self.V = self._V[:, :N]
         for k, pop in enumerate(self.network.populations):
             lo, hi = b.pop_lo[k], b.pop_hi[k]
             v = pop.V_init
@@ -155,10 +159,12 @@ class Simulator:
             else:
                 self.V[:, lo:hi] = v
         self.V0 = self.V.copy()
-        self.I_ex = np.zeros((B, N), dtype=np.float64)
-        self.I_in = np.zeros((B, N), dtype=np.float64)
-        self.ref = np.zeros((B, N), dtype=np.int32)
-        self.I_ext = np.repeat(b.I_e[None, :], B, axis=0)
+        self._I_ex = _placed_zeros((B, n_pad), np.float64, 1)
+        self._I_in = _placed_zeros((B, n_pad), np.float64, 2)
+        self._ref = _placed_zeros((B, n_pad), np.int32, 3)
+        self._I_ext = _placed_zeros((B, n_pad), np.float64, 4)
+        self.I_ex, self.I_in, self.I_ext = self._I_ex[:, :N], self._I_in[:, :N], self._I_ext[:, :N]
+        self.I_ext[:] = b.I_e
         D = b.max_delay + 1
         self._q_tgt = np.zeros((B, D, 1024), dtype=np.int32)  # event queue, grown on demand
         self._q_w = np.zeros((B, D, 1024), dtype=np.float64)
@@ -166,7 +172,7 @@ class Simulator:
         self._sq_pre = np.zeros((B, D, 0), dtype=np.int32)  # spike queue, sized in run()
         self._sq_mult = np.zeros((B, D, 0), dtype=np.int32)
         self._sq_n = np.zeros((B, D), dtype=np.int64)
-        self._flags = np.zeros((B, ((N + 7) // 8) * 8), dtype=np.uint8)
+        self._flags = _placed_zeros((B, n_pad), np.uint8, 5)
         p = b.pois
         self.pois_key = stream_keys(self.network.seed, _STREAM_POISSON, p["n"], self.trial_ids)
         self.cur_cur = np.zeros(B, dtype=np.int64)
@@ -323,7 +329,7 @@ class Simulator:
                 kernel(t_start, t_end, self._reserve_run, self._status, self._resume,
                        b.pop_lo, b.pop_hi, pa["model"], pa["use_iext"], pa["C0"], pa["Vth"], pa["Vreset"], pa["P22"],
                        pa["P21ex"], pa["P21in"], pa["P20"], pa["P11ex"], pa["P11in"], pa["ref_steps"],
-                       self.V, self.I_ex, self.I_in, self.ref, self.I_ext, self._flags, self._spiked,
+                       self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._flags, self._spiked,
                        self._spiked_mult, self._n_spiked, self._q_tgt, self._q_w, self._q_n, self._sq_pre,
                        self._sq_mult, self._sq_n,
                        b.indptr, b.targets, b.w_syn, b.w_row, b.d_syn, b.d_row,
@@ -437,10 +443,20 @@ class Simulator:
     def memory_report(self) -> dict:
         """Bytes of connectivity (and per synapse) and of the simulation state."""
         b = self.built
-        state = sum(a.nbytes for a in (self.V, self.I_ex, self.I_in, self.ref, self.I_ext, self._q_tgt,
+        state = sum(a.nbytes for a in (self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._q_tgt,
                                        self._q_w))
         return {"synapses": b.n_synapses, "connectivity_bytes": b.connectivity_bytes(),
                 "bytes_per_synapse": b.bytes_per_synapse(), "state_bytes": int(state)}
+
+
+def _placed_zeros(shape: tuple, dtype, slot: int) -> np.ndarray:
+    """Zeros whose data start on a 64-byte boundary (no AVX-512 load splits a cache line), at ``slot`` · 576 bytes
+    modulo 4 KiB, so that the per-neuron arrays one loop streams through never alias each other in the store
+    buffer (4K aliasing). Both effects changed the neuron loop's speed by up to 15 % from run to run."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.zeros(nbytes + 8192, dtype=np.uint8)
+    start = (-raw.ctypes.data + slot * 576) % 4096
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def _max_events_per_step(sg: tuple) -> int:
