@@ -172,7 +172,7 @@ class Simulator:
         self._sq_pre = np.zeros((B, D, 0), dtype=np.int32)  # spike queue, sized in run()
         self._sq_mult = np.zeros((B, D, 0), dtype=np.int32)
         self._sq_n = np.zeros((B, D), dtype=np.int64)
-        self._flags = _placed_zeros((B, n_pad), np.uint8, 5)
+        self._flags = _placed_zeros((B, -(-N // 64) * 64), np.uint8, 5)  # whole 64-flag blocks for the scan
         p = b.pois
         self.pois_key = stream_keys(self.network.seed, _STREAM_POISSON, p["n"], self.trial_ids)
         self.cur_cur = np.zeros(B, dtype=np.int64)
