@@ -136,7 +136,8 @@ def build(net: Network) -> Built:
     for proj in net.projections:
         _check_projection_refs(proj, pre_index, post_index)
         proj.rule.validate(pre_index[proj.source][1].size, post_index[proj.target][1].size,
-                           proj.source == proj.target)
+                           proj.source == proj.target, allow_autapses=proj.allow_autapses,
+                           allow_multapses=proj.allow_multapses)
     for mon in net.monitors:
         name = getattr(mon, "source", None) or getattr(mon, "target")
         if name not in pre_index:

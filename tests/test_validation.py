@@ -202,3 +202,12 @@ def test_set_spikes_rules():
         sim.set_spikes("p", [([1.0], [0])] * 2)
     with pytest.raises(ValueError, match=r"indices contains 7"):
         sim.set_spikes("s", [([1.0], [7])] * 2)
+
+
+def test_impossible_degree_is_refused_before_building():
+    from engine.connectivity import FixedInDegree
+
+    net = Network().add(Population("a", 5), Projection("a", "a", FixedInDegree(5), allow_autapses=False,
+                                                       allow_multapses=False))
+    with pytest.raises(ValueError, match="k = 5"):
+        Simulator(net)
