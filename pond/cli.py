@@ -9,14 +9,17 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
+import time
 from typing import Sequence
 
 from pond._version import __version__
 
 __all__ = ["main"]
 
-_NOT_YET = ("run", "bench", "demo")
+_EXAMPLES = ("cuba", "brunel", "column")
+_BENCH_MODELS = ("cuba", "brunel", "column")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,6 +56,26 @@ def _pos_int(text: str) -> int:
     return v
 
 
+def _seed(text: str) -> int:
+    v = _nonneg_int(text)
+    if v >= 2 ** 63:
+        raise argparse.ArgumentTypeError(f"{text!r} must be < 2**63")
+    return v
+
+
+def _duration(default_unit: str):
+    """Parser of a duration: a number in ``default_unit`` ("ms" or "s"), or with a unit ("500ms", "0.5 s"); ms."""
+    def parse(text: str) -> float:
+        m = re.fullmatch(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(ms|s)?\s*", text)
+        if not m:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 500, 500ms, 0.5s)")
+        v = float(m.group(1)) * (1000.0 if (m.group(2) or default_unit) == "s" else 1.0)
+        if not math.isfinite(v) or v <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be a finite duration > 0")
+        return v
+    return parse
+
+
 def _pos_float(text: str) -> float:
     v = _float(text)
     if v <= 0:
@@ -71,11 +94,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", default=False, help="show the full traceback on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser("run", parents=[common], help="build and run a model file, write spikes (not yet available)",
-                         description="Build and run a model file (TOML) and write its spikes to HDF5. "
-                                     "Not yet available in this version.")
-    run.add_argument("model", nargs="?", metavar="MODEL.toml", help="model file")
-    run.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    run = sub.add_parser(
+        "run", parents=[common], help="build and run a model file, write spikes to HDF5",
+        description="Build and run a model file (TOML, see engine.modelfile) and stream the spikes of its spike "
+                    "monitors to an HDF5 file in SONATA layout (every population when the file has no spike "
+                    "monitor). Prints a summary: neurons, synapses, spikes, mean rate per population, wall time, "
+                    "real-time factor, synaptic events per second, memory per synapse. A progress bar shows on runs "
+                    "longer than two seconds when stderr is a terminal. Ctrl-C stops the run, keeps every spike so "
+                    "far in the file (marked incomplete) and exits with status 130.",
+        epilog="Options override the model file's [network] seed and [run] table. Examples: "
+               "'pond run cuba' (a shipped example), 'pond run my_model.toml -o spikes.h5 --duration 2s --plot "
+               "raster.png'.")
+    run.add_argument("model", metavar="MODEL.toml",
+                     help="model file, or the name of a shipped example: " + ", ".join(_EXAMPLES))
+    run.add_argument("-o", "--output", metavar="FILE.h5",
+                     help="spike file (default: [run] output, else MODEL_spikes.h5 in the current directory)")
+    run.add_argument("--duration", type=_duration("ms"), metavar="T",
+                     help="simulated time: a number in ms, or with a unit (500ms, 2s); default: [run] duration")
+    run.add_argument("--seed", type=_seed, help="network seed (default: [network] seed)")
+    run.add_argument("--threads", type=_pos_int, metavar="N",
+                     help="threads for building and for the loop over trials (default: [run] threads, else "
+                          "Numba's default); results never depend on it")
+    run.add_argument("--trials", type=_pos_int, metavar="N", help="independent batch trials (default: [run] trials)")
+    run.add_argument("--quiet", "-q", action="store_true",
+                     help="no progress bar and no summary (errors are still reported)")
+    run.add_argument("--overwrite", action="store_true", help="replace the spike file (and plot) if they exist")
+    run.add_argument("--plot", metavar="RASTER.png",
+                     help="also save a raster plot with the population rate beneath (needs matplotlib)")
 
     info = sub.add_parser("info", parents=[common], help="summarise a spike file",
                           description="Populations, spike counts, time range, mean rates and metadata of a "
@@ -100,17 +145,33 @@ def build_parser() -> argparse.ArgumentParser:
                       help="most spikes drawn in the raster (default: 200000)")
     plot.add_argument("--dpi", type=_pos_int, default=150, help="image resolution (default: 150)")
 
-    bench = sub.add_parser("bench", parents=[common], help="run a standard model and print throughput "
-                                                           "(not yet available)",
-                           description="Run a standard model and print throughput figures. "
-                                       "Not yet available in this version.")
-    bench.add_argument("model", nargs="?", default="cuba", help="standard model (default: cuba)")
-    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
-    bench.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    bench = sub.add_parser(
+        "bench", parents=[common], help="run a standard model and print throughput figures",
+        description="Build and run a standard model in pond alone and print throughput: wall seconds per simulated "
+                    "second, real-time factor, synaptic events per second, spikes, mean rate, synapses, bytes per "
+                    "synapse, build time and first-call (compile or cache load) time. The loop is timed after a "
+                    "1 ms warm-up run, with every spike recorded but none kept. For pond against Brian2 and NEST "
+                    "see benchmarks/cuba.py in the repository.")
+    bench.add_argument("model", nargs="?", default="cuba", choices=_BENCH_MODELS, metavar="MODEL",
+                       help="cuba (Vogels-Abbott, 4000 LIF; default), brunel (12,500 LIF) or column "
+                            "(Maass 135 LIF): " + ", ".join(_BENCH_MODELS))
+    bench.add_argument("--duration", type=_duration("s"), default=1000.0, metavar="T",
+                       help="simulated time: a number in SECONDS, or with a unit (200ms, 2s); default: 1 s")
+    bench.add_argument("--seed", type=_seed, default=1, help="network seed (default: 1)")
+    bench.add_argument("--threads", type=_pos_int, metavar="N", help="threads (default: Numba's default)")
+    bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
-    demo = sub.add_parser("demo", parents=[common], help="run a shipped example (not yet available)",
-                          description="Run a shipped example model. Not yet available in this version.")
-    demo.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    demo = sub.add_parser(
+        "demo", parents=[common], help="run the CUBA example, write cuba_spikes.h5 and cuba_raster.png",
+        description="Run the shipped CUBA example (pond/examples/cuba.toml, 4000 LIF) for 1 s of biological time, "
+                    "write its spikes to cuba_spikes.h5 and a raster plot to cuba_raster.png in --outdir (created "
+                    "if needed; both files are replaced), and print the run summary. Without matplotlib the plot "
+                    "is skipped with a note.")
+    demo.add_argument("--outdir", default=".", metavar="DIR", help="output directory (default: current directory)")
+    demo.add_argument("--duration", type=_duration("ms"), default=1000.0, metavar="T",
+                      help="simulated time: a number in ms, or with a unit (default: 1s)")
+    demo.add_argument("--threads", type=_pos_int, metavar="N", help="threads (default: Numba's default)")
+    demo.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     return p
 
 
@@ -177,13 +238,233 @@ def _cmd_plot(args) -> int:
     return 0
 
 
-def _cmd_not_yet(args) -> int:
-    print(f"pond {args.command}: not yet available in pond {__version__}", file=sys.stderr)
-    return 2
+# ---------------------------------------------------------------------------------------------------------------------
+def _example_path(name: str) -> str:
+    from importlib.resources import files
+
+    return os.fspath(files("pond") / "examples" / name)
 
 
-_COMMANDS = {"info": _cmd_info, "plot": _cmd_plot, "run": _cmd_not_yet, "bench": _cmd_not_yet,
-             "demo": _cmd_not_yet}
+def _resolve_model(path: str) -> str:
+    """``path`` itself, or the shipped example of that name (``cuba``, ``cuba.toml``) when no such file exists."""
+    if os.path.exists(path):
+        return path
+    stem = path[:-5] if path.endswith(".toml") else path
+    if stem in _EXAMPLES and os.sep not in path:
+        return _example_path(stem + ".toml")
+    raise FileNotFoundError(f"model file {path!r} does not exist (shipped examples: {', '.join(_EXAMPLES)})")
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def _check_new(path: str, overwrite: bool, what: str) -> None:
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what} {path!r} is a directory")
+    if os.path.lexists(path) and not overwrite:
+        raise FileExistsError(f"{what} {path!r} already exists; pass --overwrite to replace it")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"cannot write {what} {path!r}: directory {parent!r} does not exist")
+
+
+def _spike_populations(net) -> list[str]:
+    """Names recorded by the network's spike monitors; adds a monitor on every population when there is none."""
+    from engine.model import SpikeMonitor
+
+    names = list(dict.fromkeys(m.source for m in net.monitors if isinstance(m, SpikeMonitor)))
+    if not names:
+        net.add(*(SpikeMonitor(p.name) for p in net.populations))
+        names = [p.name for p in net.populations]
+    return names
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000.0
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials: int = 1, threads: int | None = None,
+              overwrite: bool = False, quiet: bool = False, plot: str | None = None) -> int:
+    """Build ``net``, run it with a :class:`~engine.spikefile.SpikeFileWriter` sink, print the summary.
+
+    Returns the exit status: 0, or 130 after Ctrl-C (the file then holds every spike so far, ``complete=False``).
+    """
+    from engine.simulator import Simulator
+    from engine.spikefile import SpikeFileWriter
+
+    dt = net.dt
+    q = duration / dt
+    if abs(q - round(q)) > 1e-6 * max(1.0, q):
+        raise ValueError(f"duration = {duration:g} ms is not a multiple of dt = {dt:g} ms")
+    _check_new(output, overwrite, "spike file")
+    if plot is not None:
+        _check_new(plot, overwrite, "plot file")
+        from pond.plotting import _require_matplotlib
+
+        _require_matplotlib()
+    _set_threads(threads)
+    names = _spike_populations(net)
+    t0 = time.perf_counter()
+    sim = Simulator(net, trials=trials, n_jobs=threads, chunk_ms=cfg.chunk_ms)
+    build_s = time.perf_counter() - t0
+    sizes = {name: net.get(name).size for name in names}
+    model = {"network": net.to_dict(), "run": dict(cfg.to_dict(), duration=duration, trials=trials),
+             "model_file": model_name, "model_toml": cfg.text}
+    extra = {"model_file": model_name}
+    writer = SpikeFileWriter(output, sizes, n_trials=trials, dt_ms=dt, duration_ms=duration, seed=net.seed,
+                             model=model, overwrite=overwrite, extra_attrs=extra)
+    progress = not quiet and sys.stderr.isatty()
+    try:
+        sim.run(duration, sinks=[writer], keep=False, progress=progress)
+    except KeyboardInterrupt:
+        writer.close(complete=False)
+        n = sum(writer.n_spikes.values())
+        print(f"pond: interrupted at {sim.t:g} of {duration:g} ms; {n} spikes kept in {output} (marked incomplete)",
+              file=sys.stderr)
+        return 130
+    except BaseException:
+        try:
+            writer.close(complete=False)
+        except Exception:
+            pass
+        raise
+    writer.close(complete=True)
+    if plot is not None:
+        from pond.plotting import raster_plot
+
+        raster_plot(output, plot)
+    if quiet:
+        return 0
+    st, mem = sim.last_run, sim.memory_report()
+    per_pop = []
+    for name, size in sizes.items():
+        n = sum(writer.n_spikes[(name, k)] for k in range(trials))
+        per_pop.append((name, n, n / (size * duration * 1e-3 * trials)))
+    pops = ", ".join(f"{p.name} {p.size}" for p in net.populations)
+    tr = f" x {trials} trials" if trials > 1 else ""
+    print(f"model     {model_name}: {net.size} neurons ({pops}), {mem['synapses']:,} synapses, dt {dt:g} ms, "
+          f"seed {net.seed}")
+    print(f"run       {duration:g} ms{tr} in {st.wall_s:.3g} s wall (build {build_s:.3g} s): real-time factor "
+          f"{st.realtime_factor * trials:.3g}{' (all trials)' if trials > 1 else ''}, {st.events_per_second:.3g} synaptic events/s")
+    print(f"spikes    {st.spikes:,}: " + ", ".join(f"{name} {n:,} ({rate:.3g} Hz)" for name, n, rate in per_pop))
+    print(f"memory    {mem['bytes_per_synapse']:.2f} bytes/synapse ({_bytes(mem['connectivity_bytes'])} "
+          f"connectivity, {_bytes(mem['state_bytes'])} state)")
+    print(f"output    {output}" + (f", {plot}" if plot else ""))
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from engine.modelfile import load_model
+
+    path = _resolve_model(args.model)
+    net, cfg = load_model(path)
+    if args.seed is not None:
+        net.seed = args.seed
+    stem = os.path.splitext(os.path.basename(path))[0]
+    output = args.output or cfg.output or f"{stem}_spikes.h5"
+    return run_model(net, cfg, model_name=os.path.basename(path), output=output,
+                     duration=args.duration if args.duration is not None else cfg.duration,
+                     trials=args.trials or cfg.trials, threads=args.threads or cfg.threads,
+                     overwrite=args.overwrite, quiet=args.quiet, plot=args.plot)
+
+
+def _cmd_demo(args) -> int:
+    from engine.modelfile import load_model
+
+    os.makedirs(args.outdir, exist_ok=True)
+    net, cfg = load_model(_example_path("cuba.toml"))
+    try:
+        from pond.plotting import _require_matplotlib
+
+        _require_matplotlib()
+        plot = os.path.join(args.outdir, "cuba_raster.png")
+    except ImportError:
+        plot = None
+        print("pond demo: matplotlib is not installed; skipping the raster plot (pip install 'pond[plot]')",
+              file=sys.stderr)
+    return run_model(net, cfg, model_name="cuba.toml", output=os.path.join(args.outdir, "cuba_spikes.h5"),
+                     duration=args.duration, threads=args.threads, overwrite=True, quiet=args.quiet, plot=plot)
+
+
+def _bench_network(name: str, seed: int):
+    if name == "cuba":
+        from engine.standard_models import cuba
+
+        return cuba(seed, record=False)
+    from engine.modelfile import load_model
+
+    net, _ = load_model(_example_path(name + ".toml"))
+    net.seed = seed
+    net.monitors = []
+    return net
+
+
+def bench(name: str = "cuba", duration_ms: float = 1000.0, seed: int = 1, threads: int | None = None) -> dict:
+    """Throughput figures of a standard model run in pond (see ``pond bench --help``)."""
+    import numba
+
+    from engine._version import pond_version
+    from engine.model import SpikeMonitor
+    from engine.simulator import Simulator
+
+    _set_threads(threads)
+    net = _bench_network(name, seed)
+    dt = net.dt
+    duration_ms = round(duration_ms / dt) * dt
+    if duration_ms <= 0:
+        raise ValueError(f"duration must be at least dt = {dt:g} ms")
+    net.add(*(SpikeMonitor(p.name) for p in net.populations))
+    t0 = time.perf_counter()
+    sim = Simulator(net, n_jobs=threads)
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sim.run(1.0, keep=False, progress=False)  # compile (or load cached kernels) outside the timed loop
+    first_s = time.perf_counter() - t0
+    sim.run(duration_ms, keep=False, progress=False)
+    st, mem = sim.last_run, sim.memory_report()
+    dur_s = duration_ms * 1e-3
+    return {
+        "model": name, "pond_version": pond_version(), "neurons": net.size, "synapses": int(mem["synapses"]),
+        "dt_ms": dt, "duration_s": dur_s, "threads": numba.get_num_threads(), "build_s": build_s,
+        "first_call_s": first_s, "loop_s": st.wall_s, "s_per_simulated_s": st.wall_s / dur_s,
+        "realtime_factor": st.realtime_factor, "synaptic_events": st.synaptic_events,
+        "events_per_s": st.events_per_second, "spikes": st.spikes, "rate_hz": st.spikes / (net.size * dur_s),
+        "bytes_per_synapse": mem["bytes_per_synapse"], "connectivity_bytes": int(mem["connectivity_bytes"]),
+    }
+
+
+def _cmd_bench(args) -> int:
+    r = bench(args.model, args.duration, args.seed, args.threads)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(f"pond {r['pond_version']} bench {r['model']}: {r['neurons']:,} neurons, {r['synapses']:,} synapses, "
+          f"dt {r['dt_ms']:g} ms, {r['duration_s']:g} s simulated, {r['threads']} threads")
+    rows = [("wall s per simulated s", f"{r['s_per_simulated_s']:.4g}"),
+            ("real-time factor", f"{r['realtime_factor']:.4g}"),
+            ("synaptic events/s", f"{r['events_per_s']:.4g}"),
+            ("synaptic events", f"{r['synaptic_events']:,}"),
+            ("spikes", f"{r['spikes']:,}"),
+            ("mean rate", f"{r['rate_hz']:.4g} Hz"),
+            ("bytes per synapse", f"{r['bytes_per_synapse']:.3g}"),
+            ("build", f"{r['build_s']:.3g} s"),
+            ("first call (compile/cache)", f"{r['first_call_s']:.3g} s"),
+            ("loop", f"{r['loop_s']:.4g} s")]
+    w = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"  {k.ljust(w)}  {v}")
+    return 0
+
+
+_COMMANDS = {"info": _cmd_info, "plot": _cmd_plot, "run": _cmd_run, "bench": _cmd_bench, "demo": _cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
