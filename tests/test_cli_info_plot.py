@@ -120,10 +120,10 @@ def test_plot_million_spikes_is_fast_and_capped(million_file, tmp_path):
     assert "1000000 spikes" in proc.stdout and "drawn" in proc.stdout
 
 
-@pytest.mark.parametrize("cmd", ["run", "bench", "demo"])
-def test_not_yet_available(cmd):
-    proc = pond(cmd)
-    assert proc.returncode == 2 and "not yet available" in proc.stderr
+def test_run_without_model_is_a_usage_error():
+    # run, bench and demo themselves are tested in test_cli_run.py
+    _one_line_error(pond("run"), rc=2)
+    _one_line_error(pond("bench", "nonesuch"), rc=2)
 
 
 def test_errors_are_one_line_without_traceback(tmp_path, spike_file):
