@@ -647,7 +647,7 @@ class _Loader:
         values: dict[str, list[dict]] = {}
         for k in ("population", "poisson", "spike_source", "current"):
             values[k] = [self.section((k, i), t, SCHEMA[k], _REQUIRED[k]) for i, t in enumerate(tables[k])]
-        names = self.check_names(values)
+        self.check_names(values)
         pops = {v["name"]: v for v in values["population"]}
         pre = {**pops, **{v["name"]: v for k in ("poisson", "spike_source") for v in values[k]}}
 
@@ -688,7 +688,6 @@ class _Loader:
             net.add(*objects, *monitors)
         except (TypeError, ValueError) as e:  # pragma: no cover - names were checked above
             raise self.fail((), str(e)) from None
-        del names
         return net, run
 
     def keys_known(self, path: tuple, table: dict, schema: dict, required: tuple = (), allowed=None) -> None:
@@ -753,8 +752,9 @@ class _Loader:
                 size = pops[v["target"]]["size"]
                 idx = v["indices"]
                 if idx.size and (idx.min() < 0 or idx.max() >= size):
-                    raise self.fail(path + ("indices",), f"contains {int(idx.max() if idx.max() >= size else idx.min())}"
-                                                         f"; neuron indices of {v['target']!r} lie in [0, {size})")
+                    bad = int(idx.max() if idx.max() >= size else idx.min())
+                    raise self.fail(path + ("indices",),
+                                    f"contains {bad}; neuron indices of {v['target']!r} lie in [0, {size})")
         try:
             return cls(**v)
         except (TypeError, ValueError) as e:

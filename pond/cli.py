@@ -1,7 +1,7 @@
 """The ``pond`` command line: ``pond run|info|plot|bench|demo``.
 
 Errors exit with a non-zero status and one line on stderr (``pond: error: ...``); ``--debug`` shows the traceback.
-Exit statuses: 0 success, 1 error, 2 usage error or command not available, 130 interrupted.
+Exit statuses: 0 success, 1 error, 2 usage error, 130 interrupted (``pond run`` keeps the spikes so far).
 """
 from __future__ import annotations
 
@@ -353,7 +353,8 @@ def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials
     print(f"model     {model_name}: {net.size} neurons ({pops}), {mem['synapses']:,} synapses, dt {dt:g} ms, "
           f"seed {net.seed}")
     print(f"run       {duration:g} ms{tr} in {st.wall_s:.3g} s wall (build {build_s:.3g} s): real-time factor "
-          f"{st.realtime_factor * trials:.3g}{' (all trials)' if trials > 1 else ''}, {st.events_per_second:.3g} synaptic events/s")
+          f"{st.realtime_factor * trials:.3g}{' (all trials)' if trials > 1 else ''}, "
+          f"{st.events_per_second:.3g} synaptic events/s")
     print(f"spikes    {st.spikes:,}: " + ", ".join(f"{name} {n:,} ({rate:.3g} Hz)" for name, n, rate in per_pop))
     print(f"memory    {mem['bytes_per_synapse']:.2f} bytes/synapse ({_bytes(mem['connectivity_bytes'])} "
           f"connectivity, {_bytes(mem['state_bytes'])} state)")
