@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="build and run a model file, write spikes to HDF5",
         description="Build and run a model file (TOML, see engine.modelfile) and stream the spikes of its spike "
                     "monitors to an HDF5 file in SONATA layout (every population when the file has no spike "
-                    "monitor). Prints a summary: neurons, synapses, spikes, mean rate per population, wall time, "
+                    "monitor; rate and state monitors are not recorded by this command, use the Python API). Prints a summary: neurons, synapses, spikes, mean rate per population, wall time, "
                     "real-time factor, synaptic events per second, memory per synapse. A progress bar shows on runs "
                     "longer than two seconds when stderr is a terminal. Ctrl-C stops the run, keeps every spike so "
                     "far in the file (marked incomplete) and exits with status 130.",
@@ -312,12 +312,16 @@ def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials
         _require_matplotlib()
     _set_threads(threads)
     names = _spike_populations(net)
+    model = {"network": net.to_dict(), "run": dict(cfg.to_dict(), duration=duration, trials=trials),
+             "model_file": model_name, "model_toml": cfg.text}
+    # the file holds spikes only: rate and state monitors would grow in memory with the run, so they are not run here
+    from engine.model import SpikeMonitor
+
+    net.monitors = [m for m in net.monitors if isinstance(m, SpikeMonitor)]
     t0 = time.perf_counter()
     sim = Simulator(net, trials=trials, n_jobs=threads, chunk_ms=cfg.chunk_ms)
     build_s = time.perf_counter() - t0
     sizes = {name: net.get(name).size for name in names}
-    model = {"network": net.to_dict(), "run": dict(cfg.to_dict(), duration=duration, trials=trials),
-             "model_file": model_name, "model_toml": cfg.text}
     extra = {"model_file": model_name}
     writer = SpikeFileWriter(output, sizes, n_trials=trials, dt_ms=dt, duration_ms=duration, seed=net.seed,
                              model=model, overwrite=overwrite, extra_attrs=extra)
