@@ -152,7 +152,10 @@ def test_ctrl_c_keeps_the_spikes(tmp_path):
         while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert out.exists(), proc.communicate()
-        time.sleep(1.0)
+        size0 = out.stat().st_size  # grows at the first flush of spikes (so compilation is over)
+        while out.stat().st_size == size0 and time.monotonic() < deadline + 60 and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
