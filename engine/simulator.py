@@ -333,7 +333,7 @@ class Simulator:
                        self._spiked_mult, self._n_spiked, self._q_tgt, self._q_w, self._q_n, self._sq_pre,
                        self._sq_mult, self._sq_n,
                        b.indptr, b.targets, b.w_syn, b.w_row, b.d_syn, b.d_row,
-                       p["pre0"], self.pois_key, p["seg_step"], p["p0"], p["lam"], p["kmax"],
+                       p["pre0"], self.pois_key, p["seg_step"], p["p0"], p["lam"], p["kmax"], p["cdf"], p["tab_idx"],
                        self._sg[0], self._sg[1], self._sg[2], self._sg_cur,
                        b.currents["step"], b.currents["idx"], b.currents["val"], self.cur_cur,
                        self.rec_mask, self._spk_step, self._spk_id, spk_n, self.n_events,

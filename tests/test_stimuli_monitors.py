@@ -24,9 +24,16 @@ def test_poisson_rate_and_fano_factor():
     assert counts.var() / counts.mean() == pytest.approx(1.0, abs=0.2)
 
 
-def test_poisson_counts_per_step_follow_the_poisson_law_at_high_rates():
-    """At 5 kHz and dt = 0.1 ms, lambda = 0.5 spikes per step: P(k) must be Poisson(0.5), multiplicity included."""
+@pytest.mark.parametrize("tabulated", [True, False])
+def test_poisson_counts_per_step_follow_the_poisson_law_at_high_rates(monkeypatch, tabulated):
+    """At 5 kHz and dt = 0.1 ms, lambda = 0.5 spikes per step: P(k) must be Poisson(0.5), multiplicity included,
+    with the tabulated CDF and with the running sum used when there are too many distinct rates to tabulate."""
+    import engine.build
+
+    if not tabulated:
+        monkeypatch.setattr(engine.build, "_MAX_POISSON_TABLE", 0)
     sim = _poisson_counts(5000.0, n=50, duration=200.0)
+    assert (sim.built.pois["cdf"].shape[0] > 0) == tabulated
     steps, ids = sim.spike_steps("p")
     per_cell = np.bincount(steps * 50 + ids, minlength=2000 * 50)
     observed = np.bincount(per_cell, minlength=5)[:5] / per_cell.size
@@ -49,6 +56,17 @@ def test_poisson_trials_are_independent_and_reproducible():
     assert a[0].size != b[0].size or not np.array_equal(a[0], b[0])
     alone = _poisson_counts(30.0, n=20, duration=200.0, trials=1)
     np.testing.assert_array_equal(alone.spike_steps("p", 0)[0], a[0])
+
+
+def test_sources_in_any_order():
+    """A SpikeSource added before a PoissonSource works: sources are laid out by kind, looked up by name."""
+    net = Network(dt=0.1, seed=4)
+    net.add(Population("n", 1), SpikeSource("g", 2, times=[1.0, 2.0], indices=[1, 0]), PoissonSource("p", 3, rate=500.0),
+            SpikeMonitor("g"), SpikeMonitor("p"))
+    sim = Simulator(net).run(10.0)
+    assert sim.spikes("g")[1].tolist() == [1, 0]
+    _, ids = sim.spikes("p")
+    assert ids.size > 0 and ids.max() < 3
 
 
 def test_spike_generator_per_trial_inputs():

@@ -86,7 +86,7 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                V, Iex, Iin, ref, Iext, flags, spiked, spiked_mult, n_spiked,
                q_tgt, q_w, q_n, sq_pre, sq_mult, sq_n,
                indptr, targets, w_syn, w_row, d_syn, d_row,
-               pois_pre0, pois_key, pois_seg_step, pois_p0, pois_lam, pois_kmax,
+               pois_pre0, pois_key, pois_seg_step, pois_p0, pois_lam, pois_kmax, pois_cdf, pois_tab_idx,
                sg_pre, sg_step, sg_ptr, sg_cur,
                cur_step, cur_idx, cur_val, cur_cur,
                rec_mask, spk_step, spk_id, spk_n, n_events,
@@ -110,6 +110,7 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
     n_blocks = flags.shape[1] // 64  # flags are padded to a multiple of 64 bytes
     per_syn_delay = d_syn.size > 0
     per_syn_weight = w_syn.size > 0
+    use_cdf_tab = pois_cdf.shape[0] > 0
     for b in prange(B):
         step = t_start[b]
         seg = 0
@@ -170,14 +171,20 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                         p0 = pois_p0[seg, ch]
                         if u < p0:
                             continue
-                        lam = pois_lam[seg, ch]
-                        k = 1
-                        term = p0 * lam
-                        cdf = p0 + term
-                        while u >= cdf and k < pois_kmax:
-                            k += 1
-                            term *= lam / k
-                            cdf += term
+                        if use_cdf_tab:  # k = #{j : P(K <= j) <= u}, branch-free over the tabulated CDF
+                            row = pois_cdf[pois_tab_idx[seg, ch]]
+                            k = 0
+                            for j in range(row.size):
+                                k += u >= row[j]
+                        else:  # sum the probabilities until they pass u
+                            lam = pois_lam[seg, ch]
+                            k = 1
+                            term = p0 * lam
+                            cdf = p0 + term
+                            while u >= cdf and k < pois_kmax:
+                                k += 1
+                                term *= lam / k
+                                cdf += term
                         spiked[b, n_sp] = pois_pre0 + ch
                         spiked_mult[b, n_sp] = k
                         n_sp += 1
