@@ -72,7 +72,9 @@ class Simulator:
     V, I_ex, I_in, I_ext : ndarray of shape (trials, n_neurons)
         Current state (mV, pA), views of the arrays the kernel updates.
     last_run : RunStats
-        Wall time, spikes and synaptic events of the last :meth:`run`.
+        Wall time, spikes and synaptic events of the last :meth:`run` (compilation excluded).
+    compile_s : float or None
+        Seconds the kernel took to compile or load from cache, once :meth:`compile` (or :meth:`run`) has run.
     """
 
     _MIN_RECORD_CAPACITY = 1 << 18  # spikes per trial held between two drains
@@ -103,6 +105,7 @@ class Simulator:
         self.step = 0
         self._total_spikes = 0
         self._interrupted_at: np.ndarray | None = None
+        self.compile_s: float | None = None
         self.last_run: RunStats | None = None
 
     # ------------------------------------------------------------------ set-up
@@ -269,6 +272,7 @@ class Simulator:
             progress = sys.stderr.isatty()
         if self._sg_dirty:
             self._prepare_inputs()
+        self.compile()
         events0 = int(self.n_events.sum())
         spikes0 = self._total_spikes
         t0 = time.perf_counter()
@@ -310,42 +314,61 @@ class Simulator:
                 self._interrupted_at = t_start.copy()
 
     def _run_trials(self, t_start: np.ndarray, t_end: int, sinks: list, keep: bool) -> None:
-        b = self.built
-        B = self.trial_ids.size
-        kernel = run_chunk_parallel if B > 1 else run_chunk_serial
-        pa, p = b.pop_arrays, b.pois
-        n_names = len(b.names_pre())
         while True:
             base = int(t_start.min())
             if base >= t_end:
                 break
-            rate_counts = np.zeros((B, t_end - base, n_names) if self._rate_names else (B, 0, 0), dtype=np.int32)
-            st_base = base // self.st_every
-            n_rows = t_end // self.st_every - st_base
-            st_out = np.full((B, n_rows if self.st_idx.size else 0, 3, self.st_idx.size), np.nan)
-            spk_n = np.zeros(B, dtype=np.int64)
             started = t_start.copy()
+            out = self._outputs(base, t_end)
             try:
-                kernel(t_start, t_end, self._reserve_run, self._status, self._resume,
-                       b.pop_lo, b.pop_hi, pa["model"], pa["use_iext"], pa["C0"], pa["Vth"], pa["Vreset"], pa["P22"],
-                       pa["P21ex"], pa["P21in"], pa["P20"], pa["P11ex"], pa["P11in"], pa["ref_steps"],
-                       self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._flags, self._spiked,
-                       self._spiked_mult, self._n_spiked, self._q_tgt, self._q_w, self._q_n, self._sq_pre,
-                       self._sq_mult, self._sq_n,
-                       b.indptr, b.targets, b.w_syn, b.w_row, b.d_syn, b.d_row,
-                       p["pre0"], self.pois_key, p["seg_step"], p["p0"], p["lam"], p["kmax"], p["cdf"], p["tab_idx"],
-                       self._sg[0], self._sg[1], self._sg[2], self._sg_cur,
-                       b.currents["step"], b.currents["idx"], b.currents["val"], self.cur_cur,
-                       self.rec_mask, self._spk_step, self._spk_id, spk_n, self.n_events,
-                       bool(self._rate_names), self.pre_pop, base, rate_counts,
-                       self.st_idx, self.st_every, st_base, st_out)
+                self._call_kernel(t_start, t_end, base, *out)
             finally:  # hand over what was recorded even when interrupted
+                spk_n, rate_counts, st_base, st_out = out
                 self._drain(spk_n, sinks, keep)
                 self._collect(started, t_start, base, rate_counts, st_base, st_out)
             if np.any(self._status == QUEUE_FULL):
                 self._grow_queue()
             if np.all(t_start >= t_end):
                 break
+
+    def _outputs(self, base: int, t_end: int) -> tuple:
+        """Fresh per-call output arrays: spike counts, rate counts and state samples for steps ``base..t_end``."""
+        B = self.trial_ids.size
+        n_names = len(self.built.names_pre())
+        rate_counts = np.zeros((B, t_end - base, n_names) if self._rate_names else (B, 0, 0), dtype=np.int32)
+        st_base = base // self.st_every
+        n_rows = t_end // self.st_every - st_base
+        st_out = np.full((B, n_rows if self.st_idx.size else 0, 3, self.st_idx.size), np.nan)
+        return np.zeros(B, dtype=np.int64), rate_counts, st_base, st_out
+
+    def _call_kernel(self, t_start, t_end, base, spk_n, rate_counts, st_base, st_out) -> None:
+        b, pa, p = self.built, self.built.pop_arrays, self.built.pois
+        kernel = run_chunk_parallel if self.trial_ids.size > 1 else run_chunk_serial
+        kernel(t_start, t_end, self._reserve_run, self._status, self._resume,
+               b.pop_lo, b.pop_hi, pa["model"], pa["use_iext"], pa["C0"], pa["Vth"], pa["Vreset"], pa["P22"],
+               pa["P21ex"], pa["P21in"], pa["P20"], pa["P11ex"], pa["P11in"], pa["ref_steps"],
+               self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._flags, self._spiked,
+               self._spiked_mult, self._n_spiked, self._q_tgt, self._q_w, self._q_n, self._sq_pre,
+               self._sq_mult, self._sq_n,
+               b.indptr, b.targets, b.w_syn, b.w_row, b.d_syn, b.d_row,
+               p["pre0"], self.pois_key, p["seg_step"], p["p0"], p["lam"], p["kmax"], p["cdf"], p["tab_idx"],
+               self._sg[0], self._sg[1], self._sg[2], self._sg_cur,
+               b.currents["step"], b.currents["idx"], b.currents["val"], self.cur_cur,
+               self.rec_mask, self._spk_step, self._spk_id, spk_n, self.n_events,
+               bool(self._rate_names), self.pre_pop, base, rate_counts,
+               self.st_idx, self.st_every, st_base, st_out)
+
+    def compile(self) -> float:
+        """Compile the simulation kernel for this network (or load it from Numba's cache) without advancing time;
+        returns the seconds it took. :meth:`run` calls it first, so its timings never include compilation."""
+        if self.compile_s is None:
+            if self._sg_dirty:
+                self._prepare_inputs()
+            t0 = time.perf_counter()
+            t_start = np.full(self.trial_ids.size, self.step, dtype=np.int64)
+            self._call_kernel(t_start, self.step, self.step, *self._outputs(self.step, self.step))
+            self.compile_s = time.perf_counter() - t0
+        return self.compile_s
 
     def _grow_queue(self) -> None:
         """Double the event queue's capacity, keeping the events in flight."""
