@@ -57,6 +57,15 @@ def _check_pop_sizes(n_pre, n_post, same_population) -> None:
         raise ValueError(f"same_population = True needs n_pre == n_post, got n_pre = {n_pre} and n_post = {n_post}")
 
 
+def _check_degree(rule: str, k: int, pool: int, what: str, candidates: str, n_other: int,
+                  allow_multapses: bool) -> None:
+    """A degree ``k`` must find candidates, and at most ``pool`` of them without multapses."""
+    if k > 0 and n_other > 0 and pool <= 0:
+        raise ValueError(f"{rule}: k = {k} is not allowed; there are no candidate {candidates} ({what} = {pool})")
+    if not allow_multapses and k > pool:
+        raise ValueError(f"{rule}: k = {k} is not allowed without multapses; k must be <= {what} = {pool}")
+
+
 def _pool_text(same_population: bool, allow_autapses: bool) -> str:
     return "n_post - 1 (autapses excluded)" if same_population and not allow_autapses else "n_post"
 
@@ -121,14 +130,9 @@ class FixedInDegree:
     def validate(self, n_pre: int, n_post: int, same_population: bool, *, allow_autapses: bool = True,
                  allow_multapses: bool = True) -> None:
         _check_pop_sizes(n_pre, n_post, same_population)
-        pool = n_pre - 1 if same_population and not allow_autapses else n_pre
-        what = "n_pre - 1 (autapses excluded)" if same_population and not allow_autapses else "n_pre"
-        if self.k > 0 and n_post > 0 and pool <= 0:
-            raise ValueError(f"FixedInDegree: k = {self.k} is not allowed; there are no candidate sources "
-                             f"({what} = {pool})")
-        if not allow_multapses and self.k > pool:
-            raise ValueError(f"FixedInDegree: k = {self.k} is not allowed without multapses; k must be <= {what} "
-                             f"= {pool}")
+        no_autapses = same_population and not allow_autapses
+        what = "n_pre - 1 (autapses excluded)" if no_autapses else "n_pre"
+        _check_degree("FixedInDegree", self.k, n_pre - no_autapses, what, "sources", n_post, allow_multapses)
 
 
 @dataclass(frozen=True)
@@ -145,13 +149,8 @@ class FixedOutDegree:
                  allow_multapses: bool = True) -> None:
         _check_pop_sizes(n_pre, n_post, same_population)
         pool = n_post - 1 if same_population and not allow_autapses else n_post
-        what = _pool_text(same_population, allow_autapses)
-        if self.k > 0 and n_pre > 0 and pool <= 0:
-            raise ValueError(f"FixedOutDegree: k = {self.k} is not allowed; there are no candidate targets "
-                             f"({what} = {pool})")
-        if not allow_multapses and self.k > pool:
-            raise ValueError(f"FixedOutDegree: k = {self.k} is not allowed without multapses; k must be <= {what} "
-                             f"= {pool}")
+        _check_degree("FixedOutDegree", self.k, pool, _pool_text(same_population, allow_autapses), "targets", n_pre,
+                      allow_multapses)
 
 
 @dataclass(frozen=True)
