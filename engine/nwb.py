@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from engine.spikefile import SpikeFileReader, _check_positive_int
+from engine.spikefile import SpikeFileReader
+from engine.spikefile._format import _check_positive_int
 
 __all__ = ["export_nwb", "write_nwb_units"]
 

@@ -14,7 +14,9 @@ import h5py
 import numpy as np
 import pytest
 
-from engine import spikefile as sf
+from engine.spikefile import _format as sf_format
+from engine.spikefile import reader as sf_reader
+from engine.spikefile import writer as sf
 from engine.spikefile import (SORTING_DTYPE, SpikeFileError, SpikeFileReader, SpikeFileWriter, file_info,
                               read_spikes, spike_trains)
 
@@ -245,7 +247,7 @@ def test_window_search_reads_few_chunks():
     for v in (-1.0, 0.0, 123.456, 999.9, 2000.0):
         ds.elements_read = 0
         for side in ("left", "right"):
-            assert sf._search_sorted(ds, data.size, v, side) == np.searchsorted(data, v, side)
+            assert sf_reader._search_sorted(ds, data.size, v, side) == np.searchsorted(data, v, side)
         assert ds.elements_read <= 2 * (12 + 1000)  # log2(1000 blocks) probes + one block per side
 
 
@@ -469,7 +471,7 @@ def test_write_error_is_wrapped_and_sticky(tmp_path, monkeypatch):
     with pytest.raises(SpikeFileError, match="unusable"):
         w.write("a", 0, np.array([2.0]), np.array([0]))
     w.close()  # no-op after failure
-    leaked = sf._FAILED_FILES.pop()  # kept open on purpose after a real HDF5 failure; this one is safe to close
+    leaked = sf_format._FAILED_FILES.pop()  # kept open on purpose after a real HDF5 failure; this one is safe to close
     monkeypatch.undo()
     leaked.close()
     with h5py.File(path, "r") as f:

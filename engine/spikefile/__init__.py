@@ -1,0 +1,42 @@
+"""Streaming spike files: SONATA spike-report layout in HDF5, written while a simulation runs, read by time window.
+
+Layout
+------
+::
+
+    /                                    attrs: magic=0x0A7A, version=[0, 1]      (SONATA file markers)
+                                                format="pond-spikes", format_version=1, pond_version,
+                                                dt_ms, duration_ms, seed (absent when None), n_trials,
+                                                model_json, population_names, population_sizes,
+                                                created (ISO 8601, UTC), t_recorded_ms, complete, **extra_attrs
+    /spikes/<population>/                attrs: sorting (HDF5 enum none=0/by_id=1/by_time=2), size,
+                                                n_spikes (written at close; readers use the dataset length)
+    /spikes/<population>/timestamps      float64 [n], attrs: units="ms"    (chunked, resizable, compressed)
+    /spikes/<population>/node_ids        uint64  [n], node ids local to the population, 0-based
+    /trials/<k>/spikes/<population>/...  the same layout for batch trial k >= 1
+
+**Trials.** Trial 0 is stored at the standard SONATA place ``/spikes/<population>``, so any SONATA reader
+(libsonata, bmtk) opens a single-trial file, and trial 0 of a batch file, as an ordinary spike report. Trial ``k >= 1``
+of a batch run gets its own group ``/trials/<k>/spikes/<population>`` with exactly the same datasets and attributes.
+One group per trial (rather than a trial-index dataset) keeps every trial sorted by time on its own, so a time window
+of one trial is two binary searches and one contiguous read, and the trials never interleave in the standard datasets.
+
+**Streaming and durability.** :class:`SpikeFileWriter` keeps the spikes handed to :meth:`SpikeFileWriter.write` in
+memory and touches the HDF5 file only in :meth:`SpikeFileWriter.flush`, which appends every buffer to the datasets and
+then flushes the file to disk. A flush happens at most ``flush_interval_s`` of wall time after the previous one (checked
+on every ``write`` and ``advance``), or earlier when the buffers hold more than about a million spikes; the HDF5
+chunk caches of all datasets share a fixed budget, so memory stays bounded however long the run or many the trials. Since
+the file is only modified inside a flush, a process killed outright (SIGKILL) leaves a file h5py opens, holding every
+spike up to the last flush. The root attribute ``complete`` is written ``False`` when the file is created and set to
+``True`` only by ``close(complete=True)``; an interrupted run (``close(complete=False)``, Ctrl-C inside a ``with``
+block) still writes all buffered spikes. Readers trust the dataset lengths and use the shorter of ``timestamps`` and
+``node_ids`` if a kill hit the middle of a flush.
+
+Units: times in ms, rates in Hz.
+"""
+from engine.spikefile._format import FORMAT, FORMAT_VERSION, SORTING_DTYPE, SpikeFileError
+from engine.spikefile.reader import SpikeFileReader, file_info, read_spikes, spike_trains
+from engine.spikefile.writer import SpikeFileWriter
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "SORTING_DTYPE", "SpikeFileError", "SpikeFileWriter", "SpikeFileReader",
+           "read_spikes", "spike_trains", "file_info"]
