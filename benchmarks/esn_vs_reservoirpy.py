@@ -13,6 +13,7 @@ import json
 import sys
 import time
 
+import numba
 import numpy as np
 
 from readouts import Ridge, nrmse
@@ -66,7 +67,13 @@ def main(argv=None):
         esn = ESN(units=units, spectral_radius=1.25, leak_rate=0.3, connectivity=0.1, seed=0).fit(n_features=1)
         setup = time.perf_counter() - t
         dt, S = _best(lambda: esn.transform(U[:steps]), args.repeat)
-        row = {"units": units, "steps": steps, "pond_setup_s": setup, "pond_states_per_s": steps / dt}
+        row = {"units": units, "steps": steps, "pond_setup_s": setup, "pond_states_per_s": steps / dt,
+               "pond_threads": numba.get_num_threads()}
+        if units < 10000:  # the same on one thread (from 256 units one sequence is split by rows over the threads)
+            esn.set_params(n_jobs=1)
+            dt1, _ = _best(lambda: esn.transform(U[:steps]), args.repeat)
+            esn.set_params(n_jobs=None)
+            row["pond_states_per_s_1thread"] = steps / dt1
         if Reservoir is not None:
             rp = Reservoir(W=esn.W_, Win=esn.W_in_, bias=esn.bias_, lr=0.3)
             rp.run(U[:2])
@@ -131,7 +138,10 @@ def main(argv=None):
             if k in res:
                 r = res[k]
                 print(f"{k:>14}: pond {r['pond_states_per_s']:12,.0f} states/s   ReservoirPy "
-                      f"{r.get('rpy_states_per_s', float('nan')):10,.0f}   x{r.get('speedup', float('nan')):.1f}")
+                      f"{r.get('rpy_states_per_s', float('nan')):10,.0f}   x{r.get('speedup', float('nan')):.1f}"
+                      + (f"   (pond on 1 thread {r['pond_states_per_s_1thread']:,.0f}: "
+                         f"x{r['pond_states_per_s_1thread'] / r['rpy_states_per_s']:.1f})"
+                         if "pond_states_per_s_1thread" in r and "rpy_states_per_s" in r else ""))
         if "setup_10000_s" in res:
             print(f"setup 10,000 units: pond {res['setup_10000_s']:.2f} s (ReservoirPy: 169 s reported)")
         rg = res["ridge"]

@@ -13,6 +13,9 @@ from reservoirs.kernels import esn as _k
 
 #: Activation name -> kernel code (looked up once in Python).
 ACTIVATIONS = {"tanh": _k.ACT_TANH, "identity": _k.ACT_IDENTITY}
+#: From this many units, one sequence is split by rows over the threads (one parallel region per step costs about
+#: a microsecond, which smaller reservoirs do not earn back).
+_ROWS_PARALLEL_MIN_UNITS = 256
 
 #: At or below this many units "auto" uses the dense layout (the vectorised sliced ELL wins at all sizes measured).
 DENSE_MAX_UNITS = 0
@@ -389,7 +392,12 @@ class ESN(TransformerMixin, BaseEstimator):
                 T = s.shape[0]
                 Ys = np.zeros((T, F)) if Y is None else Y[i]
                 out = np.empty((max(T - washout, 0), N), dtype=np.float64)
-                _k.run_single(s, Ys, *common, washout, x0[i], out)
+                threads = numba.get_num_threads()
+                if threads > 1 and self._dense.shape[0] == 0 and N >= _ROWS_PARALLEL_MIN_UNITS:
+                    _k.run_single_rows(s, Ys, self._WinT, self._WfbT, self._bias, vals, cols, ptr, lens, S,
+                                       self._perm, a, act, washout, x0[i], out, threads)
+                else:
+                    _k.run_single(s, Ys, *common, washout, x0[i], out)
                 outs.append(out)
             return outs
         finally:

@@ -233,3 +233,15 @@ def test_step_equals_transform_and_threads_restored():
     np.testing.assert_array_equal(esn.step(x0, u), esn.transform(u[None], initial_state=x0)[0])
     esn.transform(rng.normal(size=(20, 5, 2)))
     assert numba.get_num_threads() == before
+
+
+def test_single_sequence_split_by_rows_equals_one_thread():
+    """From 256 units one sequence runs row-parallel; its states must not depend on the thread count."""
+    X = mackey_glass(600)
+    one = ESN(units=300, spectral_radius=1.25, leak_rate=0.3, seed=3, n_jobs=1).fit(n_features=1).transform(X)
+    two = ESN(units=300, spectral_radius=1.25, leak_rate=0.3, seed=3, n_jobs=2).fit(n_features=1).transform(X)
+    np.testing.assert_array_equal(one, two)
+    Y = np.sin(np.arange(600.0))[:, None]
+    fb1 = ESN(units=300, n_feedback=1, seed=3, n_jobs=1).fit(n_features=1)
+    fb2 = ESN(units=300, n_feedback=1, seed=3, n_jobs=2).fit(n_features=1)
+    np.testing.assert_array_equal(fb1.transform(X, y_feedback=Y), fb2.transform(X, y_feedback=Y))

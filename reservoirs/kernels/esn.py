@@ -176,6 +176,73 @@ def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
+def run_single_rows(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
+                    perm, leak, act, washout, x0, out, n_chunks):
+    """:func:`run_single` for a sliced-ELL reservoir with its rows split over ``n_chunks`` threads.
+
+    Each step is one parallel region: every chunk computes the new state of its own slices (recurrent product,
+    drive, feedback, activation) from the previous state into a second buffer, then the buffers swap. A unit's
+    arithmetic is exactly :func:`run_single`'s, so the states are bit-identical for any ``n_chunks``.
+    """
+    T = U.shape[0]
+    n = perm.shape[0]
+    N = x0.shape[0]
+    F = WfbT.shape[0]
+    D = WinT.shape[0]
+    n_slices = slice_len.shape[0]
+    x = np.zeros(n, dtype=np.float64)
+    x_new = np.zeros(n, dtype=np.float64)
+    rec = np.zeros(n, dtype=np.float64)
+    drv = np.zeros(n, dtype=np.float64)
+    fb = np.zeros(n, dtype=np.float64)
+    oma = 1.0 - leak
+    for p in range(n):
+        if perm[p] < N:
+            x[p] = x0[perm[p]]
+    pos = np.empty(N, dtype=np.int64)
+    for p in range(n):
+        if perm[p] < N:
+            pos[perm[p]] = p
+    for t in range(T):
+        u_t = U[t]
+        use_fb = F > 0 and t > 0
+        for c in prange(n_chunks):
+            s_lo = c * n_slices // n_chunks
+            s_hi = (c + 1) * n_slices // n_chunks
+            for s in range(s_lo, s_hi):
+                slice_gather8(rec, s * 8, vals, cols, slice_ptr[s], slice_len[s], x)
+            p_lo = s_lo * 8
+            p_hi = min(s_hi * 8, n)
+            for p in range(p_lo, p_hi):  # the same loops as _drive_single and _finish_single, on this chunk's rows
+                drv[p] = 0.0
+            for j in range(D):
+                uj = u_t[j]
+                for p in range(p_lo, p_hi):
+                    drv[p] += WinT[j, p] * uj
+            if use_fb:
+                for p in range(p_lo, p_hi):
+                    fb[p] = 0.0
+                for j in range(F):
+                    yj = Y[t - 1, j]
+                    for p in range(p_lo, p_hi):
+                        fb[p] += WfbT[j, p] * yj
+            if act == ACT_TANH:
+                for p in range(p_lo, p_hi):
+                    x_new[p] = oma * x[p] + leak * tanh(((rec[p] + drv[p]) + fb[p]) + bias[p])
+            else:
+                for p in range(p_lo, p_hi):
+                    x_new[p] = oma * x[p] + leak * (((rec[p] + drv[p]) + fb[p]) + bias[p])
+        x, x_new = x_new, x
+        if t >= washout:
+            row = out[t - washout]
+            for q in range(N):
+                row[q] = x[pos[q]]
+    for p in range(n):
+        if perm[p] < N:
+            x0[perm[p]] = x[p]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
 def run_batch(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
               dense, perm, leak, act, washout, x0, out):
     """Run ``B`` sequences, ``LANES`` at a time, in parallel over lane blocks.
