@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
+
+from _common import available, run_child
 
 BRIAN2_CODE = textwrap.dedent("""
     import json, sys, time
@@ -135,39 +133,18 @@ POND_STARTUP_CODE = textwrap.dedent("""
 def pond_compile_times() -> dict:
     """Import + build + first 1 ms of CUBA in a fresh process, with an empty Numba cache and then a warm one."""
     with tempfile.TemporaryDirectory() as cache:
-        cold = _subprocess([POND_STARTUP_CODE], timeout=600, env={"NUMBA_CACHE_DIR": cache})["startup_s"]
-        warm = _subprocess([POND_STARTUP_CODE], timeout=600, env={"NUMBA_CACHE_DIR": cache})["startup_s"]
+        cold = run_child([POND_STARTUP_CODE], timeout=600, env={"NUMBA_CACHE_DIR": cache})["startup_s"]
+        warm = run_child([POND_STARTUP_CODE], timeout=600, env={"NUMBA_CACHE_DIR": cache})["startup_s"]
     return {"first_call_s_cold_cache": cold, "first_call_s_cached": warm}
-
-
-def _subprocess(args: list[str], timeout: float, env: dict | None = None) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
-    out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, timeout=timeout, env=env)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run_brian2(mode: str, duration: float, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as workdir:
-        return _subprocess([BRIAN2_CODE, mode, str(duration), str(seed), workdir], timeout=3600)
+        return run_child([BRIAN2_CODE, mode, str(duration), str(seed), workdir], timeout=3600)
 
 
 def run_nest(duration: float, seed: int) -> dict:
-    return _subprocess([NEST_CODE, str(duration), str(seed)], timeout=3600)
-
-
-def available(tool: str) -> str | None:
-    """None when ``tool`` can run here, else the reason it cannot."""
-    import importlib.util
-
-    if tool.startswith("brian2") and importlib.util.find_spec("brian2") is None:
-        return "brian2 is not installed"
-    if tool == "brian2-cpp" and shutil.which(os.environ.get("CXX", "g++")) is None:
-        return "no C++ compiler"
-    if tool == "nest" and importlib.util.find_spec("nest") is None:
-        return "nest is not installed"
-    return None
+    return run_child([NEST_CODE, str(duration), str(seed)], timeout=3600)
 
 
 def main(argv: list[str] | None = None) -> dict:
