@@ -142,6 +142,10 @@ def build(net: Network) -> Built:
         proj.rule.validate(pre_index[proj.source][1].size, post_index[proj.target][1].size,
                            proj.source == proj.target, allow_autapses=proj.allow_autapses,
                            allow_multapses=proj.allow_multapses)
+        if np.ndim(proj.delay) == 0 and isinstance(proj.delay, (int, float, np.number)):
+            _delay_steps(proj, 0, dt, 0, 0)  # constant delays and weights are checked before any synapse exists
+        if np.ndim(proj.weight) == 0 and isinstance(proj.weight, (int, float, np.number)):
+            resolve_values(proj.weight, 0, seed=0, stream=0, name=f"Projection {proj.name!r} weight")
     for mon in net.monitors:
         name = getattr(mon, "source", None) or getattr(mon, "target")
         if name not in pre_index:

@@ -211,3 +211,18 @@ def test_impossible_degree_is_refused_before_building():
                                                        allow_multapses=False))
     with pytest.raises(ValueError, match="k = 5"):
         Simulator(net)
+
+
+def test_constant_delay_and_weight_checked_before_generating_synapses(monkeypatch):
+    """An off-grid delay or a NaN weight in the last projection fails before the first projection is generated."""
+    import engine.build
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("connectivity was generated before the parameters were checked")
+
+    monkeypatch.setattr(engine.build, "build_connectivity", no_generation)
+    for bad, match in (({"delay": 0.25}, "not a multiple of dt"), ({"weight": float("nan")}, "weight")):
+        net = Network(dt=0.1).add(Population("a", 5), Projection("a", "a", OneToOne()),
+                                  Projection("a", "a", OneToOne(), name="last", **bad))
+        with pytest.raises(ValueError, match=match):
+            Simulator(net)
