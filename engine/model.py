@@ -466,10 +466,10 @@ class Network:
     >>> from engine import Network, Population, PoissonSource, Projection, SpikeMonitor
     >>> from engine.connectivity import FixedProbability
     >>> net = Network(dt=0.1, seed=1)
-    >>> net.add(Population("exc", 100, tau_m=20.0, V_init=(-65.0, -50.0)),
-    ...         PoissonSource("noise", 20, rate=50.0),
-    ...         Projection("noise", "exc", FixedProbability(0.5), weight=80.0, delay=1.0),
-    ...         SpikeMonitor("exc"))
+    >>> _ = net.add(Population("exc", 100, tau_m=20.0, V_init=(-65.0, -50.0)),
+    ...             PoissonSource("noise", 20, rate=50.0),
+    ...             Projection("noise", "exc", FixedProbability(0.5), weight=80.0, delay=1.0),
+    ...             SpikeMonitor("exc"))
     >>> net.size
     100
     """

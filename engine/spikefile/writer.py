@@ -73,6 +73,7 @@ class SpikeFileWriter:
     Examples
     --------
     >>> import numpy as np, tempfile, os
+    >>> from engine.spikefile import read_spikes
     >>> path = os.path.join(tempfile.mkdtemp(), "spikes.h5")
     >>> with SpikeFileWriter(path, {"exc": 4}, dt_ms=0.1, duration_ms=10.0, seed=1) as w:
     ...     w.write("exc", 0, np.array([1.0, 2.5]), np.array([3, 0]))
