@@ -75,6 +75,19 @@ class Simulator:
         Wall time, spikes and synaptic events of the last :meth:`run` (compilation excluded).
     compile_s : float or None
         Seconds the kernel took to compile or load from cache, once :meth:`compile` (or :meth:`run`) has run.
+
+    Examples
+    --------
+    >>> from engine import Network, Population, PoissonSource, Projection, SpikeMonitor, Simulator
+    >>> from engine.connectivity import OneToOne
+    >>> net = Network(dt=0.1, seed=3)
+    >>> _ = net.add(Population("n", 10, model="iaf_psc_delta", E_L=0.0, V_reset=0.0, V_th=15.0, V_init=0.0),
+    ...             PoissonSource("drive", 10, rate=2000.0),
+    ...             Projection("drive", "n", OneToOne(), weight=1.0, delay=1.0), SpikeMonitor("n"))
+    >>> batch = Simulator(net, trials=4).run(200.0)
+    >>> alone = Simulator(net, trials=[2]).run(200.0)
+    >>> bool((batch.spikes("n", trial=2)[0] == alone.spikes("n", trial=2)[0]).all())
+    True
     """
 
     _MIN_RECORD_CAPACITY = 1 << 18  # spikes per trial held between two drains

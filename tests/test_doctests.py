@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["engine.connectivity", "engine.distributions", "engine.model", "engine.modelfile",
-           "engine.spikefile.writer", "readouts._online", "readouts._ridge", "reservoirs.esn"]
+           "engine.simulator", "engine.spikefile.writer", "readouts._online", "readouts._ridge", "reservoirs.esn"]
 
 
 @pytest.mark.parametrize("name", MODULES)
