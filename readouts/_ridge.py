@@ -1,12 +1,14 @@
 """Ridge regression readouts: streamed normal equations, efficient CV, dual form."""
 import numbers
+import warnings
 
 import numpy as np
 import scipy.linalg as sla
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from readouts._io import register
-from readouts._validation import ArrayLike, Interval, Options, check_finite, check_fitted, validate_params
+from readouts._validation import (ArrayLike, Interval, Options, as_float_array, check_finite, check_fitted,
+                                  check_n_features, validate_params)
 
 _EIG_RTOL = 1e-12
 
@@ -16,10 +18,10 @@ def _flatten_X(X, name, n_features=None):
     """(n, p), (B, T, p) or list of (T_i, p) -> (float64 (n, p), lengths or None, kind)."""
     if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) == 2:
         lens = [len(x) for x in X]
-        X2 = np.concatenate([np.asarray(x, dtype=np.float64) for x in X])
+        X2 = np.concatenate([as_float_array(x, name) for x in X])
         kind = "list"
     else:
-        X = np.asarray(X, dtype=np.float64)
+        X = as_float_array(X, name)
         if X.ndim == 2:
             X2, lens, kind = X, None, "2d"
         elif X.ndim == 3:
@@ -27,17 +29,19 @@ def _flatten_X(X, name, n_features=None):
             X2 = X.reshape(-1, X.shape[2])
         else:
             raise ValueError(f"{name}: X must be 2-D (samples, features), 3-D (sequences, time, features) "
-                             f"or a list of 2-D arrays; got shape {X.shape}.")
-    if n_features is not None and X2.shape[1] != n_features:
-        raise ValueError(f"{name}: X has {X2.shape[1]} features, but the model was fitted with {n_features}.")
+                             f"or a list of 2-D arrays; got shape {X.shape}. Reshape your data with "
+                             "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample.")
+    check_n_features(name, X2.shape[1], n_features)
     check_finite(name, X2, "X")
     return X2, lens, kind
 
 
 def _flatten_y(y, n, name):
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
     if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) >= 1 and not np.isscalar(y[0]):
-        y = np.concatenate([np.asarray(v, dtype=np.float64) for v in y])
-    y = np.asarray(y, dtype=np.float64)
+        y = np.concatenate([as_float_array(v, name, "y") for v in y])
+    y = as_float_array(y, name, "y")
     if y.ndim == 3:
         y = y.reshape(-1, y.shape[2])
     one_d = y.ndim == 1
@@ -259,6 +263,11 @@ class Ridge(RegressorMixin, BaseEstimator):
         return self._alphas()
 
     # -------------------------------------------------------------- fitting
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # one column of W per output
+        return tags
+
     def fit(self, X, y):
         """Fit on all the data at once.
 
@@ -494,12 +503,14 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
     def _features(self, X, for_fit):
         """-> (2-D features, lengths of sequences for 'vote' or None)."""
         name = type(self).__name__
-        is_seq = (isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) == 2) or np.ndim(X) == 3
-        if not is_seq:
-            X2, _, _ = _flatten_X(X, name)
-            return X2, None
-        seqs = list(X) if isinstance(X, (list, tuple)) else list(np.asarray(X, dtype=np.float64))
-        seqs = [np.asarray(s, dtype=np.float64) for s in seqs]
+        if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) == 2:
+            seqs = [as_float_array(s, name) for s in X]
+        else:
+            X = as_float_array(X, name)
+            if X.ndim != 3:
+                X2, _, _ = _flatten_X(X, name, getattr(self, "n_features_in_", None) if not for_fit else None)
+                return X2, None
+            seqs = list(X)
         for s in seqs:
             if s.shape[0] == 0:
                 raise ValueError(f"{name}: empty sequence in X.")
@@ -519,10 +530,31 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
     def _params(self):
         return dict(alpha=self.alpha, fit_intercept=self.fit_intercept, solver=self.solver, cv=self.cv)
 
+    def _labels(self, y):
+        """One label per sample or sequence: a column vector is flattened (with scikit-learn's warning);
+        continuous values, NaN and infinity are refused."""
+        from sklearn.exceptions import DataConversionWarning
+        from sklearn.utils.multiclass import type_of_target
+
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected; it is flattened.",
+                          DataConversionWarning, stacklevel=3)
+            y = y.ravel()
+        if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+            raise ValueError(f"{name}: Input y contains NaN or infinity.")
+        kind = type_of_target(y) if y.ndim == 1 and y.size else "unknown"
+        if kind.startswith("continuous"):
+            raise ValueError(f"{name}: Unknown label type: {kind}; y must hold class labels, not continuous values.")
+        return y
+
     def fit(self, X, y):
         """Fit on samples (2-D X, y per sample) or sequences (y per sequence)."""
         validate_params(self)
-        y = np.asarray(y)
+        y = self._labels(y)
         self.classes_ = np.unique(y)
         F, lens = self._features(X, True)
         if y.ndim != 1 or len(y) != (len(lens) if lens is not None else F.shape[0]):
@@ -543,7 +575,7 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{type(self).__name__}: the first partial_fit call needs classes=.")
             self.classes_ = np.unique(np.asarray(classes))
             self.ridge_ = Ridge(**self._params())
-        y = np.asarray(y)
+        y = self._labels(y)
         if not np.all(np.isin(y, self.classes_)):
             raise ValueError(f"{type(self).__name__}: y has labels outside classes {self.classes_.tolist()}.")
         F, lens = self._features(X, True)
@@ -555,13 +587,14 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X):
-        """Scores (n, n_classes); for 'vote' the mean per-step score of each sequence."""
+        """Scores (n, n_classes); for 'vote' the mean per-step score of each sequence. With two classes, as in
+        scikit-learn, one score per sample: positive means ``classes_[1]``."""
         check_fitted(self, "ridge_")
         F, lens = self._features(X, False)
         S = self.ridge_.predict(F)
-        if lens is None:
-            return S
-        return np.stack([c.mean(axis=0) for c in np.split(S, np.cumsum(lens)[:-1])])
+        if lens is not None:
+            S = np.stack([c.mean(axis=0) for c in np.split(S, np.cumsum(lens)[:-1])])
+        return S[:, 1] - S[:, 0] if S.shape[1] == 2 else S
 
     def predict(self, X):
         """Predicted labels."""

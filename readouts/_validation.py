@@ -83,6 +83,36 @@ def validate_params(est, constraints=None):
             raise ValueError(f"{name}: parameter {key}={v!r} is invalid; it must be {choices}.")
 
 
+def as_float_array(a, name, what="X"):
+    """``a`` as a float64 ndarray; sparse, complex, non-numeric and empty inputs get a clear error instead.
+
+    The wording follows scikit-learn's ``check_array`` where it has one, so estimator checks recognise it.
+    """
+    if hasattr(a, "toarray") or type(a).__module__.startswith("scipy.sparse"):
+        raise ValueError(f"{name}: {what} is a sparse matrix; sparse input is not supported, pass a dense array "
+                         f"({what}.toarray()).")
+    arr = np.asarray(a)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name}: Complex data not supported in {what} ({arr.dtype}); pass real values.")
+    try:
+        arr = arr.astype(np.float64, copy=False)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{name}: {what} of dtype {arr.dtype} cannot be converted to float64: {e}") from None
+    if arr.ndim >= 1 and arr.shape[0] == 0:
+        raise ValueError(f"{name}: Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required "
+                         f"in {what}.")
+    if arr.ndim >= 2 and arr.shape[-1] == 0:
+        raise ValueError(f"{name}: Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+                         f"required in {what}.")
+    return arr
+
+
+def check_n_features(name, got, expected, what="X"):
+    """The number of features must match the one seen in ``fit`` (scikit-learn's wording)."""
+    if expected is not None and got != expected:
+        raise ValueError(f"{name}: {what} has {got} features, but {name} is expecting {expected} features as input.")
+
+
 def check_finite(name, a, what="X"):
     """Raise ``ValueError`` if ``a`` holds NaN or infinity."""
     if not np.all(np.isfinite(a)):

@@ -7,8 +7,8 @@ from scipy.sparse.linalg import ArpackNoConvergence, eigs
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from readouts._io import register
-from readouts._validation import (ArrayLike, Interval, Options, check_finite, check_fitted,
-                                  validate_params)
+from readouts._validation import (ArrayLike, Interval, Options, as_float_array, check_finite, check_fitted,
+                                  check_n_features, validate_params)
 from reservoirs.kernels import esn as _k
 
 #: Activation name -> kernel code (looked up once in Python).
@@ -93,22 +93,22 @@ def spectral_radius(W, tol=None):
 def _as_sequences(X, n_features=None, name="ESN", what="X"):
     """Return (list of 2-D float64 arrays, kind) with kind in {'2d', '3d', 'list'}."""
     if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) == 2:
-        seqs = [np.ascontiguousarray(x, dtype=np.float64) for x in X]
+        seqs = [np.ascontiguousarray(as_float_array(x, name, what)) for x in X]
         kind = "list"
     else:
-        X = np.asarray(X, dtype=np.float64)
+        X = as_float_array(X, name, what)
         if X.ndim == 2:
             seqs, kind = [np.ascontiguousarray(X)], "2d"
         elif X.ndim == 3:
             seqs, kind = np.ascontiguousarray(X), "3d"
         else:
             raise ValueError(f"{name}: {what} must be 2-D (time, features), 3-D (batch, time, features) "
-                             f"or a list of 2-D arrays; got shape {X.shape}.")
+                             f"or a list of 2-D arrays; got shape {X.shape}. Reshape your data with "
+                             f"{what}.reshape(-1, 1) for a single feature.")
     for s in seqs:
         if s.ndim != 2:
             raise ValueError(f"{name}: every sequence in {what} must be 2-D (time, features); got {s.shape}.")
-        if n_features is not None and s.shape[1] != n_features:
-            raise ValueError(f"{name}: {what} has {s.shape[1]} features per step, expected {n_features}.")
+        check_n_features(name, s.shape[1], n_features, what)
         check_finite(name, s, what)
     return seqs, kind
 
