@@ -328,28 +328,43 @@ def _current_events(net: Network, post_index: dict, I_e: np.ndarray) -> dict:
 
 def _poisson_tables(pois: list, pre0: int, dt: float) -> dict:
     """Per-step Poisson means ``lam[segment, channel]`` of the piecewise-constant rates of every Poisson source
-    (their channels start at presynaptic index ``pre0``), and the samplers' tables.
-
-    The kernel draws a count ``k ~ Poisson(lam)`` from one uniform ``u`` by inversion: ``k`` is the number of
-    cumulative probabilities ``cdf[j] = P(K <= j)`` that are ``<= u``. When there are few distinct means, their
-    ``cdf`` rows are tabulated here (``cdf_tab[tab_idx[seg, ch]]``), up to where they round to 1, so the kernel
-    counts without a division or a data-dependent branch (3x faster at lam = 2, the Brunel drive). With too many
-    distinct means the tables are left empty and the kernel sums the probabilities as it goes.
-    """
+    (their channels start at presynaptic index ``pre0``), with the sampler's tables for one set of rates shared by
+    every trial (see :func:`poisson_sampler`)."""
     seg_times = np.unique(np.concatenate([[0.0]] + [s.rate_times for s in pois if s.rate_times is not None]))
     seg_step = np.unique(np.rint(seg_times / dt).astype(np.int64))
+    channels, lo = {}, 0
     chans = []
     for s in pois:
-        if s.rate_times is None:
-            table = np.broadcast_to(np.asarray(s.rate, dtype=np.float64), (s.size,))[None, :]
-            table = np.broadcast_to(table, (seg_step.size, s.size))
-        else:
-            own = np.rint(s.rate_times / dt).astype(np.int64)
-            pos = np.searchsorted(own, seg_step, side="right") - 1
-            rate = s.rate if s.rate.ndim == 2 else np.broadcast_to(s.rate[:, None], (own.size, s.size))
-            table = rate[pos]
-        chans.append(table)
-    lam = (np.concatenate(chans, axis=1) if chans else np.zeros((1, 0))) * dt * 1e-3
+        chans.append(segment_rates(s, s.rate, seg_step, dt))
+        channels[s.name] = (lo, lo + s.size)
+        lo += s.size
+    lam = (np.concatenate(chans, axis=1) if chans else np.zeros((seg_step.size, 0))) * dt * 1e-3
+    out = {"pre0": pre0, "seg_step": seg_step, "n": lam.shape[1], "channels": channels, "lam": lam}
+    out.update(poisson_sampler(lam[None], dt))
+    return out
+
+
+def segment_rates(source: PoissonSource, rate, seg_step: np.ndarray, dt: float) -> np.ndarray:
+    """``source``'s rates (Hz; a number, one per channel, or one row per ``rate_times`` entry) on the merged
+    segments starting at ``seg_step``: shape ``(len(seg_step), source.size)``."""
+    rate = np.asarray(rate, dtype=np.float64)
+    if source.rate_times is None:
+        return np.broadcast_to(np.broadcast_to(rate, (source.size,))[None, :], (seg_step.size, source.size))
+    own = np.rint(source.rate_times / dt).astype(np.int64)
+    pos = np.searchsorted(own, seg_step, side="right") - 1
+    rate = rate if rate.ndim == 2 else np.broadcast_to(rate[:, None], (own.size, source.size))
+    return rate[pos]
+
+
+def poisson_sampler(lam: np.ndarray, dt: float) -> dict:
+    """Tables the kernel samples ``k ~ Poisson(lam)`` with, for means ``lam[trial or 0, segment, channel]``.
+
+    The kernel draws ``k`` from one uniform ``u`` by inversion: ``k`` is the number of cumulative probabilities
+    ``cdf[j] = P(K <= j)`` that are ``<= u``. When there are few distinct means, their ``cdf`` rows are tabulated
+    (``cdf[tab_idx[b, seg, ch]]``), up to where they round to 1, so the kernel counts without a division or a
+    data-dependent branch (3x faster at lam = 2, the Brunel drive). With too many distinct means the tables are
+    left empty and the kernel sums the probabilities as it goes.
+    """
     if lam.size and lam.max() > _MAX_POISSON_MEAN:
         raise ValueError(f"PoissonSource: a rate of {lam.max() / dt / 1e-3:g} Hz gives {lam.max():g} spikes per step "
                          f"of dt = {dt} ms; at most {_MAX_POISSON_MEAN:g} per step are allowed (split the source)")
@@ -358,11 +373,11 @@ def _poisson_tables(pois: list, pre0: int, dt: float) -> dict:
     uniq, inverse = np.unique(lam, return_inverse=True)
     cdf = _poisson_cdf(uniq, kmax)
     if cdf.size > _MAX_POISSON_TABLE:
-        cdf, tab_idx = np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int32)
+        cdf, tab_idx = np.zeros((0, 0)), np.zeros((0, 0, 0), dtype=np.int32)
     else:
         tab_idx = inverse.reshape(lam.shape).astype(np.int32)
-    return {"pre0": pre0, "lam": np.ascontiguousarray(lam), "p0": np.exp(-lam), "seg_step": seg_step, "kmax": kmax,
-            "n": lam.shape[1], "cdf": np.ascontiguousarray(cdf), "tab_idx": np.ascontiguousarray(tab_idx)}
+    return {"p0": np.ascontiguousarray(np.exp(-lam)), "lam3": np.ascontiguousarray(lam), "kmax": kmax,
+            "cdf": np.ascontiguousarray(cdf), "tab_idx": np.ascontiguousarray(tab_idx)}
 
 
 def _poisson_cdf(lams: np.ndarray, kmax: int) -> np.ndarray:

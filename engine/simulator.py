@@ -17,11 +17,11 @@ from typing import Iterable, Sequence
 import numba
 import numpy as np
 
-from engine.build import Built, build, spike_generator_events
+from engine.build import Built, build, poisson_sampler, segment_rates, spike_generator_events
 from engine.kernels.lif import QUEUE_FULL, run_chunk_parallel, run_chunk_serial
 from engine.kernels.state import init_uniform, stream_keys
-from engine.model import (STATE_VARIABLES, Network, RateMonitor, SpikeMonitor, SpikeSource, StateMonitor,
-                          check_spike_arrays)
+from engine.model import (STATE_VARIABLES, Network, PoissonSource, RateMonitor, SpikeMonitor, SpikeSource,
+                          StateMonitor, check_spike_arrays)
 
 _STREAM_V_INIT = 1 << 20  # stream offsets keep trial-level draws apart from connectivity streams
 _STREAM_POISSON = 1 << 21
@@ -193,7 +193,8 @@ class Simulator:
         self.pois_key = stream_keys(self.network.seed, _STREAM_POISSON, p["n"], self.trial_ids)
         self.cur_cur = np.zeros(B, dtype=np.int64)
         self.n_events = np.zeros(B, dtype=np.int64)
-        self._reserve = N + p["n"] * p["kmax"]  # + spike-generator events of one step, added in run()
+        self._sampler = {k: p[k] for k in ("p0", "lam3", "kmax", "cdf", "tab_idx")}  # rates shared by all trials
+        self._rate_overrides: dict[str, np.ndarray] = {}
         self._status = np.zeros(B, dtype=np.int8)
         self._resume = np.zeros(B, dtype=np.uint8)
         self._n_spiked = np.zeros(B, dtype=np.int64)
@@ -218,9 +219,49 @@ class Simulator:
             self._spike_overrides[b][source] = (t, i)
         self._sg_dirty = True
 
+    def set_rates(self, source: str, rates) -> None:
+        """Give a :class:`PoissonSource` different rates (Hz) per trial.
+
+        ``rates[b]`` has the shape of the source's own ``rate``: a number, one rate per channel, or, when the source
+        has ``rate_times``, one row per change time. Trial ``b`` then draws its spikes at ``rates[b]`` (from its
+        own random stream, as always). Applies from the next :meth:`run` on.
+        """
+        src = self.network.get(source)
+        if not isinstance(src, PoissonSource):
+            raise ValueError(f"set_rates: {source!r} is a {type(src).__name__}, not a PoissonSource")
+        B = self.trial_ids.size
+        try:
+            arr = np.asarray(rates, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"set_rates({source!r}): rates must be numbers (Hz)") from None
+        n_t = None if src.rate_times is None else src.rate_times.size
+        allowed = [(B,), (B, src.size)] if n_t is None else [(B, n_t), (B, n_t, src.size)]
+        if arr.shape not in allowed:
+            raise ValueError(f"set_rates({source!r}): rates has shape {arr.shape}; with {B} trials it must be one of "
+                             f"{allowed}")
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise ValueError(f"set_rates({source!r}): rates must be finite and >= 0 Hz")
+        self._rate_overrides[source] = arr
+        self._sampler = None  # rebuilt (and checked against dt) by the next run
+        self._sg_dirty = True
+
+    def _poisson_sampler(self) -> dict:
+        """Sampler tables for per-trial rates: the shared means, with each overridden source's rows replaced."""
+        b = self.built
+        p = b.pois
+        lam = np.repeat(p["lam"][None], self.trial_ids.size, axis=0)
+        for name, rates in self._rate_overrides.items():
+            src = self.network.get(name)
+            lo, hi = p["channels"][name]
+            for k in range(self.trial_ids.size):
+                lam[k, :, lo:hi] = segment_rates(src, rates[k], p["seg_step"], b.dt) * b.dt * 1e-3
+        return poisson_sampler(lam, b.dt)
+
     def _prepare_inputs(self) -> None:
-        """Flatten spike-generator events and size the buffers that depend on them (spike lists, spike queue,
-        record buffer)."""
+        """Flatten spike-generator events, build per-trial Poisson tables, and size the buffers that depend on
+        them (spike lists, spike queue, record buffer)."""
+        if self._sampler is None:
+            self._sampler = self._poisson_sampler()
         self._sg = spike_generator_events(self.network, self.built, self._spike_overrides, self.step)
         self._sg_cur = self._sg[2][:-1].copy()
         self._sg_dirty = False
@@ -240,7 +281,8 @@ class Simulator:
                 grown = np.zeros((B, D, slot_cap), dtype=np.int32)
                 grown[:, :, :old] = getattr(self, name)
                 setattr(self, name, grown)
-        self._reserve_run = self._reserve + per_step
+        # most spikes one step can record: every neuron, every Poisson channel at its largest count, generators
+        self._reserve_run = self.built.n_neurons + self.built.pois["n"] * self._sampler["kmax"] + per_step
         cap = max(self._reserve_run + 1, self._MIN_RECORD_CAPACITY)
         if self._spk_step.shape[1] < cap:
             self._spk_step = np.empty((B, cap), dtype=np.int64)
@@ -355,7 +397,7 @@ class Simulator:
         return np.zeros(B, dtype=np.int64), rate_counts, st_base, st_out
 
     def _call_kernel(self, t_start, t_end, base, spk_n, rate_counts, st_base, st_out) -> None:
-        b, pa, p = self.built, self.built.pop_arrays, self.built.pois
+        b, pa, p, sm = self.built, self.built.pop_arrays, self.built.pois, self._sampler
         kernel = run_chunk_parallel if self.trial_ids.size > 1 else run_chunk_serial
         kernel(t_start, t_end, self._reserve_run, self._status, self._resume,
                b.pop_lo, b.pop_hi, pa["model"], pa["use_iext"], pa["C0"], pa["Vth"], pa["Vreset"], pa["P22"],
@@ -364,7 +406,7 @@ class Simulator:
                self._spiked_mult, self._n_spiked, self._q_tgt, self._q_w, self._q_n, self._sq_pre,
                self._sq_mult, self._sq_n,
                b.indptr, b.targets, b.w_syn, b.w_row, b.d_syn, b.d_row,
-               p["pre0"], self.pois_key, p["seg_step"], p["p0"], p["lam"], p["kmax"], p["cdf"], p["tab_idx"],
+               p["pre0"], self.pois_key, p["seg_step"], sm["p0"], sm["lam3"], sm["kmax"], sm["cdf"], sm["tab_idx"],
                self._sg[0], self._sg[1], self._sg[2], self._sg_cur,
                b.currents["step"], b.currents["idx"], b.currents["val"], self.cur_cur,
                self.rec_mask, self._spk_step, self._spk_id, spk_n, self.n_events,

@@ -120,3 +120,48 @@ def test_memory_report_counts_bytes_per_synapse():
     assert rep["synapses"] == sim.built.n_synapses > 0
     # per-synapse targets (4 B), weights (4 B) and delays (1 B), plus per-row arrays amortised
     assert 9.0 <= rep["bytes_per_synapse"] < 10.0
+
+
+def _rate_net(rate_times=None, rate=20.0):
+    net = Network(dt=0.1, seed=8)
+    net.add(Population("n", 1), PoissonSource("p", 200, rate=rate, rate_times=rate_times), SpikeMonitor("p"))
+    return net
+
+
+def test_poisson_rates_per_trial():
+    sim = Simulator(_rate_net(), trials=3)
+    sim.set_rates("p", [0.0, 20.0, 200.0])
+    sim.run(500.0)
+    counts = [sim.spikes("p", trial=k)[0].size / 200 / 0.5 for k in range(3)]
+    assert counts[0] == 0
+    assert counts[1] == pytest.approx(20.0, rel=0.1)
+    assert counts[2] == pytest.approx(200.0, rel=0.05)
+
+
+def test_per_trial_rates_equal_the_single_trial_run():
+    """Trial 2 of a batch with its own rates is trial 2 run alone with the same rates, bit for bit."""
+    rates = np.array([[10.0, 50.0], [80.0, 0.0], [30.0, 3000.0]])  # (trials, segments)
+    net = _rate_net(rate_times=[0.0, 100.0], rate=[5.0, 5.0])
+    batch = Simulator(net, trials=3)
+    batch.set_rates("p", rates)
+    batch.run(200.0)
+    alone = Simulator(net, trials=[2])
+    alone.set_rates("p", rates[2:])
+    alone.run(200.0)
+    np.testing.assert_array_equal(batch.spike_steps("p", 2)[0], alone.spike_steps("p", 2)[0])
+    np.testing.assert_array_equal(batch.spike_steps("p", 2)[1], alone.spike_steps("p", 2)[1])
+    t, _ = batch.spikes("p", 1)
+    assert np.sum(t >= 100.0) == 0 and np.sum(t < 100.0) > 0
+
+
+def test_set_rates_rules():
+    sim = Simulator(_rate_net(), trials=2)
+    with pytest.raises(ValueError, match=r"rates has shape \(3,\); with 2 trials it must be one of"):
+        sim.set_rates("p", [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        sim.set_rates("p", [1.0, -2.0])
+    with pytest.raises(ValueError, match="is a Population, not a PoissonSource"):
+        sim.set_rates("n", [1.0, 2.0])
+    sim.set_rates("p", [1.0, 2e6])
+    with pytest.raises(ValueError, match="spikes per step"):
+        sim.run(1.0)

@@ -111,6 +111,7 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
     per_syn_delay = d_syn.size > 0
     per_syn_weight = w_syn.size > 0
     use_cdf_tab = pois_cdf.shape[0] > 0
+    rates_per_trial = np.int64(pois_p0.shape[0] > 1)
     for b in prange(B):
         step = t_start[b]
         seg = 0
@@ -166,18 +167,19 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                 if n_pois > 0:
                     while seg + 1 < n_seg and pois_seg_step[seg + 1] <= step:
                         seg += 1
+                    bt = b * rates_per_trial  # this trial's rates, or row 0 when all trials share them
                     for ch in range(n_pois):
                         u = uniform(pois_key[b, ch], step)
-                        p0 = pois_p0[seg, ch]
+                        p0 = pois_p0[bt, seg, ch]
                         if u < p0:
                             continue
                         if use_cdf_tab:  # k = #{j : P(K <= j) <= u}, branch-free over the tabulated CDF
-                            row = pois_cdf[pois_tab_idx[seg, ch]]
+                            row = pois_cdf[pois_tab_idx[bt, seg, ch]]
                             k = 0
                             for j in range(row.size):
                                 k += u >= row[j]
                         else:  # sum the probabilities until they pass u
-                            lam = pois_lam[seg, ch]
+                            lam = pois_lam[bt, seg, ch]
                             k = 1
                             term = p0 * lam
                             cdf = p0 + term
