@@ -38,13 +38,14 @@ QUEUE_FULL = 2
 
 
 @njit(cache=True, inline="always")
-def _update_exp(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, p21e, p21i, p11e, p11i, vth, vr, rs, use_iext):
-    """One exact step of a population of iaf_psc_exp neurons; sets ``flags`` where the threshold is crossed.
+def _update_exp(V, Iex, Iin, ref, Iext, flags, lo, n, c0, p22, p20, p21e, p21i, p11e, p11i, vth, vr, rs, use_iext):
+    """One exact step of iaf_psc_exp neurons ``lo .. lo+n-1``; sets ``flags`` where the threshold is crossed.
 
-    The arrays are the population's slices, so the loop starts at 0: LLVM then knows no index is negative and
-    vectorises the loop (with an offset start, numba's wrap-around handling defeats vectorisation).
+    The index is unsigned, so numba emits no negative-index wrap-around and LLVM vectorises the loop (a signed
+    offset index defeats vectorisation; slicing the arrays per population instead costs ~10 % of CUBA's step).
     """
-    for i in range(V.size):
+    for k in range(n):
+        i = lo + np.uint64(k)  # unsigned: numba adds no negative-index wrap-around, so LLVM vectorises
         v = V[i]
         ie = Iex[i]
         ii = Iin[i]
@@ -63,9 +64,10 @@ def _update_exp(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, p21e, p21i, p11e, p
 
 
 @njit(cache=True, inline="always")
-def _update_delta(V, Iex, Iin, ref, Iext, flags, c0, p22, p20, vth, vr, rs, use_iext):
+def _update_delta(V, Iex, Iin, ref, Iext, flags, lo, n, c0, p22, p20, vth, vr, rs, use_iext):
     """One exact step of iaf_psc_delta neurons; input queued in ``Iex + Iin`` is added, or dropped if refractory."""
-    for i in range(V.size):
+    for k in range(n):
+        i = lo + np.uint64(k)
         v = V[i]
         r = ref[i]
         vn = c0 + v * p22 + (Iex[i] + Iin[i])
@@ -143,11 +145,11 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                     lo = pop_lo[p]
                     hi = pop_hi[p]
                     if pop_model[p] == EXP:
-                        _update_exp(Vb[lo:hi], Iexb[lo:hi], Iinb[lo:hi], refb[lo:hi], Iextb[lo:hi], flagb[lo:hi],
+                        _update_exp(Vb, Iexb, Iinb, refb, Iextb, flagb, np.uint64(lo), hi - lo,
                                     C0[p], P22[p], P20[p], P21ex[p], P21in[p], P11ex[p], P11in[p], Vth[p],
                                     Vreset[p], np.int64(ref_steps[p]), pop_iext[p])
                     else:
-                        _update_delta(Vb[lo:hi], Iexb[lo:hi], Iinb[lo:hi], refb[lo:hi], Iextb[lo:hi], flagb[lo:hi],
+                        _update_delta(Vb, Iexb, Iinb, refb, Iextb, flagb, np.uint64(lo), hi - lo,
                                       C0[p], P22[p], P20[p], Vth[p], Vreset[p], np.int64(ref_steps[p]), pop_iext[p])
                 # A3. spiking neurons, in index order: skip 64 flags at a time when none is set
                 n_sp = 0
