@@ -99,6 +99,34 @@ def _drive_single(u_t, WinT, drv, n):
 
 
 @njit(cache=True, error_model="numpy")
+def _positions(perm, N):
+    """Internal position of every unit (``perm`` maps internal position -> unit, padding rows >= N)."""
+    pos = np.empty(N, dtype=np.int64)
+    for p in range(perm.shape[0]):
+        if perm[p] < N:
+            pos[perm[p]] = p
+    return pos
+
+
+@njit(cache=True, error_model="numpy")
+def _load_state(x0, perm):
+    """Initial state in internal order (zero on padding rows)."""
+    x = np.zeros(perm.shape[0], dtype=np.float64)
+    for p in range(perm.shape[0]):
+        if perm[p] < x0.shape[0]:
+            x[p] = x0[perm[p]]
+    return x
+
+
+@njit(cache=True, error_model="numpy")
+def _store_state(x, x0, perm):
+    """Write the internal-order state back into ``x0`` in unit order."""
+    for p in range(perm.shape[0]):
+        if perm[p] < x0.shape[0]:
+            x0[perm[p]] = x[p]
+
+
+@njit(cache=True, error_model="numpy")
 def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
                dense, perm, leak, act, washout, x0, out):
     """Run one sequence through the reservoir, all time steps in one call.
@@ -134,18 +162,12 @@ def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
     n = perm.shape[0]
     N = x0.shape[0]
     F = WfbT.shape[0]
-    x = np.zeros(n, dtype=np.float64)
+    x = _load_state(x0, perm)
     rec = np.zeros(n, dtype=np.float64)
     drv = np.zeros(n, dtype=np.float64)
     fb = np.zeros(n, dtype=np.float64)
-    for p in range(n):
-        if perm[p] < N:
-            x[p] = x0[perm[p]]
     use_dense = dense.shape[0] > 0
-    pos = np.empty(N, dtype=np.int64)
-    for p in range(n):
-        if perm[p] < N:
-            pos[perm[p]] = p
+    pos = _positions(perm, N)
     for t in range(T):
         if use_dense:
             for p in range(n):
@@ -170,9 +192,7 @@ def run_single(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
             row = out[t - washout]
             for q in range(N):
                 row[q] = x[pos[q]]
-    for p in range(n):
-        if perm[p] < N:
-            x0[perm[p]] = x[p]
+    _store_state(x, x0, perm)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -190,19 +210,13 @@ def run_single_rows(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
     F = WfbT.shape[0]
     D = WinT.shape[0]
     n_slices = slice_len.shape[0]
-    x = np.zeros(n, dtype=np.float64)
+    x = _load_state(x0, perm)
     x_new = np.zeros(n, dtype=np.float64)
     rec = np.zeros(n, dtype=np.float64)
     drv = np.zeros(n, dtype=np.float64)
     fb = np.zeros(n, dtype=np.float64)
     oma = 1.0 - leak
-    for p in range(n):
-        if perm[p] < N:
-            x[p] = x0[perm[p]]
-    pos = np.empty(N, dtype=np.int64)
-    for p in range(n):
-        if perm[p] < N:
-            pos[perm[p]] = p
+    pos = _positions(perm, N)
     for t in range(T):
         u_t = U[t]
         use_fb = F > 0 and t > 0
@@ -237,9 +251,7 @@ def run_single_rows(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
             row = out[t - washout]
             for q in range(N):
                 row[q] = x[pos[q]]
-    for p in range(n):
-        if perm[p] < N:
-            x0[perm[p]] = x[p]
+    _store_state(x, x0, perm)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -262,10 +274,7 @@ def run_batch(U, Y, WinT, WfbT, bias, vals, cols, slice_ptr, slice_len, S,
     nblk = (B + L - 1) // L
     oma = 1.0 - leak
     use_dense = dense.shape[0] > 0
-    pos = np.empty(N, dtype=np.int64)
-    for p in range(n):
-        if perm[p] < N:
-            pos[perm[p]] = p
+    pos = _positions(perm, N)
     for blk in prange(nblk):
         b0 = blk * L
         nl = min(L, B - b0)
