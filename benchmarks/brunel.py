@@ -18,7 +18,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import available, run_child
+from _common import compare, run_child
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "pond" / "examples" / "brunel.toml"
 
@@ -79,29 +79,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--tools", default="pond,nest")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
-    results: dict = {}
-    for tool in args.tools.split(","):
-        reason = available(tool)
-        if reason:
-            results[tool] = {"skipped": reason}
-            continue
-        try:
-            if tool == "pond":
-                r = run_pond(args.duration)
-            elif tool == "nest":
-                r = run_child([NEST_CODE, str(args.duration), str(args.seed)], timeout=3600)
-            else:
-                raise ValueError(f"unknown tool {tool!r}")
-        except Exception as exc:  # a reference tool failing must not hide the others' figures
-            results[tool] = {"error": str(exc)}
-            continue
-        r["run_s_per_sim_s"] = r["loop_s"] / args.duration
-        r["rate_hz"] = r["spikes"] / 12500 / args.duration
-        results[tool] = r
-    if "run_s_per_sim_s" in results.get("pond", {}):
-        p = results["pond"]["run_s_per_sim_s"]
-        results["pond"]["speedup"] = {t: r["run_s_per_sim_s"] / p for t, r in results.items()
-                                      if t != "pond" and "run_s_per_sim_s" in r}
+    runners = {"pond": lambda: run_pond(args.duration),
+               "nest": lambda: run_child([NEST_CODE, str(args.duration), str(args.seed)], timeout=3600)}
+    results = compare(runners, args.tools.split(","), args.duration, 12500)
     report = {"model": "Brunel 2000 AI (NEST brunel_delta_nest.py)", "duration_s": args.duration, "neurons": 12500,
               "tools": results}
     if args.json:

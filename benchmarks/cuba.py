@@ -18,7 +18,7 @@ import tempfile
 import textwrap
 import time
 
-from _common import available, run_child
+from _common import compare, run_child
 
 BRIAN2_CODE = textwrap.dedent("""
     import json, sys, time
@@ -156,35 +156,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--no-compile-times", action="store_true",
                     help="skip measuring pond's first-call compile time (cold and cached Numba cache)")
     args = ap.parse_args(argv)
-    results: dict = {}
-    for tool in args.tools.split(","):
-        reason = available(tool)
-        if reason:
-            results[tool] = {"skipped": reason}
-            continue
-        try:
-            if tool == "pond":
-                r = run_pond(args.duration, args.seed)
-                if not args.no_compile_times:
-                    r.update(pond_compile_times())
-            elif tool == "brian2-cython":
-                r = run_brian2("cython", args.duration, args.seed)
-            elif tool == "brian2-cpp":
-                r = run_brian2("cpp", args.duration, args.seed)
-            elif tool == "nest":
-                r = run_nest(args.duration, args.seed)
-            else:
-                raise ValueError(f"unknown tool {tool!r}")
-        except Exception as exc:  # a reference tool failing must not hide the others' figures
-            results[tool] = {"error": str(exc)}
-            continue
-        r["run_s_per_sim_s"] = r["loop_s"] / args.duration
-        r["rate_hz"] = r["spikes"] / 4000 / args.duration
-        results[tool] = r
-    if "pond" in results and "run_s_per_sim_s" in results["pond"]:
-        p = results["pond"]["run_s_per_sim_s"]
-        results["pond"]["speedup"] = {t: r["run_s_per_sim_s"] / p for t, r in results.items()
-                                      if t != "pond" and "run_s_per_sim_s" in r}
+    def pond():
+        r = run_pond(args.duration, args.seed)
+        if not args.no_compile_times:
+            r.update(pond_compile_times())
+        return r
+
+    runners = {"pond": pond, "brian2-cython": lambda: run_brian2("cython", args.duration, args.seed),
+               "brian2-cpp": lambda: run_brian2("cpp", args.duration, args.seed),
+               "nest": lambda: run_nest(args.duration, args.seed)}
+    results = compare(runners, args.tools.split(","), args.duration, 4000)
     report = {"model": "CUBA (Vogels & Abbott 2005; brian2/examples/CUBA.py)", "duration_s": args.duration,
               "neurons": 4000, "tools": results}
     if args.json:
