@@ -9,7 +9,9 @@ batch, on any number of threads.
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -17,11 +19,11 @@ from typing import Iterable, Sequence
 import numba
 import numpy as np
 
-from engine.build import Built, build, poisson_sampler, segment_rates, spike_generator_events
+from engine.build import Built, build, current_events, poisson_sampler, segment_rates, spike_generator_events
 from engine.kernels.lif import QUEUE_FULL, run_chunk_parallel, run_chunk_serial
 from engine.kernels.state import init_uniform, stream_keys
-from engine.model import (STATE_VARIABLES, Network, PoissonSource, RateMonitor, SpikeMonitor, SpikeSource,
-                          StateMonitor, check_spike_arrays)
+from engine.model import (STATE_VARIABLES, CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor,
+                          SpikeSource, StateMonitor, check_spike_arrays)
 
 _STREAM_V_INIT = 1 << 20  # stream offsets keep trial-level draws apart from connectivity streams
 _STREAM_POISSON = 1 << 21
@@ -191,7 +193,7 @@ class Simulator:
         self._flags = _placed_zeros((B, -(-N // 64) * 64), np.uint8, 5)  # whole 64-flag blocks for the scan
         p = b.pois
         self.pois_key = stream_keys(self.network.seed, _STREAM_POISSON, p["n"], self.trial_ids)
-        self.cur_cur = np.zeros(B, dtype=np.int64)
+        self._current_overrides: list[dict] = [{} for _ in range(B)]
         self.n_events = np.zeros(B, dtype=np.int64)
         self._sampler = {k: p[k] for k in ("p0", "lam3", "kmax", "cdf", "tab_idx")}  # rates shared by all trials
         self._rate_overrides: dict[str, np.ndarray] = {}
@@ -245,6 +247,47 @@ class Simulator:
         self._sampler = None  # rebuilt (and checked against dt) by the next run
         self._sg_dirty = True
 
+    def set_currents(self, source: str, amplitudes: Sequence) -> None:
+        """Give a :class:`CurrentSource` different amplitudes (pA) per trial: ``amplitudes[b]`` has the shape of the
+        source's own ``amplitude``. Applies from the next :meth:`run` on (the current then is as if these
+        amplitudes had always been there)."""
+        src = self.network.get(source)
+        if not isinstance(src, CurrentSource):
+            raise ValueError(f"set_currents: {source!r} is a {type(src).__name__}, not a CurrentSource")
+        if len(amplitudes) != self.trial_ids.size:
+            raise ValueError(f"set_currents: got amplitudes for {len(amplitudes)} trials; this simulator runs "
+                             f"{self.trial_ids.size}")
+        for b, amp in enumerate(amplitudes):
+            arr = np.asarray(amp, dtype=np.float64)
+            if arr.shape != src.amplitude.shape:
+                raise ValueError(f"set_currents({source!r}) trial {b}: amplitude has shape {arr.shape}; it must have "
+                                 f"the source's shape {src.amplitude.shape}")
+            src.replace(amplitude=arr)  # the source's own checks (finite values)
+            self._current_overrides[b][source] = arr
+        self._sg_dirty = True
+
+    def _current_inputs(self) -> None:
+        """Per-trial current events (shared when no trial has its own amplitudes), and ``I_ext`` as it stands at the
+        current step: events before it are applied here, the kernel takes over from there."""
+        B = self.trial_ids.size
+        if any(self._current_overrides):
+            per_trial = [current_events(self.network, self.built, ov) for ov in self._current_overrides]
+        else:
+            per_trial = [self.built.currents]
+        self._cur = {k: np.concatenate([e[k] for e in per_trial]) for k in ("step", "idx", "val")}
+        ends = np.cumsum([e["step"].size for e in per_trial])
+        starts = ends - np.array([e["step"].size for e in per_trial])
+        if len(per_trial) == 1:
+            starts, ends = np.repeat(starts, B), np.repeat(ends, B)
+        self._cur_pos = np.empty(B, dtype=np.int64)
+        self._cur_end = ends.astype(np.int64)
+        self.I_ext[:] = self.built.I_e
+        for k in range(B):
+            lo, hi = int(starts[k]), int(ends[k])
+            past = lo + int(np.searchsorted(self._cur["step"][lo:hi], self.step, side="left"))
+            self.I_ext[k, self._cur["idx"][lo:past]] = self._cur["val"][lo:past]  # later events overwrite earlier
+            self._cur_pos[k] = past
+
     def _poisson_sampler(self) -> dict:
         """Sampler tables for per-trial rates: the shared means, with each overridden source's rows replaced."""
         b = self.built
@@ -262,6 +305,7 @@ class Simulator:
         them (spike lists, spike queue, record buffer)."""
         if self._sampler is None:
             self._sampler = self._poisson_sampler()
+        self._current_inputs()
         self._sg = spike_generator_events(self.network, self.built, self._spike_overrides, self.step)
         self._sg_cur = self._sg[2][:-1].copy()
         self._sg_dirty = False
@@ -334,7 +378,9 @@ class Simulator:
         t_stop = self.step + n_steps
         bar = _progress_bar(n_steps * dt, progress)
         old_threads = numba.get_num_threads()
+        ctrl_c = _DeferredInterrupt()
         try:
+            ctrl_c.install()
             if self.n_jobs is not None:
                 numba.set_num_threads(min(self.n_jobs, numba.config.NUMBA_NUM_THREADS))
             while self.step < t_stop:
@@ -349,7 +395,9 @@ class Simulator:
                     bar.update(chunk_ms)
                     bar.set_postfix(rtf=f"{(t_end - t_stop + n_steps) * dt * 1e-3 / wall:.2f}",
                                     ev_s=f"{(self.n_events.sum() - events0) / wall:.3g}")
+                ctrl_c.raise_if_pressed()  # between chunks, with every spike so far handed over
         finally:
+            ctrl_c.restore()
             numba.set_num_threads(old_threads)
             if bar is not None:
                 bar.close()
@@ -408,7 +456,7 @@ class Simulator:
                b.indptr, b.targets, b.w_syn, b.w_row, b.d_syn, b.d_row,
                p["pre0"], self.pois_key, p["seg_step"], sm["p0"], sm["lam3"], sm["kmax"], sm["cdf"], sm["tab_idx"],
                self._sg[0], self._sg[1], self._sg[2], self._sg_cur,
-               b.currents["step"], b.currents["idx"], b.currents["val"], self.cur_cur,
+               self._cur["step"], self._cur["idx"], self._cur["val"], self._cur_pos, self._cur_end,
                self.rec_mask, self._spk_step, self._spk_id, spk_n, self.n_events,
                bool(self._rate_names), self.pre_pop, base, rate_counts,
                self.st_idx, self.st_every, st_base, st_out)
@@ -525,6 +573,35 @@ class Simulator:
                                        self._q_w))
         return {"synapses": b.n_synapses, "connectivity_bytes": b.connectivity_bytes(),
                 "bytes_per_synapse": b.bytes_per_synapse(), "state_bytes": int(state)}
+
+
+class _DeferredInterrupt:
+    """Ctrl-C during a run takes effect at the next chunk boundary, as a KeyboardInterrupt raised from plain code.
+
+    Python's default handler raises KeyboardInterrupt wherever the main thread happens to be, and when that is a
+    weakref callback or a finaliser (frequent while Numba compiles), CPython prints "Exception ignored" and the run
+    goes on. Installed only in the main thread; the previous handler comes back when the run ends.
+    """
+
+    def __init__(self):
+        self.pressed = False
+        self._previous = None
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+
+    def _handler(self, signum, frame) -> None:
+        self.pressed = True
+
+    def raise_if_pressed(self) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _placed_zeros(shape: tuple, dtype, slot: int) -> np.ndarray:

@@ -133,3 +133,25 @@ def test_spike_queue_holds_every_neuron_firing_every_step_with_two_delays():
     np.testing.assert_array_equal(a, b)
     p11 = np.exp(-0.1 / 2.0)
     assert a[0, -1, 0] == pytest.approx(100.0 / (1 - p11), rel=1e-3)  # 100 spikes of weight 1 arrive every step
+
+
+def test_sigint_stops_the_run_at_a_chunk_boundary():
+    """A real SIGINT during a run ends it cleanly at the next chunk boundary, with KeyboardInterrupt."""
+    import signal
+
+    class Pinch:
+        calls = 0
+
+        def write(self, *args):
+            pass
+
+        def advance(self, t_ms):
+            Pinch.calls += 1
+            if Pinch.calls == 2:
+                signal.raise_signal(signal.SIGINT)
+
+    sim = Simulator(recurrent_network(seed=4), chunk_ms=20.0)
+    with pytest.raises(KeyboardInterrupt):
+        sim.run(200.0, sinks=[Pinch()])
+    assert sim.t == pytest.approx(40.0)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -152,9 +152,10 @@ def test_ctrl_c_keeps_the_spikes(tmp_path):
         while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert out.exists(), proc.communicate()
-        size0 = out.stat().st_size  # grows at the first flush of spikes (so compilation is over)
-        while out.stat().st_size == size0 and time.monotonic() < deadline + 60 and proc.poll() is None:
-            time.sleep(0.05)
+        # wait for the first flush of simulated time (compilation is over by then)
+        while _recorded_ms(out) <= 0 and time.monotonic() < deadline + 60 and proc.poll() is None:
+            time.sleep(0.1)
+        assert _recorded_ms(out) > 0, "the run never flushed"
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
@@ -172,6 +173,15 @@ def test_ctrl_c_keeps_the_spikes(tmp_path):
         assert t.size > 0 and t.max() <= t_rec
     n = int(lines[0].split("; ")[1].split()[0])
     assert n == r_total(out)
+
+
+def _recorded_ms(path) -> float:
+    """Simulated time the file holds so far (0 while it cannot be read yet)."""
+    try:
+        with SpikeFileReader(path) as r:
+            return float(r.attrs.get("t_recorded_ms", 0.0))
+    except Exception:  # created but not flushed yet, or mid-flush
+        return 0.0
 
 
 def r_total(path) -> int:
