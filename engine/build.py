@@ -283,11 +283,19 @@ def _row_homogeneous(parts: list, const_pos: int, arr_pos: int):
     return seen
 
 
-def _current_events(net: Network, post_index: dict, I_e: np.ndarray) -> dict:
+def current_events(net: Network, built: "Built", amplitudes: dict | None = None) -> dict:
+    """:func:`_current_events` of a built network, with some sources' amplitudes replaced (one trial's inputs)."""
+    post_index = {name: (int(built.pop_lo[k]), net.get(name)) for k, name in enumerate(built.pop_names)}
+    return _current_events(net, post_index, built.I_e, amplitudes or {})
+
+
+def _current_events(net: Network, post_index: dict, I_e: np.ndarray, amplitudes: dict | None = None) -> dict:
     """Current sources as a step-sorted list of (step, neuron, new external current) events, where the external
-    current is ``I_e`` plus every current source on that neuron."""
+    current is ``I_e`` plus every current source on that neuron; ``amplitudes`` replaces sources' amplitudes."""
     steps, idxs, deltas = [], [], []
     for cs in net.currents:
+        if amplitudes and cs.name in amplitudes:
+            cs = cs.replace(amplitude=amplitudes[cs.name])
         owner = f"CurrentSource {cs.name!r}"
         if cs.target not in post_index:
             raise ValueError(f"{owner}: target = {cs.target!r} is not a population; choose from {sorted(post_index)}")

@@ -165,3 +165,51 @@ def test_set_rates_rules():
     sim.set_rates("p", [1.0, 2e6])
     with pytest.raises(ValueError, match="spikes per step"):
         sim.run(1.0)
+
+
+def _current_net():
+    from engine import CurrentSource
+
+    net = Network(dt=0.1)
+    net.add(Population("n", 2, tau_m=10.0, C_m=250.0, E_L=0.0, V_reset=0.0, V_th=1e6, V_init=0.0, I_e=20.0),
+            CurrentSource("step", "n", amplitude=[100.0, 0.0], times=[5.0, 30.0]), StateMonitor("n", ("V",)))
+    return net
+
+
+def test_current_amplitudes_per_trial():
+    """Each trial gets its own step amplitude on top of I_e; trial k alone with the same amplitude is identical."""
+    sim = Simulator(_current_net(), trials=3)
+    sim.set_currents("step", [[0.0, 0.0], [100.0, 0.0], [300.0, -20.0]])
+    t, V = sim.run(60.0).state("n", "V")
+    v_e = 20.0 * 10.0 / 250.0 * (1 - np.exp(-t / 10.0))  # I_e alone
+    np.testing.assert_allclose(V[0, :, 0], v_e, rtol=1e-9)
+    on = (t > 5.0) & (t <= 30.0)
+    extra = 300.0 * 10.0 / 250.0 * (1 - np.exp(-(t[on] - 5.0) / 10.0))
+    np.testing.assert_allclose(V[2, on, 0], v_e[on] + extra, rtol=1e-9)
+    alone = Simulator(_current_net(), trials=[1])
+    alone.set_currents("step", [[100.0, 0.0]])
+    np.testing.assert_array_equal(alone.run(60.0).state("n", "V")[1][0], V[1])
+    np.testing.assert_array_equal(V[1], Simulator(_current_net()).run(60.0).state("n", "V")[1][0])
+
+
+def test_set_currents_between_runs_applies_from_then_on():
+    sim = Simulator(_current_net(), trials=1)
+    sim.run(10.0)
+    sim.set_currents("step", [[0.0, 0.0]])  # switch the step off from 10 ms on: only I_e drives V afterwards
+    t, V = sim.run(50.0).state("n", "V")
+    later = t > 10.0 + 1e-9
+    v10 = V[0, np.argmin(np.abs(t - 10.0)), 0]
+    v_inf = 20.0 * 10.0 / 250.0
+    np.testing.assert_allclose(V[0, later, 0], v_inf + (v10 - v_inf) * np.exp(-(t[later] - 10.0) / 10.0), rtol=1e-9)
+
+
+def test_set_currents_rules():
+    sim = Simulator(_current_net(), trials=2)
+    with pytest.raises(ValueError, match="got amplitudes for 1 trials; this simulator runs 2"):
+        sim.set_currents("step", [[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"amplitude has shape \(3,\); it must have the source's shape \(2,\)"):
+        sim.set_currents("step", [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError, match="amplitude contains nan"):
+        sim.set_currents("step", [[1.0, np.nan], [1.0, 2.0]])
+    with pytest.raises(ValueError, match="is a Population, not a CurrentSource"):
+        sim.set_currents("n", [[1.0], [2.0]])

@@ -90,7 +90,7 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                indptr, targets, w_syn, w_row, d_syn, d_row,
                pois_pre0, pois_key, pois_seg_step, pois_p0, pois_lam, pois_kmax, pois_cdf, pois_tab_idx,
                sg_pre, sg_step, sg_ptr, sg_cur,
-               cur_step, cur_idx, cur_val, cur_cur,
+               cur_step, cur_idx, cur_val, cur_cur, cur_end,
                rec_mask, spk_step, spk_id, spk_n, n_events,
                rate_on, pre_pop, rate_base, rate_counts,
                st_idx, st_every, st_base, st_out):
@@ -107,7 +107,6 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
     q_cap = q_tgt.shape[2]
     n_pois = pois_key.shape[1]
     n_seg = pois_seg_step.size
-    n_cur = cur_step.size
     n_st = st_idx.size
     n_blocks = flags.shape[1] // 64  # flags are padded to a multiple of 64 bytes
     per_syn_delay = d_syn.size > 0
@@ -136,7 +135,7 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                     break
                 # A1. current-injection events due now
                 c = cur_cur[b]
-                while c < n_cur and cur_step[c] <= step:
+                while c < cur_end[b] and cur_step[c] <= step:
                     Iextb[cur_idx[c]] = cur_val[c]
                     c += 1
                 cur_cur[b] = c
