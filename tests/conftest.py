@@ -34,3 +34,13 @@ def small_net() -> Network:
 def sorted_spikes(steps: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((ids, steps))
     return steps[order], ids[order]
+
+
+def one_line_error(proc, rc=1):
+    """A CLI failure: exit code ``rc``, one stderr line naming pond and the error, no traceback."""
+    assert proc.returncode == rc, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("pond") and "error" in lines[0]
+    assert "Traceback" not in proc.stderr
+    return lines[0]

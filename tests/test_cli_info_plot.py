@@ -16,6 +16,8 @@ from pond import __version__
 from pond.cli import main
 
 pytest.importorskip("matplotlib")
+from conftest import one_line_error
+
 from pond.plotting import raster_plot  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,15 +30,6 @@ def pond(*args, timeout=60):
     env["MPLBACKEND"] = "Agg"
     return subprocess.run([sys.executable, "-m", "pond", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=str(REPO))
-
-
-def _one_line_error(proc, rc=1):
-    assert proc.returncode == rc, (proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("pond") and "error" in lines[0]
-    assert "Traceback" not in proc.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -122,20 +115,20 @@ def test_plot_million_spikes_is_fast_and_capped(million_file, tmp_path):
 
 def test_run_without_model_is_a_usage_error():
     # run, bench and demo themselves are tested in test_cli_run.py
-    _one_line_error(pond("run"), rc=2)
-    _one_line_error(pond("bench", "nonesuch"), rc=2)
+    one_line_error(pond("run"), rc=2)
+    one_line_error(pond("bench", "nonesuch"), rc=2)
 
 
 def test_errors_are_one_line_without_traceback(tmp_path, spike_file):
-    line = _one_line_error(pond("info", tmp_path / "missing.h5"))
+    line = one_line_error(pond("info", tmp_path / "missing.h5"))
     assert "missing.h5" in line and "does not exist" in line
     junk = tmp_path / "junk.h5"
     junk.write_text("not hdf5")
-    _one_line_error(pond("info", junk))
-    _one_line_error(pond("plot", spike_file, "-o", tmp_path / "x.png", "--population", "nope"))
-    _one_line_error(pond("plot", spike_file, "-o", tmp_path / "x.png", "--t-start", "abc"), rc=2)
-    _one_line_error(pond("plot", spike_file), rc=2)  # -o missing
-    _one_line_error(pond("frobnicate"), rc=2)
+    one_line_error(pond("info", junk))
+    one_line_error(pond("plot", spike_file, "-o", tmp_path / "x.png", "--population", "nope"))
+    one_line_error(pond("plot", spike_file, "-o", tmp_path / "x.png", "--t-start", "abc"), rc=2)
+    one_line_error(pond("plot", spike_file), rc=2)  # -o missing
+    one_line_error(pond("frobnicate"), rc=2)
 
 
 def test_debug_shows_traceback(tmp_path):

@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from conftest import one_line_error
 
 from engine.spikefile import SpikeFileReader, file_info, read_spikes
 
@@ -29,15 +30,6 @@ def _env():
 def pond(*args, cwd, timeout=120):
     return subprocess.run([sys.executable, "-m", "pond", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=_env(), cwd=str(cwd))
-
-
-def _one_line_error(proc, rc=1):
-    assert proc.returncode == rc, (proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("pond") and "error" in lines[0]
-    assert "Traceback" not in proc.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize("name, duration, sizes", [
@@ -77,7 +69,7 @@ def test_run_options_seed_trials_plot_and_overwrite(tmp_path):
         assert r.complete and r.attrs["n_trials"] == 2 and r.attrs["seed"] == 5
         assert r.count("exc", trial=1) > 0
     assert (tmp_path / "r.png").read_bytes()[:8] == PNG
-    line = _one_line_error(pond("run", "column", "--duration", "30", cwd=tmp_path))
+    line = one_line_error(pond("run", "column", "--duration", "30", cwd=tmp_path))
     assert "already exists" in line and "--overwrite" in line
     proc = pond("run", "column", "--duration", "30", "--seed", "6", "--overwrite", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -89,15 +81,15 @@ def test_run_errors_are_one_line(tmp_path):
     model = tmp_path / "typo.toml"
     text = (REPO / "pond" / "examples" / "cuba.toml").read_text().replace("tau_m = 20.0", "taum = 20.0", 1)
     model.write_text(text)
-    line = _one_line_error(pond("run", model, cwd=tmp_path))
+    line = one_line_error(pond("run", model, cwd=tmp_path))
     lineno = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith("taum"))
     assert f"typo.toml:{lineno}:" in line and "did you mean 'tau_m'" in line
     proc = pond("run", model, "--debug", cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
-    assert "does not exist" in _one_line_error(pond("run", "missing.toml", cwd=tmp_path))
-    assert "multiple of dt" in _one_line_error(pond("run", "cuba", "--duration", "0.05", cwd=tmp_path))
-    _one_line_error(pond("run", "cuba", "--duration", "soon", cwd=tmp_path), rc=2)
-    _one_line_error(pond("run", "cuba", "--threads", "0", cwd=tmp_path), rc=2)
+    assert "does not exist" in one_line_error(pond("run", "missing.toml", cwd=tmp_path))
+    assert "multiple of dt" in one_line_error(pond("run", "cuba", "--duration", "0.05", cwd=tmp_path))
+    one_line_error(pond("run", "cuba", "--duration", "soon", cwd=tmp_path), rc=2)
+    one_line_error(pond("run", "cuba", "--threads", "0", cwd=tmp_path), rc=2)
     assert not list(tmp_path.glob("*.h5"))
 
 
