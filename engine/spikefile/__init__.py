@@ -29,8 +29,14 @@ chunk caches of all datasets share a fixed budget, so memory stays bounded howev
 the file is only modified inside a flush, a process killed outright (SIGKILL) leaves a file h5py opens, holding every
 spike up to the last flush. The root attribute ``complete`` is written ``False`` when the file is created and set to
 ``True`` only by ``close(complete=True)``; an interrupted run (``close(complete=False)``, Ctrl-C inside a ``with``
-block) still writes all buffered spikes. Readers trust the dataset lengths and use the shorter of ``timestamps`` and
-``node_ids`` if a kill hit the middle of a flush.
+block) still writes all buffered spikes.
+
+**One stated time.** The root attribute ``t_recorded_ms`` is the simulated time up to which (exclusive) every
+population and trial is recorded: the time the driver last declared with :meth:`SpikeFileWriter.advance` (the
+simulator does so after every chunk). A flush writes the spikes, flushes the file, and only then writes the new
+stated time and flushes again. Readers show an incomplete file up to its stated time and no further, so a kill in the
+middle of a flush, or spikes flushed early to bound memory, never leave one population ahead of another. Readers use
+the shorter of ``timestamps`` and ``node_ids`` if a kill hit the middle of a flush.
 
 Units: times in ms, rates in Hz.
 """

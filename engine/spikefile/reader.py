@@ -59,7 +59,9 @@ class SpikeFileReader:
 
     Notes
     -----
-    A file that a run is still writing (HDF5 lock held) is opened without locking: what the reader sees is the state
+    A pond file not marked complete (interrupted, killed or still being written) is read up to the time it states,
+    ``t_recorded_ms``, exclusive: every population and trial then covers the same simulated time, whatever was on
+    disk past it. A file that a run is still writing (HDF5 lock held) is opened without locking: what the reader sees is the state
     of the last flush. On a ``by_time`` sorted population a time window costs two binary searches over chunk starts plus one contiguous
     read; other sortings are scanned block by block, so memory stays bounded by the window, never the whole file.
     """
@@ -85,6 +87,10 @@ class SpikeFileReader:
             raise SpikeFileError(f"{self.path!r} is not a SONATA spike file: it has no /spikes group")
         self.populations = [name for name, g in self._file["spikes"].items() if isinstance(g, h5py.Group)]
         self.n_trials = int(_attr_scalar(self._file.attrs, "n_trials", 1))
+        # an incomplete pond file may hold spikes past the time it states (a flush that a kill cut short, or spikes
+        # flushed for memory before their time slice ended): every population and trial is shown up to that time
+        recorded = _attr_scalar(self._file.attrs, "t_recorded_ms")
+        self._t_limit = math.inf if self.complete or recorded is None else float(recorded)
 
     # ---------------------------------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -143,11 +149,15 @@ class SpikeFileReader:
             raise SpikeFileError(f"{self.path!r}: population {population!r} has no node_ids dataset")
         return population, g
 
-    @staticmethod
-    def _datasets(g: h5py.Group) -> tuple[h5py.Dataset, h5py.Dataset, int]:
+    def _datasets(self, g: h5py.Group) -> tuple[h5py.Dataset, h5py.Dataset, int]:
+        """Timestamps, node ids and the number of rows to read: the shorter dataset's length (a kill may have cut a
+        flush between the two), and for a by_time population only the rows before the stated time."""
         ts = g["timestamps"]
         ids = g["node_ids"] if "node_ids" in g else g["gids"]
-        return ts, ids, min(ts.shape[0], ids.shape[0])
+        n = min(ts.shape[0], ids.shape[0])
+        if self._t_limit < math.inf and _read_sorting(g) == "by_time":
+            n = _search_sorted(ts, n, self._t_limit, "left")
+        return ts, ids, n
 
     def size(self, population: str | None = None) -> int:
         """Number of neurons of a population: the ``size`` attribute, else the largest node id + 1."""
@@ -188,6 +198,7 @@ class SpikeFileReader:
                 e = min(s + block_rows, i1)
                 yield ts[s:e].astype(np.float64, copy=False), ids[s:e].astype(np.int64)
         else:
+            b = min(b, self._t_limit)
             for s in range(0, n, block_rows):
                 e = min(s + block_rows, n)
                 t = ts[s:e].astype(np.float64, copy=False)
@@ -247,16 +258,16 @@ class SpikeFileReader:
             for trial in range(self.n_trials):
                 _, g = self._group(name, trial)
                 ts, _, n = self._datasets(g)
-                counts.append(int(n))
                 sorting = sorting or _read_sorting(g)
-                if n == 0:
-                    continue
                 if _read_sorting(g) == "by_time":
-                    first = min(first, float(ts[0]))
-                    last = max(last, float(ts[n - 1]))
+                    counts.append(int(n))
+                    if n:
+                        first = min(first, float(ts[0]))
+                        last = max(last, float(ts[n - 1]))
                 else:
-                    for s in range(0, n, 1 << 20):
-                        blk = ts[s:min(s + (1 << 20), n)]
+                    counts.append(0)
+                    for blk, _ in self.iter_blocks(name, trial):
+                        counts[-1] += blk.size
                         first, last = min(first, float(blk.min())), max(last, float(blk.max()))
             span = recorded if recorded else (last if last > -math.inf else None)
             total = int(sum(counts))

@@ -168,6 +168,8 @@ class SpikeFileWriter:
         self.n_spikes = {key: 0 for key in keys}
         self._last_time = {key: -math.inf for key in keys}
         self._t_recorded_ms = 0.0
+        self._stated_ms = 0.0  # the t_recorded_ms attribute as last written
+        self._advanced = False
         self._last_flush = time.monotonic()
         self._failed: BaseException | None = None
 
@@ -269,23 +271,42 @@ class SpikeFileWriter:
             self._n_buffered += t.size
             self.n_spikes[key] += t.size
             self._last_time[key] = float(t[-1])
-        if self._n_buffered >= _MAX_BUFFER_ROWS or time.monotonic() - self._last_flush >= self.flush_interval_s:
+        # a driver that calls advance is flushed on the interval only there, between its time slices, never between
+        # the populations of one slice; the buffer limit bounds memory (readers hide what lies past the stated time)
+        if self._n_buffered >= _MAX_BUFFER_ROWS or (
+                not self._advanced and time.monotonic() - self._last_flush >= self.flush_interval_s):
             self.flush()
 
     def advance(self, t_ms: float) -> None:
-        """Declare that every spike up to simulated time ``t_ms`` (ms) has been passed to :meth:`write`.
+        """Declare that every spike before simulated time ``t_ms`` (ms), of every population and trial, has been
+        passed to :meth:`write`.
 
-        Stored as the root attribute ``t_recorded_ms`` at the next flush, so rates of an interrupted file are computed
-        over the time actually simulated. Like :meth:`write`, it flushes when ``flush_interval_s`` has passed, so a
-        driver that calls it after every chunk keeps the flush interval even through chunks without spikes.
+        This is the time the file states (root attribute ``t_recorded_ms``, written at the next flush once the spikes
+        before it are on disk): readers of an incomplete file show every population and trial up to that time and
+        none past it, and compute rates over it. From the first call on, the stated time moves only here, and the
+        flushes on the ``flush_interval_s`` schedule happen only here, so a driver that calls ``advance(t0)`` before
+        its first write and ``advance(t)`` after each time slice never leaves populations at different times, even
+        when the process is killed. (A writer never advanced states the end of the dt step of its last spike.)
         """
         self._check_open()
         self._t_recorded_ms = max(self._t_recorded_ms, _check_float("t_ms", t_ms, positive=True, allow_zero=True))
+        self._advanced = True
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
+    def _stated_time(self) -> float:
+        """The time up to which every population and trial is recorded (see :meth:`advance`)."""
+        if self._advanced:
+            return self._t_recorded_ms
+        last = max(self._last_time.values(), default=-math.inf)
+        return last + self.dt_ms if last >= 0 else 0.0
+
     def flush(self) -> None:
-        """Append every buffered spike to the datasets and flush the file to disk."""
+        """Append every buffered spike to the datasets, flush the file to disk, then advance the stated time.
+
+        The stated time (``t_recorded_ms``) is written only after the spikes before it are on disk, in a second
+        flush: a kill at any moment leaves a file whose stated time every population and trial reaches.
+        """
         self._check_open()
         self._check_room()
         try:
@@ -304,9 +325,12 @@ class SpikeFileWriter:
                 self._n_written[key] = stop
                 self._n_buffered -= t.size
                 chunks.clear()
-            last = max((v for v in self._last_time.values()), default=0.0)
-            self._file.attrs["t_recorded_ms"] = np.float64(max(self._t_recorded_ms, last if last > 0 else 0.0))
             self._file.flush()
+            stated = self._stated_time()
+            if stated != self._stated_ms:
+                self._file.attrs["t_recorded_ms"] = np.float64(stated)
+                self._file.flush()
+                self._stated_ms = stated
         except (OSError, RuntimeError) as e:  # h5py reports some I/O failures (ENOSPC, EFBIG) as RuntimeError
             self._fail(e)
         self._last_flush = time.monotonic()
