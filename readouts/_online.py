@@ -5,7 +5,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from readouts._io import register
 from readouts._ridge import _flatten_X, _flatten_y
-from readouts._validation import Interval, check_fitted, validate_params
+from readouts.validation import (Interval, check_array, check_fields, check_fitted, restore_params,
+                                 validate_params)
 
 
 @njit(cache=True, error_model="numpy")
@@ -119,15 +120,26 @@ class _OnlineBase(RegressorMixin, BaseEstimator):
                 arrays["P_"] = self.P_
         return self.get_params(), arrays
 
+    _STATE_ARRAYS = ("W_", "n_features_in_", "one_d")
+
     @classmethod
     def _from_state(cls, params, arrays):
-        est = cls(**params)
+        est = restore_params(cls, params)
+        validate_params(est)
         if arrays:
-            est.W_ = np.asarray(arrays["W_"], dtype=np.float64)
-            est.n_features_in_ = int(arrays["n_features_in_"])
-            est._one_d = bool(arrays["one_d"])
-            if "P_" in arrays:
-                est.P_ = np.asarray(arrays["P_"], dtype=np.float64)
+            name = cls.__name__
+            check_fields(name, arrays, cls._STATE_ARRAYS)
+            nf = int(check_array(name, "n_features_in_", arrays["n_features_in_"], kind="i", shape=()))
+            if nf < 1:
+                raise ValueError(f"{name}: n_features_in_ must be >= 1; got {nf}.")
+            p = nf + bool(est.fit_intercept)
+            W = check_array(name, "W_", arrays["W_"], shape=(None, p))
+            one_d = bool(check_array(name, "one_d", arrays["one_d"], kind="b", shape=()))
+            if W.shape[0] < 1 or (one_d and W.shape[0] != 1):
+                raise ValueError(f"{name}: W_ must have {'1' if one_d else '>= 1'} row(s); got shape {W.shape}.")
+            if "P_" in cls._STATE_ARRAYS:
+                est.P_ = check_array(name, "P_", arrays["P_"], shape=(p, p))
+            est.W_, est.n_features_in_, est._one_d = W, nf, one_d
         return est
 
 
@@ -184,6 +196,7 @@ class RLS(_OnlineBase):
         "forgetting_factor": [Interval("real", 0, 1, closed="right")],
         "fit_intercept": [bool],
     }
+    _STATE_ARRAYS = _OnlineBase._STATE_ARRAYS + ("P_",)
 
     def __init__(self, alpha=1.0, forgetting_factor=1.0, fit_intercept=True):
         self.alpha = alpha

@@ -7,8 +7,9 @@ import scipy.linalg as sla
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from readouts._io import register
-from readouts._validation import (ArrayLike, Interval, Options, as_float_array, check_finite, check_fitted,
-                                  check_n_features, validate_params)
+from readouts.validation import (ArrayLike, Interval, Options, as_float_array, check_array, check_fields,
+                                 check_finite, check_fitted, check_n_features, check_param, restore_params,
+                                 validate_params)
 
 _EIG_RTOL = 1e-12
 
@@ -435,15 +436,29 @@ class Ridge(RegressorMixin, BaseEstimator):
                       "alpha_": np.asarray(self.alpha_), "n_features_in_": np.asarray(self.n_features_in_)}
         return params, arrays
 
+    _STATE_ARRAYS = ("coef_", "intercept_", "alpha_", "n_features_in_")
+
     @classmethod
     def _from_state(cls, params, arrays):
-        est = cls(**params)
+        est = restore_params(cls, params)
+        est._check()
         if arrays:
-            est.coef_ = np.asarray(arrays["coef_"], dtype=np.float64)
-            ic = np.asarray(arrays["intercept_"], dtype=np.float64)
+            name = cls.__name__
+            check_fields(name, arrays, cls._STATE_ARRAYS)
+            coef = check_array(name, "coef_", arrays["coef_"])
+            if coef.ndim not in (1, 2) or coef.shape[-1] == 0 or coef.size == 0:
+                raise ValueError(f"{name}: coef_ must have shape (n_features,) or (n_targets, n_features) with "
+                                 f"at least one of each; got {coef.shape}.")
+            ic = check_array(name, "intercept_", arrays["intercept_"], shape=() if coef.ndim == 1 else coef.shape[:1])
+            alpha = check_array(name, "alpha_", arrays["alpha_"], shape=())
+            check_param(name, "alpha_", float(alpha), cls._parameter_constraints["alpha"][:1])
+            nf = check_array(name, "n_features_in_", arrays["n_features_in_"], kind="i", shape=())
+            if int(nf) != coef.shape[-1]:
+                raise ValueError(f"{name}: n_features_in_={int(nf)} does not match coef_ of shape {coef.shape}.")
+            est.coef_ = coef
             est.intercept_ = float(ic) if ic.ndim == 0 else ic
-            est.alpha_ = float(arrays["alpha_"])
-            est.n_features_in_ = int(arrays["n_features_in_"])
+            est.alpha_ = float(alpha)
+            est.n_features_in_ = int(nf)
         return est
 
 
@@ -622,9 +637,23 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def _from_state(cls, params, arrays):
-        est = cls(**params)
+        est = restore_params(cls, params)
+        validate_params(est)
         if arrays:
-            est.classes_ = np.asarray(arrays["classes_"])
-            est.ridge_ = Ridge._from_state(est._params(), arrays)
+            name = cls.__name__
+            check_fields(name, arrays, Ridge._STATE_ARRAYS + ("classes_",))
+            classes = np.asarray(arrays["classes_"])
+            if classes.ndim != 1 or classes.size == 0 or classes.dtype.kind not in "biufU":
+                raise ValueError(f"{name}: classes_ must be a non-empty 1-D array of numbers or strings; got "
+                                 f"dtype {classes.dtype}, shape {classes.shape}.")
+            if classes.dtype.kind == "f":
+                check_finite(name, classes, "classes_")
+            if classes.size != np.unique(classes).size or np.any(np.unique(classes) != classes):
+                raise ValueError(f"{name}: classes_ must be sorted and distinct; got {classes.tolist()!r:.200}.")
+            est.ridge_ = Ridge._from_state(est._params(), {k: arrays[k] for k in Ridge._STATE_ARRAYS})
+            if est.ridge_.coef_.ndim != 2 or est.ridge_.coef_.shape[0] != classes.size:
+                raise ValueError(f"{name}: coef_ must have one row per class ({classes.size}); got shape "
+                                 f"{est.ridge_.coef_.shape}.")
+            est.classes_ = classes
             est.n_features_in_ = est.ridge_.n_features_in_
         return est

@@ -1,10 +1,15 @@
-"""Parameter and input validation shared by pond estimators.
+"""Parameter and input validation shared by pond estimators (public: ``reservoirs`` uses it too).
 
 A small stand-in for scikit-learn's private ``_param_validation``: each
 estimator declares ``_parameter_constraints`` (a dict from parameter name to a
 list of accepted :class:`Interval`, :class:`Options`, types or ``None``) and
 calls :func:`validate_params` when ``fit`` starts. Errors name the estimator,
 the parameter, the value and what is allowed.
+
+Loading a saved estimator goes through the same rules: :func:`restore_params`
+rebuilds the estimator from the stored parameters (refusing missing and
+unknown names), the estimator's own ``fit``-time check runs on it, and
+:func:`check_array` checks every stored array's dtype, shape and finiteness.
 """
 import numbers
 
@@ -71,16 +76,106 @@ def _accepts(c, v):
     return c.accepts(v)
 
 
+def check_param(name, key, value, allowed):
+    """Raise ``ValueError`` naming ``key``, ``value`` and the choices unless ``value`` meets one of ``allowed``.
+
+    Parameters
+    ----------
+    name : str
+        Estimator name used in the message.
+    key : str
+        Parameter name.
+    value : object
+        Value to check.
+    allowed : list
+        Accepted :class:`Interval`, :class:`Options`, :class:`ArrayLike`, types or ``None``.
+    """
+    if not any(_accepts(c, value) for c in allowed):
+        choices = " or ".join("None" if c is None else (c.__name__ if isinstance(c, type) else str(c))
+                              for c in allowed)
+        raise ValueError(f"{name}: parameter {key}={value!r} is invalid; it must be {choices}.")
+
+
 def validate_params(est, constraints=None):
     """Check ``est.get_params()`` against ``est._parameter_constraints``."""
     constraints = est._parameter_constraints if constraints is None else constraints
     name = type(est).__name__
     for key, allowed in constraints.items():
-        v = getattr(est, key)
-        if not any(_accepts(c, v) for c in allowed):
-            choices = " or ".join("None" if c is None else (c.__name__ if isinstance(c, type) else str(c))
-                                  for c in allowed)
-            raise ValueError(f"{name}: parameter {key}={v!r} is invalid; it must be {choices}.")
+        check_param(name, key, getattr(est, key), allowed)
+
+
+#: dtype kinds accepted by :func:`check_array`: 'f' real floats (returned as float64), 'i' integers (int64),
+#: 'b' booleans.
+_KINDS = {"f": ("f", "a real floating-point", np.float64), "i": ("iu", "an integer", np.int64),
+          "b": ("b", "a boolean", np.bool_)}
+
+
+def check_array(name, field, a, kind="f", shape=None, finite=True):
+    """A stored array checked and converted: dtype kind, shape and (for floats) finiteness.
+
+    Parameters
+    ----------
+    name : str
+        Owner used in the message (e.g. ``"ESN"``).
+    field : str
+        Array name used in the message (e.g. ``"W_in_"``).
+    a : array-like
+        The array read from a file.
+    kind : {'f', 'i', 'b'}, default='f'
+        'f': real floating point (float16/32/64), returned as float64;
+        'i': signed or unsigned integer, returned as int64; 'b': boolean.
+    shape : tuple of (int or None), optional
+        Expected shape; ``None`` entries accept any length.
+    finite : bool, default=True
+        Refuse NaN and infinity (floats only).
+
+    Returns
+    -------
+    ndarray
+    """
+    arr = np.asarray(a)
+    kinds, what, dtype = _KINDS[kind]
+    if arr.dtype.kind not in kinds:
+        raise ValueError(f"{name}: {field} must hold {what} dtype; got {arr.dtype}.")
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name}: {field} holds an index above the int64 range.")
+    if shape is not None and (arr.ndim != len(shape)
+                              or any(e is not None and e != g for e, g in zip(shape, arr.shape))):
+        want = "(" + ", ".join("any" if e is None else str(e) for e in shape) + ("," if len(shape) == 1 else "") + ")"
+        raise ValueError(f"{name}: {field} must have shape {want}; got {arr.shape}.")
+    arr = arr.astype(dtype, copy=False)
+    if kind == "f" and finite:
+        check_finite(name, arr, field)
+    return arr
+
+
+def check_fields(name, arrays, required, optional=()):
+    """The stored array names must be exactly ``required`` plus any of ``optional``."""
+    missing = sorted(set(required) - set(arrays))
+    unknown = sorted(set(arrays) - set(required) - set(optional))
+    if missing or unknown:
+        raise ValueError(f"{name}: stored arrays {sorted(arrays)} do not match the expected "
+                         f"{sorted(required)}" + (f" (optional {sorted(optional)})" if optional else "")
+                         + (f"; missing {missing}" if missing else "") + (f"; unknown {unknown}" if unknown else "")
+                         + ".")
+
+
+def restore_params(cls, params, skip=()):
+    """``cls(**params)`` after checking that ``params`` names every constructor parameter (bar ``skip``) once.
+
+    The caller then runs the estimator's own ``fit``-time parameter check on the result, so a loaded
+    estimator obeys the same rules as a constructed one.
+    """
+    name = cls.__name__
+    if not isinstance(params, dict):
+        raise ValueError(f"{name}: stored params must be a JSON object; got {type(params).__name__}.")
+    expected = set(cls._get_param_names()) - set(skip)
+    missing, unknown = sorted(expected - set(params)), sorted(set(params) - expected)
+    if missing or unknown:
+        raise ValueError(f"{name}: stored params do not match the constructor's"
+                         + (f"; missing {missing}" if missing else "") + (f"; unknown {unknown}" if unknown else "")
+                         + ".")
+    return cls(**params)
 
 
 def as_float_array(a, name, what="X"):
