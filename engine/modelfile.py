@@ -268,19 +268,33 @@ def _scalar_or_array(kind: str) -> Callable:
 
 
 def _table_keys(v: dict, allowed: tuple, required: tuple, what: str) -> None:
+    missing = [k for k in required if k not in v]
     for k in v:
         if k not in allowed:
-            raise _unknown(k, allowed, what)
-    for k in required:
-        if k not in v:
-            raise _Bad(f"{what} needs {k!r} (keys: {', '.join(allowed)})")
+            raise _unknown(k, allowed, what, missing)
+    for k in missing:
+        raise _Bad(f"{what} needs {k!r} (keys: {', '.join(allowed)})")
 
 
-def _unknown(key: str, allowed, what: str) -> _Bad:
+def _unknown(key: str, allowed, what: str, missing=()) -> _Bad:
+    """An unknown key with the closest valid one; failing a close spelling, the one required key that is missing
+    (``prob`` for ``p``: too short a key for a spelling match, but the only thing it can mean)."""
     close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    if not close and len(missing) == 1:
+        close = list(missing)
     if close:
         return _Bad(f"unknown key {key!r} in {what}; did you mean {close[0]!r}?", (key,), close[0])
     return _Bad(f"unknown key {key!r} in {what}; valid keys are {', '.join(allowed)}", (key,))
+
+
+def _kind(v: dict, key: str, options: tuple, what: str) -> str:
+    """The ``type`` of a rule or the ``dist`` of a distribution; a misspelt ``key`` is reported as such."""
+    if key not in v:
+        for k in v:
+            if difflib.get_close_matches(k, [key], n=1, cutoff=0.6):
+                raise _unknown(k, (key,), what)
+        raise _Bad(f"{what} needs {key!r} (one of {', '.join(options)})")
+    return _wrap((key,), _choice(options), v[key])
 
 
 # distributions: name -> (class, parameters, which parameters carry the quantity's unit)
@@ -293,9 +307,7 @@ _DISTS = {
 
 
 def _distribution(v: dict, kind: str):
-    if "dist" not in v:
-        raise _Bad(f"a distribution table needs 'dist' (one of {', '.join(_DISTS)})")
-    name = _wrap(("dist",), _choice(tuple(_DISTS)), v["dist"])
+    name = _kind(v, "dist", tuple(_DISTS), "a distribution table")
     cls, params, with_unit = _DISTS[name]
     _table_keys(v, ("dist",) + params, params, f"a {name} distribution")
     args = {p: _wrap((p,), lambda x, p=p: _number(x, kind if p in with_unit else "number"), v[p]) for p in params}
@@ -377,9 +389,7 @@ def _rule(v):
     if not isinstance(v, dict):
         raise _Bad(f"{_short(v)} is {_type_name(v)}; expected a table such as "
                    "{type = \"fixed_probability\", p = 0.02}")
-    if "type" not in v:
-        raise _Bad(f"a rule needs 'type' (one of {', '.join(_RULES)})")
-    kind = _wrap(("type",), _choice(tuple(_RULES)), v["type"])
+    kind = _kind(v, "type", tuple(_RULES), "a rule")
     cls, params = _RULES[kind]
     _table_keys(v, ("type",) + tuple(params), tuple(params), f"rule {kind!r}")
     args = {p: _wrap((p,), conv, v[p]) for p, conv in params.items()}
@@ -481,6 +491,8 @@ class _Locator:
             return self.keys[path]
         if path in self.headers:
             return self.headers[path]
+        if path + (0,) in self.headers:  # an array of tables as a whole: its first header
+            return self.headers[path + (0,)]
         for cut in range(len(path) - 1, 0, -1):
             head = path[:cut]
             if head in self.keys:  # a key inside an inline table: search that line and the following ones
@@ -569,7 +581,7 @@ def load_model(path) -> tuple[Network, RunConfig]:
     except IsADirectoryError:
         raise IsADirectoryError(f"model file {path!r} is a directory") from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # the BOM some Windows editors put first is not TOML
     except UnicodeDecodeError as e:
         raise ModelFileError(f"is not UTF-8 text ({e})", source=path) from None
     return loads_model(text, source=path)
@@ -593,6 +605,7 @@ def loads_model(text: str, source: str = "<string>") -> tuple[Network, RunConfig
     >>> net.populations[0].tau_m, run.duration
     (20.0, 500.0)
     """
+    text = text.removeprefix("\ufeff")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

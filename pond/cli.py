@@ -1,7 +1,10 @@
 """The ``pond`` command line: ``pond run|info|plot|bench|demo``.
 
 Errors exit with a non-zero status and one line on stderr (``pond: error: ...``); ``--debug`` shows the traceback.
-Exit statuses: 0 success, 1 error, 2 usage error, 130 interrupted (``pond run`` keeps the spikes so far).
+Every option and output path is checked before any network is built. Exit statuses: 0 success, 1 error, 2 usage
+error, 128 + the signal number when interrupted: 130 for Ctrl-C (SIGINT), 143 for SIGTERM, what batch schedulers send
+first (``pond run`` then keeps the spikes so far). Times are in ms everywhere: a bare number is ms, and ``500ms``,
+``2s`` are accepted.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import json
 import math
 import os
 import re
+import signal
 import sys
 import time
 from typing import Sequence
@@ -39,41 +43,35 @@ def _float(text: str) -> float:
     return v
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
-    return v
+def _int_in(low: int, high: int | None = None):
+    """Parser of an integer in [low, high] whose error says what is allowed (argparse names the option)."""
+    allowed = f">= {low}" if high is None else f"from {low} to {high}"
 
-
-def _pos_int(text: str) -> int:
-    v = _nonneg_int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
-    return v
-
-
-def _seed(text: str) -> int:
-    v = _nonneg_int(text)
-    if v >= 2 ** 63:
-        raise argparse.ArgumentTypeError(f"{text!r} must be < 2**63")
-    return v
-
-
-def _duration(default_unit: str):
-    """Parser of a duration: a number in ``default_unit`` ("ms" or "s"), or with a unit ("500ms", "0.5 s"); ms."""
-    def parse(text: str) -> float:
-        m = re.fullmatch(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(ms|s)?\s*", text)
-        if not m:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 500, 500ms, 0.5s)")
-        v = float(m.group(1)) * (1000.0 if (m.group(2) or default_unit) == "s" else 1.0)
-        if not math.isfinite(v) or v <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be a finite duration > 0")
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer; it must be an integer {allowed}") from None
+        if v < low or (high is not None and v > high):
+            raise argparse.ArgumentTypeError(f"{text} is not allowed; it must be an integer {allowed}")
         return v
     return parse
+
+
+_nonneg_int = _int_in(0)
+_pos_int = _int_in(1)
+_seed = _int_in(0, 2 ** 63 - 1)
+
+
+def _duration(text: str) -> float:
+    """A duration in ms: a bare number is ms, or a number with a unit ("500ms", "0.5 s")."""
+    m = re.fullmatch(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(ms|s)?\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; give ms (500), or a unit (500ms, 0.5s)")
+    v = float(m.group(1)) * (1000.0 if m.group(2) == "s" else 1.0)
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; it must be a finite duration > 0")
+    return v
 
 
 def _pos_float(text: str) -> float:
@@ -109,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model file, or the name of a shipped example: " + ", ".join(_EXAMPLES))
     run.add_argument("-o", "--output", metavar="FILE.h5",
                      help="spike file (default: [run] output, else MODEL_spikes.h5 in the current directory)")
-    run.add_argument("--duration", type=_duration("ms"), metavar="T",
-                     help="simulated time: a number in ms, or with a unit (500ms, 2s); default: [run] duration")
+    run.add_argument("--duration", type=_duration, metavar="T",
+                     help="simulated time: a bare number is ms; units 500ms, 2s are accepted; default: [run] "
+                          "duration")
     run.add_argument("--seed", type=_seed, help="network seed (default: [network] seed)")
     run.add_argument("--threads", type=_pos_int, metavar="N",
                      help="threads for building and for the loop over trials (default: [run] threads, else "
@@ -143,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="rate histogram bin (ms, default: window/200, at least dt)")
     plot.add_argument("--max-points", type=_pos_int, default=200_000, metavar="N",
                       help="most spikes drawn in the raster (default: 200000)")
-    plot.add_argument("--dpi", type=_pos_int, default=150, help="image resolution (default: 150)")
+    plot.add_argument("--dpi", type=_pos_int, default=150, help="image resolution (default: 150, at most 1200)")
+    plot.add_argument("--overwrite", action="store_true", help="replace the image file if it exists")
 
     bench = sub.add_parser(
         "bench", parents=[common], help="run a standard model and print throughput figures",
@@ -155,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("model", nargs="?", default="cuba", choices=_BENCH_MODELS, metavar="MODEL",
                        help="cuba (Vogels-Abbott, 4000 LIF; default), brunel (12,500 LIF) or column "
                             "(Maass 135 LIF): " + ", ".join(_BENCH_MODELS))
-    bench.add_argument("--duration", type=_duration("s"), default=1000.0, metavar="T",
-                       help="simulated time: a number in SECONDS, or with a unit (200ms, 2s); default: 1 s")
+    bench.add_argument("--duration", type=_duration, default=1000.0, metavar="T",
+                       help="simulated time: a bare number is ms; units 200ms, 2s are accepted; default: 1s")
     bench.add_argument("--seed", type=_seed, default=1, help="network seed (default: 1)")
     bench.add_argument("--threads", type=_pos_int, metavar="N", help="threads (default: Numba's default)")
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -168,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "if needed; both files are replaced), and print the run summary. Without matplotlib the plot "
                     "is skipped with a note.")
     demo.add_argument("--outdir", default=".", metavar="DIR", help="output directory (default: current directory)")
-    demo.add_argument("--duration", type=_duration("ms"), default=1000.0, metavar="T",
-                      help="simulated time: a number in ms, or with a unit (default: 1s)")
+    demo.add_argument("--duration", type=_duration, default=1000.0, metavar="T",
+                      help="simulated time: a bare number is ms; units 500ms, 2s are accepted; default: 1s")
     demo.add_argument("--threads", type=_pos_int, metavar="N", help="threads (default: Numba's default)")
     demo.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     return p
@@ -230,6 +230,7 @@ def _cmd_info(args) -> int:
 def _cmd_plot(args) -> int:
     from pond.plotting import raster_plot
 
+    _check_outputs({"image file": args.output}, inputs=[args.file], overwrite=args.overwrite)
     s = raster_plot(args.file, args.output, population=args.population, trial=args.trial, t_start=args.t_start,
                     t_stop=args.t_stop, max_points=args.max_points, bin_ms=args.bin_ms, dpi=args.dpi)
     drawn = "" if s["n_plotted"] == s["n_spikes"] else f" ({s['n_plotted']} drawn)"
@@ -255,21 +256,51 @@ def _resolve_model(path: str) -> str:
     raise FileNotFoundError(f"model file {path!r} does not exist (shipped examples: {', '.join(_EXAMPLES)})")
 
 
-def _set_threads(threads: int | None) -> None:
-    if threads is not None:
-        import numba
+def _set_threads(threads: int | None) -> str:
+    """Set Numba's thread count to ``threads``, at most the cores Numba can use; returns a note for the summary
+    when the request was capped (empty otherwise)."""
+    if threads is None:
+        return ""
+    import numba
 
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    cores = numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(min(threads, cores))
+    return f" (--threads {threads} capped at the {cores} cores of this machine)" if threads > cores else ""
 
 
-def _check_new(path: str, overwrite: bool, what: str) -> None:
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{what} {path!r} is a directory")
-    if os.path.lexists(path) and not overwrite:
-        raise FileExistsError(f"{what} {path!r} already exists; pass --overwrite to replace it")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(f"cannot write {what} {path!r}: directory {parent!r} does not exist")
+def _same_file(a: str, b: str) -> bool:
+    a, b = os.path.realpath(a), os.path.realpath(b)
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def _check_outputs(outputs: dict[str, str], inputs: Sequence[str], overwrite: bool) -> None:
+    """Refuse, before any work, an output path that cannot or must not be written: an input file (never replaced,
+    even with --overwrite), another output of the same command, an existing file without ``overwrite``, a
+    directory, a missing or unwritable directory, an existing file that is not writable."""
+    seen: dict[str, str] = {}
+    for what, path in outputs.items():
+        for src in inputs:
+            if _same_file(path, src):
+                raise ValueError(f"{what} {path!r} is the input file {src!r}; choose another output path (an input "
+                                 "is never replaced, not even with --overwrite)")
+        for other, other_path in seen.items():
+            if _same_file(path, other_path):
+                raise ValueError(f"{what} {path!r} is also the {other}; give them different paths")
+        seen[what] = path
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"{what} {path!r} is a directory; give a file name")
+        if os.path.lexists(path) and not overwrite:
+            raise FileExistsError(f"{what} {path!r} already exists; pass --overwrite to replace it")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise FileNotFoundError(f"cannot write {what} {path!r}: directory {parent!r} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+            raise PermissionError(f"cannot write {what} {path!r}: permission denied")
 
 
 def _spike_populations(net) -> list[str]:
@@ -283,6 +314,59 @@ def _spike_populations(net) -> list[str]:
     return names
 
 
+#: Most memory the rate and state monitors of ``pond run`` may hold; they are written to the file when the run ends.
+_MONITOR_BYTES = 1 << 30
+_STATE_UNITS = {"V": "mV", "I_ex": "pA", "I_in": "pA"}
+
+
+def _check_monitor_memory(net, duration: float, trials: int) -> None:
+    """Refuse, before the build, rate and state monitors whose samples would hold more than ``_MONITOR_BYTES``.
+
+    The simulator keeps them in memory for the whole run (int32 counts per step, float64 samples), and writing them
+    needs a second copy, hence the factor 2.
+    """
+    from engine.model import RateMonitor, StateMonitor
+
+    steps = round(duration / net.dt)
+    total, parts = 0, []
+    for m in net.monitors:
+        if isinstance(m, RateMonitor):
+            n = 2 * 4 * trials * steps
+            parts.append(f"rate of {m.target!r}")
+        elif isinstance(m, StateMonitor):
+            size = net.get(m.target).size if m.indices is None else len(m.indices)
+            n = 2 * 8 * trials * (steps // m.every) * size * len(m.variables)
+            parts.append(f"state of {m.target!r}")
+        else:
+            continue
+        total += n
+    if total > _MONITOR_BYTES:
+        raise ValueError(f"the monitors ({', '.join(parts)}) would hold about {_bytes(total)} in memory over "
+                         f"{duration:g} ms x {trials} trial(s); pond run allows {_bytes(_MONITOR_BYTES)}: record "
+                         "fewer neurons (indices), sample less often (every), shorten the run, or run the model from "
+                         "Python and save the samples chunk by chunk")
+
+
+def _write_monitors(writer, sim, net) -> None:
+    """Store every rate and state monitor's samples so far under ``/monitors`` of the spike file."""
+    import numpy as np
+
+    from engine.model import RateMonitor, StateMonitor
+
+    dt = net.dt
+    for m in net.monitors:
+        if isinstance(m, RateMonitor):
+            writer.write_monitor(f"rate/{m.target}", sim.rate(m.target),
+                                 {"units": "spikes per step", "dt_ms": dt, "size": net.get(m.target).size})
+        elif isinstance(m, StateMonitor):
+            indices = np.arange(net.get(m.target).size) if m.indices is None else np.asarray(m.indices)
+            for v in m.variables:
+                times, values = sim.state(m.target, v)
+                writer.write_monitor(f"state/{m.target}/{v}", values,
+                                     {"units": _STATE_UNITS[v], "t_first_ms": m.every * dt,
+                                      "interval_ms": m.every * dt, "indices": indices})
+
+
 def _bytes(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if abs(n) < 1000 or unit == "TB":
@@ -292,32 +376,37 @@ def _bytes(n: float) -> str:
 
 
 def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials: int = 1, threads: int | None = None,
-              overwrite: bool = False, quiet: bool = False, plot: str | None = None) -> int:
+              overwrite: bool = False, quiet: bool = False, plot: str | None = None,
+              inputs: Sequence[str] = ()) -> int:
     """Build ``net``, run it with a :class:`~engine.spikefile.SpikeFileWriter` sink, print the summary.
 
-    Returns the exit status: 0, or 130 after Ctrl-C (the file then holds every spike so far, ``complete=False``).
+    Every check (time grid, output paths, monitor memory, matplotlib for ``plot``) comes before the build. Rate and
+    state monitors are written to the file's ``/monitors`` group when the run ends. ``inputs`` are files that no
+    output may replace (the model file).
+
+    Returns the exit status: 0, or 128 + the signal number after SIGINT (130) or SIGTERM (143); the file then holds
+    every spike so far, ``complete=False``.
     """
+    import numba
+
     from engine.simulator import Simulator
     from engine.spikefile import SpikeFileWriter
 
     dt = net.dt
     q = duration / dt
     if abs(q - round(q)) > 1e-6 * max(1.0, q):
-        raise ValueError(f"duration = {duration:g} ms is not a multiple of dt = {dt:g} ms")
-    _check_new(output, overwrite, "spike file")
+        raise ValueError(f"duration = {duration:g} ms is not a multiple of dt = {dt:g} ms (e.g. "
+                         f"{max(round(q), 1) * dt:g} ms)")
+    _check_outputs({"spike file": output, **({"plot file": plot} if plot is not None else {})}, inputs, overwrite)
     if plot is not None:
-        _check_new(plot, overwrite, "plot file")
         from pond.plotting import _require_matplotlib
 
         _require_matplotlib()
-    _set_threads(threads)
+    _check_monitor_memory(net, duration, trials)
+    thread_note = _set_threads(threads)
     names = _spike_populations(net)
     model = {"network": net.to_dict(), "run": dict(cfg.to_dict(), duration=duration, trials=trials),
              "model_file": model_name, "model_toml": cfg.text}
-    # the file holds spikes only: rate and state monitors would grow in memory with the run, so they are not run here
-    from engine.model import SpikeMonitor
-
-    net.monitors = [m for m in net.monitors if isinstance(m, SpikeMonitor)]
     t0 = time.perf_counter()
     sim = Simulator(net, trials=trials, n_jobs=threads, chunk_ms=cfg.chunk_ms)
     build_s = time.perf_counter() - t0
@@ -327,19 +416,23 @@ def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials
                              model=model, overwrite=overwrite, extra_attrs=extra)
     progress = not quiet and sys.stderr.isatty()
     try:
+        writer.advance(sim.t)  # from here the file's stated time moves only between chunks (see advance)
         sim.run(duration, sinks=[writer], keep=False, progress=progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        _write_monitors(writer, sim, net)
         writer.close(complete=False)
         n = sum(writer.n_spikes.values())
-        print(f"pond: interrupted at {sim.t:g} of {duration:g} ms; {n} spikes kept in {output} (marked incomplete)",
-              file=sys.stderr)
-        return 130
+        print(f"pond: interrupted by {signal.Signals(signum).name} at {sim.t:g} of {duration:g} ms; {n} spikes kept "
+              f"in {output} (marked incomplete)", file=sys.stderr)
+        return 128 + signum
     except BaseException:
         try:
             writer.close(complete=False)
         except Exception:
             pass
         raise
+    _write_monitors(writer, sim, net)
     writer.close(complete=True)
     if plot is not None:
         from pond.plotting import raster_plot
@@ -360,6 +453,7 @@ def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials
           f"{sim.compile_s:.3g} s): real-time factor "
           f"{st.realtime_factor * trials:.3g}{' (all trials)' if trials > 1 else ''}, "
           f"{st.events_per_second:.3g} synaptic events/s")
+    print(f"threads   {numba.get_num_threads()}{thread_note}")
     print(f"spikes    {st.spikes:,}: " + ", ".join(f"{name} {n:,} ({rate:.3g} Hz)" for name, n, rate in per_pop))
     print(f"memory    {mem['bytes_per_synapse']:.2f} bytes/synapse ({_bytes(mem['connectivity_bytes'])} "
           f"connectivity, {_bytes(mem['state_bytes'])} state)")
@@ -379,14 +473,15 @@ def _cmd_run(args) -> int:
     return run_model(net, cfg, model_name=os.path.basename(path), output=output,
                      duration=args.duration if args.duration is not None else cfg.duration,
                      trials=args.trials or cfg.trials, threads=args.threads or cfg.threads,
-                     overwrite=args.overwrite, quiet=args.quiet, plot=args.plot)
+                     overwrite=args.overwrite, quiet=args.quiet, plot=args.plot, inputs=[path])
 
 
 def _cmd_demo(args) -> int:
     from engine.modelfile import load_model
 
     os.makedirs(args.outdir, exist_ok=True)
-    net, cfg = load_model(_example_path("cuba.toml"))
+    path = _example_path("cuba.toml")
+    net, cfg = load_model(path)
     try:
         from pond.plotting import _require_matplotlib
 
@@ -397,7 +492,8 @@ def _cmd_demo(args) -> int:
         print("pond demo: matplotlib is not installed; skipping the raster plot (pip install 'pond[plot]')",
               file=sys.stderr)
     return run_model(net, cfg, model_name="cuba.toml", output=os.path.join(args.outdir, "cuba_spikes.h5"),
-                     duration=args.duration, threads=args.threads, overwrite=True, quiet=args.quiet, plot=plot)
+                     duration=args.duration, threads=args.threads, overwrite=True, quiet=args.quiet, plot=plot,
+                     inputs=[path])
 
 
 def _bench_network(name: str, seed: int):
@@ -421,7 +517,7 @@ def bench(name: str = "cuba", duration_ms: float = 1000.0, seed: int = 1, thread
     from engine.model import SpikeMonitor
     from engine.simulator import Simulator
 
-    _set_threads(threads)
+    thread_note = _set_threads(threads)
     net = _bench_network(name, seed)
     dt = net.dt
     duration_ms = round(duration_ms / dt) * dt
@@ -437,7 +533,8 @@ def bench(name: str = "cuba", duration_ms: float = 1000.0, seed: int = 1, thread
     dur_s = duration_ms * 1e-3
     return {
         "model": name, "pond_version": pond_version(), "neurons": net.size, "synapses": int(mem["synapses"]),
-        "dt_ms": dt, "duration_s": dur_s, "threads": numba.get_num_threads(), "build_s": build_s,
+        "dt_ms": dt, "duration_s": dur_s, "threads": numba.get_num_threads(),
+        "threads_note": thread_note.strip(" ()"), "build_s": build_s,
         "first_call_s": first_s, "loop_s": st.wall_s, "s_per_simulated_s": st.wall_s / dur_s,
         "realtime_factor": st.realtime_factor, "synaptic_events": st.synaptic_events,
         "events_per_s": st.events_per_second, "spikes": st.spikes, "rate_hz": st.spikes / (net.size * dur_s),
@@ -451,7 +548,8 @@ def _cmd_bench(args) -> int:
         print(json.dumps(r, indent=2))
         return 0
     print(f"pond {r['pond_version']} bench {r['model']}: {r['neurons']:,} neurons, {r['synapses']:,} synapses, "
-          f"dt {r['dt_ms']:g} ms, {r['duration_s']:g} s simulated, {r['threads']} threads")
+          f"dt {r['dt_ms']:g} ms, {r['duration_s']:g} s simulated, {r['threads']} threads"
+          + (f" ({r['threads_note']})" if r["threads_note"] else ""))
     rows = [("wall s per simulated s", f"{r['s_per_simulated_s']:.4g}"),
             ("real-time factor", f"{r['realtime_factor']:.4g}"),
             ("synaptic events/s", f"{r['events_per_s']:.4g}"),
@@ -479,13 +577,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = getattr(args, "debug", False)
+    previous = _sigterm_interrupts()
     try:
         return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # engine.Interrupted (SIGINT or SIGTERM) is a KeyboardInterrupt
         if debug:
             raise
-        print("pond: interrupted", file=sys.stderr)
-        return 130
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"pond: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:  # e.g. `pond info f.h5 | head`
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -498,3 +598,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = " ".join(str(e).split()) or type(e).__name__
         print(f"pond: error: {msg}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_interrupts():
+    """Make SIGTERM raise :class:`engine.Interrupted` like Ctrl-C, so a run stopped by a batch scheduler still
+    flushes and closes its file. Returns the handler it replaced (None outside the main thread, where signals
+    cannot be handled). The engine defers both signals to a safe point while it builds and runs a network."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        from engine.interrupt import Interrupted
+
+        raise Interrupted(signum)
+
+    return signal.signal(signal.SIGTERM, handler)

@@ -15,6 +15,10 @@ from engine.spikefile import SpikeFileReader
 
 __all__ = ["raster_plot"]
 
+#: Bounds that keep a mistyped option from allocating without limit: the image is 10 x 6 inches, so 1200 dpi is
+#: 12000 x 7200 pixels (350 MB); a rate histogram of more bins than that has more bins than pixels.
+_MAX_DPI = 1200
+_MAX_BINS = 100_000
 _COLOURS = ["#1f4e9c", "#c0392b", "#27ae60", "#8e44ad", "#e67e22", "#16a085", "#7f8c8d", "#d35400"]
 
 
@@ -48,8 +52,9 @@ def raster_plot(path, out, *, population: str | None = None, trial: int = 0, t_s
     max_points : int, default=200000
         Most spikes drawn in the raster (>= 1); more are subsampled uniformly at random.
     bin_ms : float or None
-        Histogram bin (ms), > 0; default: window / 200, at least dt.
+        Histogram bin (ms), > 0, and at most 100 000 bins in the window; default: window / 200, at least dt.
     dpi : int, default=150
+        Image resolution, 1 <= dpi <= 1200.
     seed : int, default=0
         Seed of the subsampling.
 
@@ -62,6 +67,9 @@ def raster_plot(path, out, *, population: str | None = None, trial: int = 0, t_s
         raise ValueError(f"max_points = {max_points!r} is not allowed; it must be an integer >= 1")
     if bin_ms is not None and not (isinstance(bin_ms, (int, float)) and math.isfinite(bin_ms) and bin_ms > 0):
         raise ValueError(f"bin_ms = {bin_ms!r} is not allowed; it must be a finite number > 0")
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, np.integer)) or not 1 <= dpi <= _MAX_DPI:
+        raise ValueError(f"dpi = {dpi!r} is not allowed; it must be an integer from 1 to {_MAX_DPI} (the image is "
+                         f"10 x 6 inches)")
     if t_start is not None and t_stop is not None and t_stop < t_start:
         raise ValueError(f"t_stop = {t_stop} ms is before t_start = {t_start} ms")
     out = os.fspath(out)
@@ -95,6 +103,10 @@ def raster_plot(path, out, *, population: str | None = None, trial: int = 0, t_s
         if bin_ms is None:
             dt = attrs.get("dt_ms") or 0.0
             bin_ms = max((b - a) / 200.0, float(dt))
+        elif (b - a) / bin_ms > _MAX_BINS:
+            raise ValueError(f"bin_ms = {bin_ms:g} is not allowed for the {b - a:g} ms window: it makes "
+                             f"{(b - a) / bin_ms:.3g} bins, at most {_MAX_BINS} are allowed (bin_ms >= "
+                             f"{(b - a) / _MAX_BINS:g})")
         edges = np.arange(a, b + bin_ms, bin_ms)
         if edges[-1] < b:
             edges = np.append(edges, b)

@@ -75,7 +75,7 @@ class SpikeFileReader:
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as e:
-            if "lock" not in str(e):
+            if "unable to lock file" not in str(e).lower():  # truncated, not HDF5, ...: h5py says which
                 raise SpikeFileError(f"cannot open {self.path!r} as an HDF5 spike file: {e}") from e
             # a run is still writing it: read what has been flushed so far, without the HDF5 file lock
             try:

@@ -335,6 +335,30 @@ class SpikeFileWriter:
             self._fail(e)
         self._last_flush = time.monotonic()
 
+    def write_monitor(self, path: str, data: np.ndarray, attrs: dict | None = None) -> None:
+        """Store the samples of a rate or state monitor as the dataset ``/monitors/<path>``, written at once.
+
+        Parameters
+        ----------
+        path : str
+            Dataset path under ``/monitors``, e.g. ``"rate/exc"`` or ``"state/exc/V"``; written once.
+        data : ndarray
+            The samples, first axis the trials (e.g. ``(trials, steps)`` spike counts, ``(trials, samples,
+            neurons)`` values).
+        attrs : dict or None
+            Dataset attributes (units, sampling interval, neuron indices).
+        """
+        self._check_open()
+        full = f"/monitors/{path}"
+        if full in self._file:
+            raise ValueError(f"monitor dataset {full!r} is already in {self.path!r}")
+        try:
+            ds = self._file.create_dataset(full, data=np.asarray(data), compression=self.compression)
+            for key, value in (attrs or {}).items():
+                ds.attrs[key] = value
+        except (OSError, RuntimeError) as e:
+            self._fail(e)
+
     def close(self, complete: bool = True) -> None:
         """Write every buffered spike, mark the file complete (or not) and close it. Calling it again does nothing.
 
