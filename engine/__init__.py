@@ -10,7 +10,7 @@ _PUBLIC = {
     "CurrentSource": "engine.model", "Network": "engine.model", "PoissonSource": "engine.model",
     "Population": "engine.model", "Projection": "engine.model", "RateMonitor": "engine.model",
     "SpikeMonitor": "engine.model", "SpikeSource": "engine.model", "StateMonitor": "engine.model",
-    "RunStats": "engine.simulator", "Simulator": "engine.simulator",
+    "RunStats": "engine.simulator", "Simulator": "engine.simulator", "Interrupted": "engine.interrupt",
 }
 __all__ = sorted(_PUBLIC)
 

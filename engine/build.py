@@ -23,8 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.connectivity import build_connectivity
+from engine.connectivity import build_connectivity, expected_synapses
 from engine.distributions import resolve_values
+from engine.grid import grid_steps
+from engine.interrupt import checkpoint
+from engine.memory import check_fits
 from engine.kernels.csr import scatter_rows
 from engine.kernels.lif import DELTA, EXP
 from engine.model import Network, PoissonSource, Population, SpikeSource
@@ -33,14 +36,7 @@ _MAX_POISSON_MEAN = 100.0  # rate·dt per step above which the inverse-CDF sampl
 _MAX_POISSON_TABLE = 1 << 20  # entries (8 MiB) of tabulated Poisson CDFs; beyond, the kernel sums as it goes
 
 
-def steps_of(owner: str, name: str, value_ms: float, dt: float) -> int:
-    """``value_ms / dt`` as an integer, or a ValueError when ``dt`` does not divide ``value_ms``."""
-    q = value_ms / dt
-    k = int(round(q))
-    if abs(q - k) > 1e-6 * max(1.0, abs(q)):
-        raise ValueError(f"{owner}: {name} = {value_ms} ms is not a multiple of dt = {dt} ms; "
-                         f"choose a value on the time grid (e.g. {k * dt:g} ms)")
-    return k
+_MAX_DELAY_STEPS = int(np.iinfo(np.uint16).max)  # delays are stored as uint8/uint16 steps; the queues have this depth
 
 
 def propagators(pop: Population, dt: float) -> dict[str, float]:
@@ -146,6 +142,10 @@ def build(net: Network) -> Built:
             _delay_steps(proj, 0, dt, 0, 0)  # constant delays and weights are checked before any synapse exists
         if np.ndim(proj.weight) == 0 and isinstance(proj.weight, (int, float, np.number)):
             resolve_values(proj.weight, 0, seed=0, stream=0, name=f"Projection {proj.name!r} weight")
+    for src in sources:
+        if isinstance(src, SpikeSource):
+            grid_steps(f"SpikeSource {src.name!r}", "times", src.times, dt)
+    _check_build_memory(net, pre_index, post_index, N, n_pre)
     for mon in net.monitors:
         name = getattr(mon, "source", None) or getattr(mon, "target")
         if name not in pre_index:
@@ -165,6 +165,26 @@ def build(net: Network) -> Built:
                  max_delay=max_delay, pois=pois, currents=currents, proj_slices=proj_slices)
 
 
+def _check_build_memory(net: Network, pre_index: dict, post_index: dict, n_neurons: int, n_pre: int) -> None:
+    """Refuse, before any synapse is generated, a network whose build cannot fit in the memory available now.
+
+    Coarse: the expected number of synapses of each projection times what the build holds per synapse at its peak
+    (targets as generated and as merged, 8 bytes; per-synapse weights drawn as float64 then stored as float32, 12
+    bytes; per-synapse delays, 10 bytes), plus the CSR row pointers and the neuron state of one trial.
+    Distance-dependent projections are not counted: their size depends on the positions.
+    """
+    need = 8 * (n_pre + 1) + 64 * n_neurons
+    total = 0.0
+    for proj in net.projections:
+        n_syn = expected_synapses(proj.rule, pre_index[proj.source][1].size, post_index[proj.target][1].size) or 0.0
+        const_w = np.ndim(proj.weight) == 0 and isinstance(proj.weight, (int, float, np.number))
+        const_d = np.ndim(proj.delay) == 0 and isinstance(proj.delay, (int, float, np.number))
+        need += n_syn * (8 + (0 if const_w else 12) + (0 if const_d else 10)) + 16 * (n_pre + 1)
+        total += n_syn
+    check_fits(int(need), f"Network: building {n_neurons} neurons and about {total:.3g} synapses",
+               "use fewer neurons or sparser connectivity")
+
+
 def _population_arrays(pops: list, dt: float, current_targets: set) -> dict:
     cols = {k: np.empty(len(pops), dtype=np.float64)
             for k in ("C0", "Vth", "Vreset", "P22", "P21ex", "P21in", "P20", "P11ex", "P11in")}
@@ -182,7 +202,12 @@ def _population_arrays(pops: list, dt: float, current_targets: set) -> dict:
         cols["Vth"][k], cols["Vreset"][k] = p.V_th, p.V_reset
         model[k] = EXP if p.model == "iaf_psc_exp" else DELTA
         # V is held for the R - 1 steps after the spike step, so integration resumes at t_spike + t_ref (Brian2).
-        ref_steps[k] = max(steps_of(f"Population {p.name!r}", "t_ref", p.t_ref, dt) - 1, 0)
+        owner = f"Population {p.name!r}"
+        t_ref = int(grid_steps(owner, "t_ref", p.t_ref, dt))
+        if t_ref >= 2**31:
+            raise ValueError(f"{owner}: t_ref = {p.t_ref} ms is {t_ref} steps of dt = {dt} ms; at most 2**31 - 1 "
+                             f"steps are allowed (use a larger dt)")
+        ref_steps[k] = max(t_ref - 1, 0)
     cols["model"] = model
     cols["use_iext"] = use_iext
     cols["ref_steps"] = ref_steps
@@ -199,26 +224,21 @@ def _check_projection_refs(proj, pre_index: dict, post_index: dict) -> None:
 
 
 def _delay_steps(proj, n: int, dt: float, seed: int, stream: int) -> tuple[int | None, np.ndarray | None]:
+    """Delays of ``proj`` in steps: one constant, or ``n`` values (given ones must lie on the grid of ``dt``; drawn
+    ones are rounded to it, as NEST does); all in ``[1, 65535]`` steps."""
     owner = f"Projection {proj.name!r}"
     const, arr = resolve_values(proj.delay, n, seed=seed, stream=stream, name=f"{owner} delay")
+    values = np.asarray(const if const is not None else arr, dtype=np.float64)
+    if values.size and values.min() < dt * (1 - 1e-9):
+        raise ValueError(f"{owner}: delay = {float(values.min())} ms is not allowed; delays must be >= dt = {dt} ms")
+    if values.size and values.max() > _MAX_DELAY_STEPS * dt * (1 + 1e-9):
+        raise ValueError(f"{owner}: delay = {float(values.max())} ms is not allowed; delays must be at most "
+                         f"{_MAX_DELAY_STEPS} steps of dt = {dt} ms ({_MAX_DELAY_STEPS * dt:g} ms)")
     if const is not None:
-        k = steps_of(owner, "delay", const, dt)
-        if k < 1:
-            raise ValueError(f"{owner}: delay = {const} ms is not allowed; delays must be >= dt = {dt} ms")
-        return k, None
+        return int(grid_steps(owner, "delay", const, dt)), None
     if isinstance(proj.delay, (list, tuple, np.ndarray)):
-        q = arr / dt
-        k = np.rint(q)
-        bad = np.abs(q - k) > 1e-6 * np.maximum(1.0, np.abs(q))
-        if bad.any():
-            raise ValueError(f"{owner}: delay contains {arr[bad][0]} ms, not a multiple of dt = {dt} ms")
-    else:  # drawn from a distribution: round to the grid, as NEST does
-        k = np.rint(arr / dt)
-    if arr.size and k.min() < 1:
-        raise ValueError(f"{owner}: delay contains {arr[k < 1][0]} ms; delays must be >= dt = {dt} ms")
-    if arr.size and k.max() > np.iinfo(np.uint16).max:
-        raise ValueError(f"{owner}: delay contains {arr.max()} ms, more than 65535 steps of dt = {dt} ms")
-    return None, k.astype(np.int64)
+        return None, grid_steps(owner, "delay", arr, dt)
+    return None, np.clip(np.rint(arr / dt), 1, _MAX_DELAY_STEPS).astype(np.int64)  # drawn: rounded, as NEST does
 
 
 def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: int):
@@ -229,10 +249,12 @@ def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: i
         pre_lo, pre = pre_index[proj.source]
         post_lo, post = post_index[proj.target]
         same = proj.source == proj.target
+        checkpoint()  # Ctrl-C or SIGTERM: stop between two compiled calls, never inside one
         indptr, targets = build_connectivity(
             proj.rule, pre.size, post.size, seed=seed, stream=3 * k, allow_autapses=proj.allow_autapses,
             allow_multapses=proj.allow_multapses, same_population=same,
             pre_positions=getattr(pre, "positions", None), post_positions=post.positions)
+        checkpoint()
         nnz = targets.size
         w_const, w_arr = resolve_values(proj.weight, nnz, seed=seed, stream=3 * k + 1,
                                         name=f"Projection {proj.name!r} weight")
@@ -314,7 +336,7 @@ def _current_events(net: Network, post_index: dict, I_e: np.ndarray, amplitudes:
             raise ValueError(f"{owner}: amplitude gives {amp.shape[1]} values per time but indices has {idx.size}")
         amp = np.broadcast_to(amp, (times.size, idx.size))
         delta = np.diff(amp, axis=0, prepend=0.0)
-        st = np.rint(times / net.dt).astype(np.int64)
+        st = grid_steps(owner, "times", times, net.dt)
         steps.append(np.repeat(st, idx.size))
         idxs.append(np.tile(idx + lo, times.size))
         deltas.append(delta.ravel())
@@ -338,8 +360,9 @@ def _poisson_tables(pois: list, pre0: int, dt: float) -> dict:
     """Per-step Poisson means ``lam[segment, channel]`` of the piecewise-constant rates of every Poisson source
     (their channels start at presynaptic index ``pre0``), with the sampler's tables for one set of rates shared by
     every trial (see :func:`poisson_sampler`)."""
-    seg_times = np.unique(np.concatenate([[0.0]] + [s.rate_times for s in pois if s.rate_times is not None]))
-    seg_step = np.unique(np.rint(seg_times / dt).astype(np.int64))
+    own_steps = [grid_steps(f"PoissonSource {s.name!r}", "rate_times", s.rate_times, dt) for s in pois
+                 if s.rate_times is not None]
+    seg_step = np.unique(np.concatenate([np.zeros(1, np.int64)] + own_steps))
     channels, lo = {}, 0
     chans = []
     for s in pois:
@@ -358,7 +381,7 @@ def segment_rates(source: PoissonSource, rate, seg_step: np.ndarray, dt: float) 
     rate = np.asarray(rate, dtype=np.float64)
     if source.rate_times is None:
         return np.broadcast_to(np.broadcast_to(rate, (source.size,))[None, :], (seg_step.size, source.size))
-    own = np.rint(source.rate_times / dt).astype(np.int64)
+    own = grid_steps(f"PoissonSource {source.name!r}", "rate_times", source.rate_times, dt)
     pos = np.searchsorted(own, seg_step, side="right") - 1
     rate = rate if rate.ndim == 2 else np.broadcast_to(rate[:, None], (own.size, source.size))
     return rate[pos]
@@ -410,7 +433,7 @@ def spike_generator_events(net: Network, built: Built, per_trial: list[dict], t_
             if not isinstance(s, SpikeSource):
                 continue
             times, idx = overrides.get(s.name, (s.times, s.indices))
-            st = np.rint(np.asarray(times) / net.dt).astype(np.int64)
+            st = grid_steps(f"SpikeSource {s.name!r}", "times", times, net.dt)
             tp.append(idx.astype(np.int64) + built.src_lo[built.src_names.index(s.name)])
             ts.append(st)
         p = np.concatenate(tp) if tp else np.zeros(0, np.int64)

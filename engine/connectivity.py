@@ -370,6 +370,26 @@ def build_connectivity(rule, n_pre: int, n_post: int, *, seed: int, stream: int,
                                bool(allow_multapses), bool(same_population), pre_positions, post_positions)
 
 
+def expected_synapses(rule, n_pre: int, n_post: int) -> float | None:
+    """Expected number of synapses ``rule`` makes between ``n_pre`` sources and ``n_post`` targets, for memory
+    checks before building; None for :class:`DistanceDependent`, whose count depends on the positions."""
+    if isinstance(rule, AllToAll):
+        return float(n_pre) * n_post
+    if isinstance(rule, OneToOne):
+        return float(n_pre)
+    if isinstance(rule, FixedProbability):
+        return float(rule.p) * n_pre * n_post
+    if isinstance(rule, FixedInDegree):
+        return float(rule.k) * n_post
+    if isinstance(rule, FixedOutDegree):
+        return float(rule.k) * n_pre
+    if isinstance(rule, FixedTotalNumber):
+        return float(rule.n)
+    if isinstance(rule, DistanceDependent):
+        return None
+    return float(rule.sources.size)  # Explicit
+
+
 def _empty(n_pre: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(n_pre + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
 

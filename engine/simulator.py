@@ -9,9 +9,7 @@ batch, on any number of threads.
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -20,6 +18,9 @@ import numba
 import numpy as np
 
 from engine.build import Built, build, current_events, poisson_sampler, segment_rates, spike_generator_events
+from engine.grid import grid_steps, step_times
+from engine.interrupt import deferred_interrupts
+from engine.memory import check_fits
 from engine.kernels.lif import QUEUE_FULL, run_chunk_parallel, run_chunk_serial
 from engine.kernels.state import init_uniform, stream_keys
 from engine.model import (STATE_VARIABLES, CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor,
@@ -93,6 +94,7 @@ class Simulator:
     """
 
     _MIN_RECORD_CAPACITY = 1 << 18  # spikes per trial held between two drains
+    _QUEUE_START = 64  # entries per delay slot of the spike or event queue before it first grows
 
     def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
                  chunk_ms: float = 100.0):
@@ -112,9 +114,10 @@ class Simulator:
         self.trial_ids = trial_ids
         self.n_jobs = n_jobs
         self.chunk_steps = max(1, int(round(chunk_ms / network.dt)))
-        self.built: Built = build(network)
-        self._monitors()
-        self._allocate()
+        with deferred_interrupts():  # Ctrl-C or SIGTERM during the build: Interrupted between kernel calls
+            self.built: Built = build(network)
+            self._monitors()
+            self._allocate()
         self._spike_overrides: list[dict] = [{} for _ in trial_ids]
         self._sg_dirty = True
         self.step = 0
@@ -134,9 +137,13 @@ class Simulator:
         for name in self._rec_names:
             k = names.index(name)
             self.rec_mask[bounds[k]:bounds[k + 1]] = 1
-        self._rate_names = [m.target for m in self.network.monitors if isinstance(m, RateMonitor)]
-        self.pre_pop = np.repeat(np.arange(len(names), dtype=np.int32), np.diff(bounds))
-        idx, cols = [], []
+        self._rate_names = list(dict.fromkeys(m.target for m in self.network.monitors
+                                              if isinstance(m, RateMonitor)))
+        self.rate_col = np.full(b.n_pre, -1, dtype=np.int32)  # rate-record column of each presynaptic index
+        for col, name in enumerate(self._rate_names):
+            k = names.index(name)
+            self.rate_col[bounds[k]:bounds[k + 1]] = col
+        idx, var, blocks = [], [], {}
         for m in self.network.monitors:
             if not isinstance(m, StateMonitor):
                 continue
@@ -148,17 +155,23 @@ class Simulator:
             if local.size and (local.min() < 0 or local.max() >= size):
                 raise ValueError(f"StateMonitor on {m.target!r}: indices contains {local.max()}; "
                                  f"neuron indices must lie in [0, {size})")
-            cols.append((m, sum(a.size for a in idx), local))
-            idx.append(local + b.pop_lo[k])
-        every = {m.every for m, _, _ in cols}
+            for v in m.variables:  # one column block per (target, variable): only what was asked is stored
+                if (m.target, v) in blocks:
+                    raise ValueError(f"StateMonitor: {v!r} of {m.target!r} is recorded by two monitors; merge them "
+                                     f"into one (indices=...)")
+                blocks[(m.target, v)] = (sum(a.size for a in idx), local.size)
+                idx.append(local + b.pop_lo[k])
+                var.append(np.full(local.size, STATE_VARIABLES.index(v), dtype=np.int8))
+        every = {m.every for m in self.network.monitors if isinstance(m, StateMonitor)}
         if len(every) > 1:
             raise ValueError(f"StateMonitor: every = {sorted(every)} differ; all state monitors must share one every")
         self.st_every = every.pop() if every else 1
         self.st_idx = np.concatenate(idx).astype(np.int64) if idx else np.zeros(0, np.int64)
-        self._st_cols = cols
+        self.st_var = np.concatenate(var) if var else np.zeros(0, np.int8)
+        self._st_blocks = blocks
         self._spikes = {(name, int(t)): ([], []) for name in self._rec_names for t in self.trial_ids}
-        self._rates = {name: [] for name in self._rate_names}
-        self._states: list[np.ndarray] = []
+        self._rate_parts: list[np.ndarray] = []  # one (trials, steps, names) block per run
+        self._state_parts: list[np.ndarray] = []  # one (trials, samples, columns) block per run
 
     def _allocate(self) -> None:
         b, B = self.built, self.trial_ids.size
@@ -184,12 +197,19 @@ class Simulator:
         self.I_ex, self.I_in, self.I_ext = self._I_ex[:, :N], self._I_in[:, :N], self._I_ext[:, :N]
         self.I_ext[:] = b.I_e
         D = b.max_delay + 1
-        self._q_tgt = np.zeros((B, D, 1024), dtype=np.int32)  # event queue, grown on demand
-        self._q_w = np.zeros((B, D, 1024), dtype=np.float64)
+        # one queue is in use, sized by what is in flight: it starts small and doubles when a step would overflow
+        # it (the kernel returns, the driver grows it, the trial resumes in the same step)
+        per_synapse = b.d_syn.size > 0
+        cap = self._QUEUE_START
+        check_fits(B * D * (cap * 12 + 16) + 5 * 8 * B * n_pad, f"Simulator: the state of {B} trial(s) of {N} "
+                   f"neurons with a queue of {D} delay slots", "use shorter delays, a larger dt or fewer trials")
+        self._q_tgt = np.zeros((B, D, cap if per_synapse else 0), dtype=np.int32)  # event queue: (target, weight)
+        self._q_w = np.zeros((B, D, cap if per_synapse else 0), dtype=np.float64)
         self._q_n = np.zeros((B, D), dtype=np.int64)
-        self._sq_pre = np.zeros((B, D, 0), dtype=np.int32)  # spike queue, sized in run()
-        self._sq_mult = np.zeros((B, D, 0), dtype=np.int32)
+        self._sq_pre = np.zeros((B, D, 0 if per_synapse else cap), dtype=np.int32)  # spike queue: (spike, count)
+        self._sq_mult = np.zeros((B, D, 0 if per_synapse else cap), dtype=np.int32)
         self._sq_n = np.zeros((B, D), dtype=np.int64)
+        self._q_bound = np.zeros(B, dtype=np.int64)  # upper bound of the fullest slot of the queue in use
         self._flags = _placed_zeros((B, -(-N // 64) * 64), np.uint8, 5)  # whole 64-flag blocks for the scan
         p = b.pois
         self.pois_key = stream_keys(self.network.seed, _STREAM_POISSON, p["n"], self.trial_ids)
@@ -217,7 +237,9 @@ class Simulator:
             raise ValueError(f"set_spikes: got spike trains for {len(spikes)} trials; this simulator runs "
                              f"{self.trial_ids.size}")
         for b, (times, indices) in enumerate(spikes):
-            t, i = check_spike_arrays(f"set_spikes({source!r}) trial {b}", times, indices, src.size)
+            owner = f"set_spikes({source!r}) trial {b}"
+            t, i = check_spike_arrays(owner, times, indices, src.size)
+            grid_steps(owner, "times", t, self.network.dt)
             self._spike_overrides[b][source] = (t, i)
         self._sg_dirty = True
 
@@ -315,16 +337,6 @@ class Simulator:
         if self._spiked is None or self._spiked.shape[1] < n_list:
             self._spiked = np.zeros((B, n_list), dtype=np.int64)
             self._spiked_mult = np.ones((B, n_list), dtype=np.int64)
-        # a spike-queue slot collects the spikes of as many steps as there are distinct row delays
-        b = self.built
-        rows_used = np.diff(b.indptr) > 0
-        slot_cap = n_list * max(1, np.unique(b.d_row[rows_used]).size)
-        if b.d_syn.size == 0 and self._sq_pre.shape[2] < slot_cap:
-            _, D, old = self._sq_pre.shape
-            for name in ("_sq_pre", "_sq_mult"):
-                grown = np.zeros((B, D, slot_cap), dtype=np.int32)
-                grown[:, :, :old] = getattr(self, name)
-                setattr(self, name, grown)
         # most spikes one step can record: every neuron, every Poisson channel at its largest count, generators
         self._reserve_run = self.built.n_neurons + self.built.pois["n"] * self._sampler["kmax"] + per_step
         cap = max(self._reserve_run + 1, self._MIN_RECORD_CAPACITY)
@@ -355,12 +367,12 @@ class Simulator:
             and only once the run has lasted two seconds.
         """
         dt = self.network.dt
-        try:
-            n_steps = int(round(float(duration_ms) / dt))
-        except (TypeError, ValueError):
-            raise TypeError(f"run: duration_ms = {duration_ms!r} must be a number of ms") from None
-        if not math.isfinite(float(duration_ms)) or n_steps < 0 or abs(n_steps * dt - duration_ms) > 1e-6 * max(
-                1.0, abs(duration_ms)):
+        if isinstance(duration_ms, (bool, np.bool_)) or not isinstance(duration_ms, (int, float, np.number)):
+            raise TypeError(f"run: duration_ms = {duration_ms!r} is not allowed; it must be a number of ms "
+                            f"(got {type(duration_ms).__name__})")
+        duration_ms = float(duration_ms)
+        n_steps = int(round(duration_ms / dt)) if math.isfinite(duration_ms) else -1
+        if n_steps < 0 or abs(n_steps * dt - duration_ms) > 1e-6 * max(1.0, abs(duration_ms)):
             raise ValueError(f"run: duration_ms = {duration_ms} is not allowed; it must be a non-negative multiple "
                              f"of dt = {dt} ms")
         if self._interrupted_at is not None:
@@ -369,38 +381,39 @@ class Simulator:
         sinks = list(sinks)
         if progress is None:
             progress = sys.stderr.isatty()
-        if self._sg_dirty:
-            self._prepare_inputs()
-        self.compile()
-        events0 = int(self.n_events.sum())
-        spikes0 = self._total_spikes
-        t0 = time.perf_counter()
-        t_stop = self.step + n_steps
-        bar = _progress_bar(n_steps * dt, progress)
-        old_threads = numba.get_num_threads()
-        ctrl_c = _DeferredInterrupt()
-        try:
-            ctrl_c.install()
-            if self.n_jobs is not None:
-                numba.set_num_threads(min(self.n_jobs, numba.config.NUMBA_NUM_THREADS))
-            while self.step < t_stop:
-                t_end = min(self.step + self.chunk_steps, t_stop)
-                chunk_ms = (t_end - self.step) * dt
-                self._run_until(t_end, sinks, keep)
-                for sink in sinks:  # lets a file sink flush on its wall-clock schedule even when no spike came
-                    if hasattr(sink, "advance"):
-                        sink.advance(t_end * dt)
+        with deferred_interrupts() as signals:
+            if self._sg_dirty:
+                self._prepare_inputs()
+            self.compile()
+            signals.check()
+            events0 = int(self.n_events.sum())
+            spikes0 = self._total_spikes
+            t0 = time.perf_counter()
+            t_stop = self.step + n_steps
+            bar = _progress_bar(n_steps * dt, progress)
+            old_threads = numba.get_num_threads()
+            self._record = self._new_record(n_steps)
+            try:
+                if self.n_jobs is not None:
+                    numba.set_num_threads(min(self.n_jobs, numba.config.NUMBA_NUM_THREADS))
+                while self.step < t_stop:
+                    t_end = min(self.step + self.chunk_steps, t_stop)
+                    chunk_ms = (t_end - self.step) * dt
+                    self._run_until(t_end, sinks, keep)
+                    for sink in sinks:  # lets a file sink flush on its wall-clock schedule even when no spike came
+                        if hasattr(sink, "advance"):
+                            sink.advance(t_end * dt)
+                    if bar is not None:
+                        wall = max(time.perf_counter() - t0, 1e-9)
+                        bar.update(chunk_ms)
+                        bar.set_postfix(rtf=f"{(t_end - t_stop + n_steps) * dt * 1e-3 / wall:.2f}",
+                                        ev_s=f"{(self.n_events.sum() - events0) / wall:.3g}")
+                    signals.check()  # between chunks, with every spike so far handed over
+            finally:
+                self._keep_record(self._record)
+                numba.set_num_threads(old_threads)
                 if bar is not None:
-                    wall = max(time.perf_counter() - t0, 1e-9)
-                    bar.update(chunk_ms)
-                    bar.set_postfix(rtf=f"{(t_end - t_stop + n_steps) * dt * 1e-3 / wall:.2f}",
-                                    ev_s=f"{(self.n_events.sum() - events0) / wall:.3g}")
-                ctrl_c.raise_if_pressed()  # between chunks, with every spike so far handed over
-        finally:
-            ctrl_c.restore()
-            numba.set_num_threads(old_threads)
-            if bar is not None:
-                bar.close()
+                    bar.close()
         self.last_run = RunStats(duration_ms=n_steps * dt, wall_s=time.perf_counter() - t0,
                                  spikes=self._total_spikes - spikes0,
                                  synaptic_events=int(self.n_events.sum()) - events0)
@@ -417,35 +430,43 @@ class Simulator:
                 self._interrupted_at = t_start.copy()
 
     def _run_trials(self, t_start: np.ndarray, t_end: int, sinks: list, keep: bool) -> None:
-        while True:
-            base = int(t_start.min())
-            if base >= t_end:
-                break
-            started = t_start.copy()
-            out = self._outputs(base, t_end)
+        """Call the kernel until every trial reaches ``t_end``, draining the spike record after each call and
+        growing the queue when a trial stopped because it was full (that trial resumes in the same step)."""
+        while int(t_start.min()) < t_end:
+            spk_n = np.zeros(self.trial_ids.size, dtype=np.int64)
             try:
-                self._call_kernel(t_start, t_end, base, *out)
+                self._call_kernel(t_start, t_end, spk_n, self._record)
             finally:  # hand over what was recorded even when interrupted
-                spk_n, rate_counts, st_base, st_out = out
                 self._drain(spk_n, sinks, keep)
-                self._collect(started, t_start, base, rate_counts, st_base, st_out)
             if np.any(self._status == QUEUE_FULL):
                 self._grow_queue()
-            if np.all(t_start >= t_end):
-                break
 
-    def _outputs(self, base: int, t_end: int) -> tuple:
-        """Fresh per-call output arrays: spike counts, rate counts and state samples for steps ``base..t_end``."""
+    def _new_record(self, n_steps: int) -> tuple:
+        """Rate and state record blocks for the next ``n_steps`` steps, which the kernel fills at absolute rows;
+        refused with the figures before allocation when they would not fit in memory."""
         B = self.trial_ids.size
-        n_names = len(self.built.names_pre())
-        rate_counts = np.zeros((B, t_end - base, n_names) if self._rate_names else (B, 0, 0), dtype=np.int32)
-        st_base = base // self.st_every
-        n_rows = t_end // self.st_every - st_base
-        st_out = np.full((B, n_rows if self.st_idx.size else 0, 3, self.st_idx.size), np.nan)
-        return np.zeros(B, dtype=np.int64), rate_counts, st_base, st_out
+        rows = (self.step + n_steps) // self.st_every - self.step // self.st_every if self.st_idx.size else 0
+        shapes = ((B, n_steps if self._rate_names else 0, len(self._rate_names)), (B, rows, self.st_idx.size))
+        need = 4 * int(np.prod(shapes[0])) + 8 * int(np.prod(shapes[1]))
+        check_fits(need, f"Simulator.run: recording {len(self._rate_names)} RateMonitor(s) and "
+                         f"{self.st_idx.size} StateMonitor column(s) for {n_steps} steps of {B} trial(s)",
+                   "record fewer neurons or variables, sample less often (StateMonitor every=...), or run shorter "
+                   "pieces and read the records in between")
+        return (np.zeros(shapes[0], dtype=np.int32), self.step, np.full(shapes[1], np.nan),
+                self.step // self.st_every)
 
-    def _call_kernel(self, t_start, t_end, base, spk_n, rate_counts, st_base, st_out) -> None:
+    def _keep_record(self, record: tuple) -> None:
+        """Keep the rows of ``record`` that every trial has reached (all of them unless interrupted)."""
+        rate, rate_base, state, st_base = record
+        reached = self.step if self._interrupted_at is None else int(self._interrupted_at.min())
+        if rate.shape[1]:
+            self._rate_parts.append(rate[:, :reached - rate_base])
+        if state.shape[1]:
+            self._state_parts.append(state[:, :reached // self.st_every - st_base])
+
+    def _call_kernel(self, t_start, t_end, spk_n, record) -> None:
         b, pa, p, sm = self.built, self.built.pop_arrays, self.built.pois, self._sampler
+        rate, rate_base, state, st_base = record
         kernel = run_chunk_parallel if self.trial_ids.size > 1 else run_chunk_serial
         kernel(t_start, t_end, self._reserve_run, self._status, self._resume,
                b.pop_lo, b.pop_hi, pa["model"], pa["use_iext"], pa["C0"], pa["Vth"], pa["Vreset"], pa["P22"],
@@ -458,8 +479,8 @@ class Simulator:
                self._sg[0], self._sg[1], self._sg[2], self._sg_cur,
                self._cur["step"], self._cur["idx"], self._cur["val"], self._cur_pos, self._cur_end,
                self.rec_mask, self._spk_step, self._spk_id, spk_n, self.n_events,
-               bool(self._rate_names), self.pre_pop, base, rate_counts,
-               self.st_idx, self.st_every, st_base, st_out)
+               self.rate_col, rate_base, rate,
+               self.st_idx, self.st_var, self.st_every, st_base, state, self._q_bound)
 
     def compile(self) -> float:
         """Compile the simulation kernel for this network (or load it from Numba's cache) without advancing time;
@@ -469,18 +490,22 @@ class Simulator:
                 self._prepare_inputs()
             t0 = time.perf_counter()
             t_start = np.full(self.trial_ids.size, self.step, dtype=np.int64)
-            self._call_kernel(t_start, self.step, self.step, *self._outputs(self.step, self.step))
+            self._call_kernel(t_start, self.step, np.zeros(self.trial_ids.size, dtype=np.int64), self._new_record(0))
             self.compile_s = time.perf_counter() - t0
         return self.compile_s
 
     def _grow_queue(self) -> None:
-        """Double the event queue's capacity, keeping the events in flight."""
-        B, D, cap = self._q_tgt.shape
-        tgt = np.zeros((B, D, 2 * cap), dtype=np.int32)
-        w = np.zeros((B, D, 2 * cap), dtype=np.float64)
-        tgt[:, :, :cap] = self._q_tgt
-        w[:, :, :cap] = self._q_w
-        self._q_tgt, self._q_w = tgt, w
+        """Double the capacity of the queue in use (the event queue with per-synapse delays, else the spike
+        queue), keeping what is in flight."""
+        names = ("_q_tgt", "_q_w") if self.built.d_syn.size else ("_sq_pre", "_sq_mult")
+        for name in names:
+            old = getattr(self, name)
+            B, D, cap = old.shape
+            check_fits(B * D * 2 * cap * old.itemsize, f"Simulator: the spike delivery queue ({D} delay slots)",
+                       "use shorter delays or fewer trials per Simulator")
+            grown = np.zeros((B, D, 2 * cap), dtype=old.dtype)
+            grown[:, :, :cap] = old
+            setattr(self, name, grown)
 
     def _drain(self, spk_n: np.ndarray, sinks: list, keep: bool) -> None:
         b = self.built
@@ -510,61 +535,63 @@ class Simulator:
                     self._spikes[(name, int(trial))][0].append(st)
                     self._spikes[(name, int(trial))][1].append(local)
                 for sink in sinks:
-                    sink.write(name, int(trial), st * dt, local)
+                    sink.write(name, int(trial), step_times(st, dt), local)
         self._total_spikes += total
-
-    def _collect(self, started, ended, base, rate_counts, st_base, st_out) -> None:
-        if self._rate_names:
-            span = int(ended.max()) - base
-            names = self.built.names_pre()
-            for name in self._rate_names:
-                self._rates[name].append(rate_counts[:, :span, names.index(name)].copy())
-        if self.st_idx.size:
-            rows = int(ended.max()) // self.st_every - st_base
-            self._states.append(st_out[:, :rows].copy())
 
     # ------------------------------------------------------------------ results
     def spikes(self, name: str, trial: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Spike times (ms, float64) and neuron indices (int64, local to ``name``) recorded from ``name``.
 
-        A spike in step ``k`` has time ``k · dt`` (Brian2's convention). ``trial`` is a trial id (default: the
-        first trial).
+        A spike in step ``k`` has time ``k · dt`` (Brian2's convention; state samples are stamped at the end of
+        their step instead, see :meth:`state`), computed as the float nearest the decimal value (999.8, not
+        999.8000000000001). ``trial`` is a trial id (default: the first trial).
         """
+        steps, ids = self.spike_steps(name, trial)
+        return step_times(steps, self.network.dt), ids
+
+    def spike_steps(self, name: str, trial: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`spikes` but with integer step indices (int64) instead of times."""
         trial = int(self.trial_ids[0]) if trial is None else int(trial)
         if (name, trial) not in self._spikes:
             raise KeyError(f"no spikes recorded for {name!r}, trial {trial}; SpikeMonitors record "
                            f"{self._rec_names} for trials {self.trial_ids.tolist()}")
         steps, ids = self._spikes[(name, trial)]
-        st = np.concatenate(steps) if steps else np.zeros(0, np.int64)
-        return st * self.network.dt, (np.concatenate(ids) if ids else np.zeros(0, np.int64))
+        return (np.concatenate(steps) if steps else np.zeros(0, np.int64),
+                np.concatenate(ids) if ids else np.zeros(0, np.int64))
 
-    def spike_steps(self, name: str, trial: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`spikes` but with integer step indices instead of times."""
-        t, i = self.spikes(name, trial)
-        return np.rint(t / self.network.dt).astype(np.int64), i
+    def spike_counts(self, name: str) -> np.ndarray:
+        """Spikes of a :class:`RateMonitor` target in every step, int32 of shape ``(trials, steps)``: row ``b`` is
+        trial ``trial_ids[b]``, column ``k`` counts the spikes at time ``k · dt``. A view of the record."""
+        if name not in self._rate_names:
+            raise KeyError(f"no RateMonitor on {name!r}; rate monitors record {self._rate_names}")
+        data = _joined(self._rate_parts, (self.trial_ids.size, 0, len(self._rate_names)), np.int32)
+        return data[:, :, self._rate_names.index(name)]
 
     def rate(self, name: str) -> np.ndarray:
-        """Spike counts per step of a :class:`RateMonitor` target, shape ``(trials, steps)``; divide by
-        ``size · dt`` for Hz."""
-        if name not in self._rates:
-            raise KeyError(f"no RateMonitor on {name!r}; rate monitors record {self._rate_names}")
-        parts = self._rates[name]
-        return np.concatenate(parts, axis=1) if parts else np.zeros((self.trial_ids.size, 0), np.int32)
+        """Population rate (Hz) of a :class:`RateMonitor` target in every step, float64 of shape ``(trials,
+        steps)``: spikes in the step divided by ``size · dt`` (Brian2's ``PopulationRateMonitor.rate``). See
+        :meth:`spike_counts` for the integer counts."""
+        counts = self.spike_counts(name)
+        k = self.built.names_pre().index(name)
+        size = int(np.diff(self.built.pre_bounds())[k])
+        return counts / (size * self.network.dt * 1e-3)
 
     def state(self, target: str, variable: str = "V") -> tuple[np.ndarray, np.ndarray]:
-        """Samples of ``variable`` from the StateMonitor on ``target``: times (ms) and values
-        ``(trials, samples, n_indices)``. The sample at time ``t`` is the state at ``t`` (after the step ending
-        there)."""
+        """Samples of ``variable`` from the StateMonitor on ``target``: times (ms) and values, float64 of shape
+        ``(trials, samples, n_indices)`` (a view of the record: no copy).
+
+        The sample at time ``t`` is the state at the end of the step that ends at ``t``: samples are stamped
+        ``(k + 1) · dt`` for step ``k`` (a spike in step ``k`` is stamped ``k · dt``), as NEST's multimeter does.
+        """
         if variable not in STATE_VARIABLES:
             raise ValueError(f"state: variable = {variable!r} is not allowed; choose from {STATE_VARIABLES}")
-        for m, col, local in self._st_cols:
-            if m.target == target and variable in m.variables:
-                data = np.concatenate(self._states, axis=1) if self._states else np.zeros((self.trial_ids.size, 0, 3,
-                                                                                             self.st_idx.size))
-                values = data[:, :, STATE_VARIABLES.index(variable), col:col + local.size]
-                times = (np.arange(values.shape[1]) + 1) * self.st_every * self.network.dt
-                return times, values
-        raise KeyError(f"no StateMonitor records {variable!r} of {target!r}")
+        if (target, variable) not in self._st_blocks:
+            raise KeyError(f"no StateMonitor records {variable!r} of {target!r}")
+        col, n = self._st_blocks[(target, variable)]
+        data = _joined(self._state_parts, (self.trial_ids.size, 0, self.st_idx.size), np.float64)
+        values = data[:, :, col:col + n]
+        times = step_times((np.arange(values.shape[1], dtype=np.int64) + 1) * self.st_every, self.network.dt)
+        return times, values
 
     def memory_report(self) -> dict:
         """Bytes of connectivity (and per synapse) and of the simulation state."""
@@ -575,35 +602,6 @@ class Simulator:
                 "bytes_per_synapse": b.bytes_per_synapse(), "state_bytes": int(state)}
 
 
-class _DeferredInterrupt:
-    """Ctrl-C during a run takes effect at the next chunk boundary, as a KeyboardInterrupt raised from plain code.
-
-    Python's default handler raises KeyboardInterrupt wherever the main thread happens to be, and when that is a
-    weakref callback or a finaliser (frequent while Numba compiles), CPython prints "Exception ignored" and the run
-    goes on. Installed only in the main thread; the previous handler comes back when the run ends.
-    """
-
-    def __init__(self):
-        self.pressed = False
-        self._previous = None
-
-    def install(self) -> None:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-
-    def _handler(self, signum, frame) -> None:
-        self.pressed = True
-
-    def raise_if_pressed(self) -> None:
-        if self.pressed:
-            raise KeyboardInterrupt
-
-    def restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-
-
 def _placed_zeros(shape: tuple, dtype, slot: int) -> np.ndarray:
     """Zeros whose data start on a 64-byte boundary (no AVX-512 load splits a cache line), at ``slot`` · 576 bytes
     modulo 4 KiB, so that the per-neuron arrays one loop streams through never alias each other in the store
@@ -612,6 +610,16 @@ def _placed_zeros(shape: tuple, dtype, slot: int) -> np.ndarray:
     raw = np.zeros(nbytes + 8192, dtype=np.uint8)
     start = (-raw.ctypes.data + slot * 576) % 4096
     return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def _joined(parts: list, empty_shape: tuple, dtype) -> np.ndarray:
+    """The record blocks of successive runs as one array along the time axis; the blocks are replaced by the joined
+    array, so asking again costs no copy."""
+    if not parts:
+        return np.zeros(empty_shape, dtype=dtype)
+    if len(parts) > 1:
+        parts[:] = [np.concatenate(parts, axis=1)]
+    return parts[0]
 
 
 def _max_events_per_step(sg: tuple) -> int:

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import recurrent_network
-from engine import Simulator
+from engine import Network, PoissonSource, Population, Projection, RateMonitor, Simulator, SpikeMonitor, StateMonitor
+from engine.connectivity import FixedProbability
+from engine.distributions import Uniform
 
 NAMES = ("exc", "inh", "noise")
 
@@ -156,3 +158,30 @@ def test_sigint_stops_the_run_at_a_chunk_boundary():
         sim.run(200.0, sinks=[Pinch()])
     assert sim.t == pytest.approx(40.0)
     assert signal.getsignal(signal.SIGINT) is before  # the handler in place before the run is back
+
+
+def _issue_network() -> Network:
+    """800 LIF neurons, Poisson input with per-synapse delays, a recurrent projection, rate and state monitors: the
+    event queue grows mid-run, at different steps in different trials."""
+    net = Network(dt=0.1, seed=1)
+    net.add(Population("n", 800, tau_m=20.0, C_m=250.0, V_th=-50.0, V_reset=-65.0, E_L=-65.0, t_ref=2.0,
+                       V_init=(-65.0, -50.0)),
+            PoissonSource("noise", 200, rate=50.0),
+            Projection("noise", "n", FixedProbability(0.1), weight=Uniform(100.0, 200.0), delay=Uniform(0.5, 2.0)),
+            Projection("n", "n", FixedProbability(0.1), weight=20.0, delay=1.5),
+            RateMonitor("n"), StateMonitor("n", ["V"], indices=[0]), SpikeMonitor("n"))
+    return net
+
+
+def test_batch_rate_and_state_monitors_equal_single_trials_after_queue_growth():
+    net = _issue_network()
+    batch = Simulator(net, trials=2).run(300.0)
+    assert batch._q_w.shape[2] > Simulator._QUEUE_START  # the queue did grow during the run
+    t, V = batch.state("n", "V")
+    assert V.shape == (2, 3000, 1) and not np.isnan(V).any()
+    assert t[-1] == 300.0 and batch.spike_counts("n").shape == (2, 3000)
+    for k in (0, 1):
+        alone = Simulator(net, trials=[k]).run(300.0)
+        np.testing.assert_array_equal(alone.state("n", "V")[1][0], V[k])
+        np.testing.assert_array_equal(alone.spike_counts("n")[0], batch.spike_counts("n")[k])
+        np.testing.assert_array_equal(alone.spike_steps("n")[0], batch.spike_steps("n", k)[0])

@@ -1,9 +1,11 @@
-"""Property tests on random small networks: results never depend on chunking, batching or the thread count."""
+"""Property tests on random small networks: results (spikes, rate and state records) never depend on chunking,
+batching, record-buffer drains, queue growth or the thread count."""
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Network, PoissonSource, Population, Projection, Simulator, SpikeMonitor, SpikeSource
+from engine import (Network, PoissonSource, Population, Projection, RateMonitor, Simulator, SpikeMonitor, SpikeSource,
+                    StateMonitor)
 from engine.connectivity import FixedInDegree, FixedProbability
 from engine.distributions import Normal, Uniform
 
@@ -15,7 +17,7 @@ def networks(draw):
     model_b = draw(st.sampled_from(["iaf_psc_exp", "iaf_psc_delta"]))
     delta = model_b == "iaf_psc_delta"
     net = Network(dt=0.1, seed=seed)
-    times = draw(st.lists(st.floats(0.0, 40.0), max_size=10))
+    times = [k * 0.1 for k in draw(st.lists(st.integers(0, 400), max_size=10))]  # on the grid of dt
     net.add(Population("a", n_a, tau_m=draw(st.sampled_from([5.0, 10.0, 20.0])),
                        t_ref=draw(st.sampled_from([0.0, 0.1, 2.0])), V_init=(-70.0, -50.0),
                        I_e=draw(st.sampled_from([0.0, 200.0, 400.0]))),
@@ -31,28 +33,49 @@ def networks(draw):
             weight = Normal(-80.0, 30.0)
         rule = FixedProbability(draw(st.sampled_from([0.1, 0.5]))) if pre != "b" else FixedInDegree(1)
         net.add(Projection(pre, post, rule, weight=weight, delay=delay))
-    net.add(SpikeMonitor("a"), SpikeMonitor("b"), SpikeMonitor("p"))
+    every = draw(st.sampled_from([1, 3, 10]))
+    net.add(SpikeMonitor("a"), SpikeMonitor("b"), SpikeMonitor("p"), RateMonitor("a"), RateMonitor("p"),
+            StateMonitor("a", ["V", "I_in"], indices=[0], every=every),
+            StateMonitor("b", ["I_ex"], indices=None, every=every))
     return net
 
 
-def _spikes(sim, trial):
-    return [sim.spike_steps(n, trial) for n in ("a", "b", "p")]
+class _TinyBuffers(Simulator):
+    """Drains the spike record after (almost) every step and starts the delivery queues at one entry per slot, so
+    that every run resumes trials mid-step and at different steps."""
+
+    _MIN_RECORD_CAPACITY = 1
+    _QUEUE_START = 1
+
+
+def _records(sim, k):
+    """Everything trial index ``k`` of ``sim`` recorded: spikes, per-step counts and state samples."""
+    out = [sim.spike_steps(n, int(sim.trial_ids[k])) for n in ("a", "b", "p")]
+    out += [(sim.spike_counts(n)[k], sim.rate(n)[k]) for n in ("a", "p")]
+    out += [sim.state("a", v)[1][k] for v in ("V", "I_in")] + [sim.state("b", "I_ex")[1][k]]
+    out += [sim.state("b", "I_ex")[0]]
+    return out
 
 
 def _same(x, y):
-    for (s1, i1), (s2, i2) in zip(x, y):
-        np.testing.assert_array_equal(s1, s2)
-        np.testing.assert_array_equal(i1, i2)
+    assert len(x) == len(y)
+    for a, b in zip(x, y):
+        if isinstance(a, tuple):
+            _same(a, b)
+        else:
+            assert a.shape == b.shape and not np.isnan(a).any()
+            np.testing.assert_array_equal(a, b)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=networks(), chunk=st.floats(0.3, 30.0), split=st.integers(1, 499))
-def test_chunking_batching_and_threads_never_change_spikes(net, chunk, split):
-    ref = Simulator(net, trials=2, n_jobs=1).run(50.0)
+def test_chunking_batching_and_threads_never_change_any_record(net, chunk, split):
+    alone = [Simulator(net, trials=[k]).run(50.0) for k in (0, 1, 2)]
     chunk = max(0.1, round(chunk, 1))
     pieces = Simulator(net, trials=[1], chunk_ms=chunk)
     pieces.run(split * 0.1).run(50.0 - split * 0.1)
-    _same(_spikes(ref, 1), _spikes(pieces, 1))
-    threads = Simulator(net, trials=2, n_jobs=2).run(50.0)
-    _same(_spikes(ref, 0), _spikes(threads, 0))
-    _same(_spikes(ref, 1), _spikes(threads, 1))
+    _same(_records(alone[1], 0), _records(pieces, 0))
+    for sim in (Simulator(net, trials=3, n_jobs=1).run(50.0), Simulator(net, trials=3, n_jobs=2).run(50.0),
+                _TinyBuffers(net, trials=3, n_jobs=2, chunk_ms=chunk).run(split * 0.1).run(50.0 - split * 0.1)):
+        for k in range(3):
+            _same(_records(alone[k], 0), _records(sim, k))

@@ -90,10 +90,12 @@ def test_rate_monitor_counts_every_spike():
     net.add(RateMonitor("exc"), RateMonitor("noise"))
     sim = Simulator(net, chunk_ms=33.3).run(200.0)
     for name in ("exc", "noise"):
-        rate = sim.rate(name)
+        counts = sim.spike_counts(name)
         steps, _ = sim.spike_steps(name)
-        assert rate.shape == (1, 2000)
-        np.testing.assert_array_equal(rate[0], np.bincount(steps, minlength=2000))
+        assert counts.shape == (1, 2000) and counts.dtype == np.int32
+        np.testing.assert_array_equal(counts[0], np.bincount(steps, minlength=2000))
+        size = net.get(name).size
+        np.testing.assert_allclose(sim.rate(name), counts / (size * 0.1e-3), rtol=1e-15)  # Hz
 
 
 def test_state_monitor_subsampling_and_indices():

@@ -84,7 +84,11 @@ def _pair(**proj):
 @pytest.mark.parametrize("proj, match", [
     ({"delay": 0.15}, r"delay = 0.15 ms is not a multiple of dt = 0.1 ms"),
     ({"delay": 0.0}, r"delay = 0.0 ms is not allowed; delays must be >= dt"),
-    ({"delay": [0.1, 0.2, 0.3, 0.4, 0.45]}, r"delay contains 0.45 ms, not a multiple of dt"),
+    ({"delay": [0.1, 0.2, 0.3, 0.4, 0.45]}, r"delay = 0.45 ms is not a multiple of dt = 0.1 ms.*e.g. 0.4 or 0.5 ms"),
+        ({"delay": 0.05}, r"delay = 0.05 ms is not allowed; delays must be >= dt = 0.1 ms"),
+        ({"delay": 7000.0}, r"delay = 7000.0 ms is not allowed; delays must be at most 65535 steps"),
+        ({"delay": 1e9}, r"delay = 1000000000.0 ms is not allowed; delays must be at most 65535 steps"),
+        ({"delay": [0.1, 0.2, 0.3, 0.4, 1e5]}, r"delay = 100000.0 ms is not allowed"),
     ({"delay": Uniform(0.0, 0.04)}, r"delays must be >= dt"),
     ({"weight": [1.0, 2.0]}, r"weight"),
     ({"weight": [1.0, np.nan, 1.0, 1.0, 1.0]}, r"weight"),

@@ -16,6 +16,10 @@ E. apply what is due at step ``k`` synapse by synapse: ``I_ex[j] += w`` (``w >= 
    in, so sums round the same way;
 F. sample monitored state variables.
 
+Monitors write straight into the run's record arrays at absolute positions (rate row ``step - rate_base``, state row
+``(step + 1) // st_every - 1 - st_base``), so a trial that stops early and resumes later (queue growth, a full spike
+record) fills exactly its own rows, whatever the other trials of the batch did meanwhile.
+
 Delta-synapse neurons (iaf_psc_delta) take their input inside step A (as NEST does), so their events are queued one
 step earlier (the builder stores their delays minus one) and accumulate in ``I_ex``/``I_in``, which such neurons use
 as input buffers. A trial stops early, before a step, when its spike record buffer might overflow.
@@ -23,6 +27,8 @@ as input buffers. A trial stops early, before a step, when its spike record buff
 Trials run in parallel (``prange``); each writes only its own rows, so results do not depend on the thread count.
 Imports only numpy, numba and the RNG kernels.
 """
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -92,13 +98,16 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                sg_pre, sg_step, sg_ptr, sg_cur,
                cur_step, cur_idx, cur_val, cur_cur, cur_end,
                rec_mask, spk_step, spk_id, spk_n, n_events,
-               rate_on, pre_pop, rate_base, rate_counts,
-               st_idx, st_every, st_base, st_out):
+               rate_col, rate_base, rate_counts,
+               st_idx, st_var, st_every, st_base, st_out, q_bound):
     """Advance every trial ``b`` from ``t_start[b]`` towards ``t_end``; ``t_start`` is updated in place.
 
     ``status[b]`` tells why trial ``b`` stopped (DONE, RECORD_FULL, QUEUE_FULL). After QUEUE_FULL the driver grows
-    the queue and calls again with ``resume[b] = 1``: phase A of step ``t_start[b]`` already ran and its spikes wait
-    in ``spiked[b, :n_spiked[b]]``.
+    the queue that is full and calls again with ``resume[b] = 1``: phase A of step ``t_start[b]`` already ran and
+    its spikes wait in ``spiked[b, :n_spiked[b]]``. ``q_bound[b]`` is an upper bound of the fullest slot of the
+    queue in use (recomputed exactly only when the bound says the queue may overflow, so a deep queue is not
+    scanned every step). ``rate_col[pre]`` is the rate-record column of presynaptic index ``pre`` (-1: none);
+    ``st_var[q]`` picks the state variable (0 V, 1 I_ex, 2 I_in) of sample column ``q``.
     """
     B = V.shape[0]
     D = sq_n.shape[1]
@@ -108,6 +117,7 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
     n_pois = pois_key.shape[1]
     n_seg = pois_seg_step.size
     n_st = st_idx.size
+    sq_cap = sq_pre.shape[2]
     n_blocks = flags.shape[1] // 64  # flags are padded to a multiple of 64 bytes
     per_syn_delay = d_syn.size > 0
     per_syn_weight = w_syn.size > 0
@@ -201,20 +211,23 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                         n_sp += 1
                     g += 1
                 sg_cur[b] = g
-            # B. room in the event queue for this step's events?
+            # B. room in the queue for this step's events (per-synapse delays) or spikes (per-row delays)?
             need = 0
             for k in range(n_sp):
                 pre = spiked[b, k]
                 need += indptr[pre + 1] - indptr[pre]
-            if per_syn_delay:
+            add, cap_now = (need, q_cap) if per_syn_delay else (n_sp, sq_cap)
+            if q_bound[b] + add > cap_now:  # the bound says it may overflow: look at the real fill
                 fullest = 0
                 for s in range(D):
-                    fullest = max(fullest, q_n[b, s])
-                if fullest + need > q_cap:
+                    fullest = max(fullest, q_n[b, s] if per_syn_delay else sq_n[b, s])
+                q_bound[b] = fullest
+                if fullest + add > cap_now:
                     n_spiked[b] = n_sp
                     resume[b] = 1
                     status[b] = QUEUE_FULL
                     break
+            q_bound[b] += add
             # C. record; D. deliver
             n = spk_n[b]
             for k in range(n_sp):
@@ -225,8 +238,9 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                         spk_step[b, n] = step
                         spk_id[b, n] = pre
                         n += 1
-                if rate_on:
-                    rate_counts[b, step - rate_base, pre_pop[pre]] += mult
+                col = rate_col[pre]
+                if col >= 0:
+                    rate_counts[b, step - rate_base, col] += mult
                 if per_syn_delay:  # walk the row now, one event per synapse
                     fmult = np.float64(mult)
                     for s in range(indptr[pre], indptr[pre + 1]):
@@ -283,12 +297,21 @@ def _run_chunk(t_start, t_end, reserve, status, resume,
                 row = (step + 1) // st_every - 1 - st_base
                 for q in range(n_st):
                     j = st_idx[q]
-                    st_out[b, row, 0, q] = Vb[j]
-                    st_out[b, row, 1, q] = Iexb[j]
-                    st_out[b, row, 2, q] = Iinb[j]
+                    var = st_var[q]
+                    st_out[b, row, q] = Vb[j] if var == 0 else (Iexb[j] if var == 1 else Iinb[j])
             step += 1
         t_start[b] = step
 
 
-run_chunk_serial = njit(cache=True, nogil=True)(_run_chunk)
-run_chunk_parallel = njit(cache=True, nogil=True, parallel=True)(_run_chunk)
+def _variant(fn, name: str):
+    """A copy of ``fn`` under another name. Numba's disk cache keys a kernel by its function's qualified name, not by
+    its compile options, so two variants of one function would share an entry: whichever compiled first (serial or
+    parallel) would then serve both."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = name
+    copy.__doc__ = fn.__doc__
+    return copy
+
+
+run_chunk_serial = njit(cache=True, nogil=True)(_variant(_run_chunk, "run_chunk_serial"))
+run_chunk_parallel = njit(cache=True, nogil=True, parallel=True)(_variant(_run_chunk, "run_chunk_parallel"))
