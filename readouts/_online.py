@@ -77,8 +77,8 @@ class _OnlineBase(RegressorMixin, BaseEstimator):
         """Continue the update rule over more samples (time order kept)."""
         validate_params(self)
         name = type(self).__name__
-        X2, _, _ = _flatten_X(X, name, getattr(self, "n_features_in_", None) if hasattr(self, "W_") else None)
-        Y, one_d = _flatten_y(y, X2.shape[0], name)
+        X2, lens, _ = _flatten_X(X, name, getattr(self, "n_features_in_", None) if hasattr(self, "W_") else None)
+        Y, one_d = _flatten_y(y, X2.shape[0], name, lens)
         Z = np.ascontiguousarray(self._aug(X2))
         if not hasattr(self, "W_"):
             self._start(Z.shape[1], Y.shape[1])
@@ -99,6 +99,16 @@ class _OnlineBase(RegressorMixin, BaseEstimator):
         check_fitted(self, "W_")
         b = self.W_[:, self.n_features_in_] if self.fit_intercept else np.zeros(self.W_.shape[0])
         return float(b[0]) if getattr(self, "_one_d", False) else b
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the prediction; a longer ``y`` (ESN washout) is aligned to the end of X as in :class:`Ridge`."""
+        from sklearn.metrics import r2_score
+
+        check_fitted(self, "W_")
+        name = type(self).__name__
+        X2, lens, _ = _flatten_X(X, name, self.n_features_in_)
+        Y, _ = _flatten_y(y, X2.shape[0], name, lens)
+        return r2_score(Y, self._aug(X2) @ self.W_.T, sample_weight=sample_weight)
 
     def predict(self, X):
         """Outputs ``W x + b`` with the current weights."""

@@ -37,14 +37,30 @@ def _flatten_X(X, name, n_features=None):
     return X2, lens, kind
 
 
-def _flatten_y(y, n, name):
+def _flatten_y(y, n, name, lens=None):
+    """Targets -> (float64 (n, m), one_d), aligned to the end of X.
+
+    Washout rule: a target sequence longer than its feature sequence keeps only
+    its last steps (the first ``len(y) - len(X)`` are dropped), so the targets
+    of a reservoir whose ``washout`` dropped its first states line up with the
+    states in a Pipeline. This applies to 2-D X with a longer 1-D/2-D ``y``, to
+    3-D X with a 3-D ``y`` of more time steps, and to lists sequence by
+    sequence (``lens`` gives X's sequence lengths). A shorter ``y`` is an error.
+    """
     if y is None:
         raise ValueError(f"{name} requires y to be passed, but the target y is None.")
     if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) >= 1 and not np.isscalar(y[0]):
-        y = np.concatenate([as_float_array(v, name, "y") for v in y])
+        parts = [as_float_array(v, name, "y") for v in y]
+        if lens is not None and len(parts) == len(lens):
+            parts = [v[max(len(v) - t, 0):] for v, t in zip(parts, lens)]
+        y = np.concatenate(parts)
     y = as_float_array(y, name, "y")
     if y.ndim == 3:
+        if lens is not None and y.shape[0] == len(lens) and y.shape[1] > lens[0]:
+            y = y[:, y.shape[1] - lens[0]:]
         y = y.reshape(-1, y.shape[2])
+    elif lens is None and y.ndim in (1, 2) and y.shape[0] > n:
+        y = y[y.shape[0] - n:]
     one_d = y.ndim == 1
     Y = y.reshape(-1, 1) if one_d else y
     if Y.ndim != 2 or Y.shape[0] != n:
@@ -100,32 +116,54 @@ class _Stats:
 
 
 # ------------------------------------------------------------------ solvers
-def _solve_cholesky(C, Cxy, alpha):
-    """W = (C + αI)⁻¹ Cxy by Cholesky; eigen fallback when not positive definite."""
-    A = C + alpha * np.eye(C.shape[0])
+def _pinv_weights(d, scale, alpha):
+    """1/d per (shifted) eigenvalue d = λ + α, 0 where d <= _EIG_RTOL·scale (numerically null directions of the
+    normal matrix, whose largest eigenvalue is ``scale``): the minimum-norm solution."""
+    null = d <= _EIG_RTOL * max(scale, 1e-300)
+    if null.any():
+        warnings.warn(f"Ridge: the normal equations are singular or ill-conditioned at alpha={alpha:g} (collinear "
+                      f"features?); {int(null.sum())} direction(s) with eigenvalue below {_EIG_RTOL:g} of the "
+                      f"largest are treated as zero, which gives the minimum-norm least-squares solution.",
+                      sla.LinAlgWarning, stacklevel=5)
+    return np.where(null, 0.0, 1.0 / np.where(null, 1.0, d))
+
+
+def _solve_psd(A, B, alpha):
+    """A⁻¹B for symmetric positive semi-definite ``A`` (the normal matrix with ``alpha`` on its diagonal).
+
+    Cholesky when A's reciprocal condition number (LAPACK ``dpocon``) is at least ``_EIG_RTOL``; otherwise
+    (alpha = 0 with collinear features, or alpha too small to fix it) the pseudo-inverse solution from an
+    eigendecomposition, with a warning.
+    """
     try:
-        return sla.cho_solve(sla.cho_factor(A, lower=True, check_finite=False), Cxy, check_finite=False)
+        c, lower = sla.cho_factor(A, lower=True, check_finite=False)
+        rcond, info = sla.lapack.dpocon(c, np.abs(A).sum(axis=0).max(initial=0.0), uplo="L")
+        if info == 0 and rcond >= _EIG_RTOL:
+            return sla.cho_solve((c, lower), B, check_finite=False)
     except np.linalg.LinAlgError:
-        return _solve_eigen(C, Cxy, [alpha])[0]
+        pass
+    lam, V = np.linalg.eigh(A)
+    return V @ ((V.T @ B) * _pinv_weights(lam, lam.max(initial=0.0), alpha)[:, None])
+
+
+def _solve_cholesky(C, Cxy, alpha):
+    """W = (C + αI)⁻¹ Cxy by Cholesky (minimum-norm solution when singular, see :func:`_solve_psd`)."""
+    return _solve_psd(C + alpha * np.eye(C.shape[0]), Cxy, alpha)
 
 
 def _solve_eigen(C, Cxy, alphas):
-    """W(α) = V diag(1/(λ+α)) Vᵀ Cxy for every α from one eigendecomposition of C."""
+    """W(α) = V diag(1/(λ+α)) Vᵀ Cxy for every α from one eigendecomposition of C (null directions: 0)."""
     lam, V = np.linalg.eigh(C)
     lam = np.maximum(lam, 0.0)
     VtC = V.T @ Cxy
-    return [V @ (VtC / (lam + a)[:, None]) for a in alphas]
+    return [V @ (VtC * _pinv_weights(lam + a, lam.max(initial=0.0), a)[:, None]) for a in alphas]
 
 
 def _solve_dual(Xc, Yc, alpha):
-    """W = Xcᵀ (Xc Xcᵀ + αI)⁻¹ Yc (kernel form, n_samples << n_features)."""
+    """W = Xcᵀ (Xc Xcᵀ + αI)⁻¹ Yc (kernel form, n_samples << n_features; minimum-norm when singular)."""
     K = Xc @ Xc.T
     K[np.diag_indices_from(K)] += alpha
-    try:
-        D = sla.cho_solve(sla.cho_factor(K, lower=True, check_finite=False), Yc, check_finite=False)
-    except np.linalg.LinAlgError:
-        D = np.linalg.lstsq(K, Yc, rcond=None)[0]
-    return Xc.T @ D
+    return Xc.T @ _solve_psd(K, Yc, alpha)
 
 
 def _loo_scores(Xc, Yc, alphas, fit_intercept, gcv):
@@ -222,6 +260,21 @@ class Ridge(RegressorMixin, BaseEstimator):
     concatenated along time. The CV criterion is the mean squared error over
     all targets, as in scikit-learn's ``RidgeCV``.
 
+    Targets are aligned to the end of X: when ``y`` (or a sequence of it) has
+    more steps than X, only its last steps are used, the first
+    ``len(y) - len(X)`` dropped. This is what an :class:`reservoirs.ESN` with
+    ``washout`` needs in a Pipeline (it returns ``T - washout`` states for
+    ``T`` inputs); ``predict`` returns one row per row of X. Fewer targets
+    than samples is an error.
+
+    With ``alpha=0`` (or an α too small to make :math:`X_c^\top X_c + \alpha I`
+    well conditioned, reciprocal condition number below 1e-12) and collinear
+    features, the normal equations are singular. Then the minimum-norm
+    least-squares solution is returned (as ``numpy.linalg.lstsq`` and
+    scikit-learn's ``LinearRegression`` give): eigen-directions with
+    eigenvalue below 1e-12 of the largest are treated as zero, with a
+    ``scipy.linalg.LinAlgWarning`` saying so.
+
     References
     ----------
     G. H. Golub, M. Heath, G. Wahba, "Generalized cross-validation as a method
@@ -284,7 +337,7 @@ class Ridge(RegressorMixin, BaseEstimator):
         alphas = self._check()
         name = type(self).__name__
         X2, lens, _ = _flatten_X(X, name)
-        Y, one_d = _flatten_y(y, X2.shape[0], name)
+        Y, one_d = _flatten_y(y, X2.shape[0], name, lens)
         n, p = X2.shape
         self._reset(p, Y.shape[1], one_d)
         dual = self.solver == "dual" or (self.solver == "auto" and n < p)
@@ -353,8 +406,8 @@ class Ridge(RegressorMixin, BaseEstimator):
         if not first and getattr(self, "_dual", False):
             raise ValueError(f"{name}: partial_fit cannot continue a dual-form fit (it keeps no XᵀX); "
                              f"call fit, or partial_fit on a fresh estimator.")
-        X2, _, _ = _flatten_X(X, name, None if first else self.n_features_in_)
-        Y, one_d = _flatten_y(y, X2.shape[0], name)
+        X2, lens, _ = _flatten_X(X, name, None if first else self.n_features_in_)
+        Y, one_d = _flatten_y(y, X2.shape[0], name, lens)
         if first:
             self._reset(X2.shape[1], Y.shape[1], one_d)
         elif Y.shape[1] != self._stats.B.shape[1]:
@@ -418,13 +471,16 @@ class Ridge(RegressorMixin, BaseEstimator):
         return out
 
     def score(self, X, y, sample_weight=None):
-        """R² of the prediction (sequences flattened, uniform average over targets)."""
+        """R² of the prediction (sequences flattened, uniform average over targets).
+
+        ``y`` may be longer than ``X`` (an ESN washout); it is aligned to the end of ``X`` as in :meth:`fit`.
+        """
         from sklearn.metrics import r2_score
 
         check_fitted(self, "coef_")
-        X2, _, _ = _flatten_X(X, type(self).__name__, self.n_features_in_)
+        X2, lens, _ = _flatten_X(X, type(self).__name__, self.n_features_in_)
         P = (X2 @ self.coef_.T + self.intercept_).reshape(X2.shape[0], -1)
-        Y, _ = _flatten_y(y, X2.shape[0], type(self).__name__)
+        Y, _ = _flatten_y(y, X2.shape[0], type(self).__name__, lens)
         return r2_score(Y, P, sample_weight=sample_weight)
 
     # ------------------------------------------------------------ save/load
