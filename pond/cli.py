@@ -353,18 +353,16 @@ def _write_monitors(writer, sim, net) -> None:
 
     from engine.model import RateMonitor, StateMonitor
 
-    dt = net.dt
     for m in net.monitors:
         if isinstance(m, RateMonitor):
-            writer.write_monitor(f"rate/{m.target}", sim.rate(m.target),
-                                 {"units": "spikes per step", "dt_ms": dt, "size": net.get(m.target).size})
+            writer.write_monitor(f"rate/{m.target}", sim.spike_counts(m.target),
+                                 {"units": "spikes per step", "dt_ms": net.dt, "size": net.get(m.target).size})
         elif isinstance(m, StateMonitor):
             indices = np.arange(net.get(m.target).size) if m.indices is None else np.asarray(m.indices)
             for v in m.variables:
                 times, values = sim.state(m.target, v)
-                writer.write_monitor(f"state/{m.target}/{v}", values,
-                                     {"units": _STATE_UNITS[v], "t_first_ms": m.every * dt,
-                                      "interval_ms": m.every * dt, "indices": indices})
+                writer.write_monitor(f"state/{m.target}/{v}", values, {"units": _STATE_UNITS[v], "indices": indices})
+            writer.write_monitor(f"state/{m.target}/times", times, {"units": "ms"})
 
 
 def _bytes(n: float) -> str:

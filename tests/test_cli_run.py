@@ -94,7 +94,7 @@ def test_run_errors_are_one_line(tmp_path):
 
 
 def test_bench_json(tmp_path):
-    proc = pond("bench", "cuba", "--duration", "0.2", "--json", cwd=tmp_path)
+    proc = pond("bench", "cuba", "--duration", "200", "--json", cwd=tmp_path)  # ms, as everywhere
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
     assert r["model"] == "cuba" and r["neurons"] == 4000 and r["duration_s"] == pytest.approx(0.2)
@@ -122,16 +122,17 @@ def test_demo(tmp_path):
 
 
 @pytest.mark.parametrize("command, words", [
-    ("run", ["--output", "--duration", "--seed", "--threads", "--trials", "--quiet", "--overwrite", "--plot",
+    ("run", ["--output", "--duration", "bare number is ms", "--seed", "--threads", "--trials", "--quiet", "--overwrite", "--plot",
              "--debug", "brunel"]),
-    ("bench", ["--duration", "SECONDS", "--json", "--threads", "--seed"]),
-    ("demo", ["--outdir", "--duration", "cuba_raster.png"]),
+    ("bench", ["--duration", "bare number is ms", "--json", "--threads", "--seed"]),
+    ("demo", ["--outdir", "--duration", "bare number is ms", "cuba_raster.png"]),
 ])
 def test_help(tmp_path, command, words):
     proc = pond(command, "--help", cwd=tmp_path)
     assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())  # argparse wraps lines
     for w in words:
-        assert w in proc.stdout, w
+        assert w in text, w
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a subprocess")
@@ -156,7 +157,7 @@ def test_ctrl_c_keeps_the_spikes(tmp_path):
             proc.kill()
     assert proc.returncode == 130, stderr
     lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pond: interrupted at") and "Traceback" not in stderr
+    assert len(lines) == 1 and lines[0].startswith("pond: interrupted by SIGINT at") and "Traceback" not in stderr
     with SpikeFileReader(out) as r:
         assert not r.complete
         t_rec = float(r.attrs["t_recorded_ms"])

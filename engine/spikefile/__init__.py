@@ -15,8 +15,8 @@ Layout
     /spikes/<population>/node_ids        uint64  [n], node ids local to the population, 0-based
     /trials/<k>/spikes/<population>/...  the same layout for batch trial k >= 1
     /monitors/rate/<population>          int32 [trials, steps], spikes per step (``pond run``'s rate monitors)
-    /monitors/state/<population>/<var>   float64 [trials, samples, neurons], attrs: units, t_first_ms,
-                                                interval_ms, indices (``pond run``'s state monitors)
+    /monitors/state/<population>/<var>   float64 [trials, samples, neurons], attrs: units, indices
+    /monitors/state/<population>/times   float64 [samples], ms           (``pond run``'s state monitors)
 
 **Trials.** Trial 0 is stored at the standard SONATA place ``/spikes/<population>``, so any SONATA reader
 (libsonata, bmtk) opens a single-trial file, and trial 0 of a batch file, as an ordinary spike report. Trial ``k >= 1``

@@ -1,0 +1,64 @@
+"""The README's command-line block runs as written, in order, in a fresh directory (a new user's first day)."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.spikefile import file_info
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    start = README.index(f"## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start:end if end >= 0 else None]
+
+
+def _blocks(text: str, lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```$", text, flags=re.S | re.M)
+
+
+def test_command_line_block_runs_as_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "pond").exists():
+        pytest.skip("pond is not installed as a console script next to this Python")
+    section = _section("Command line")
+    # the model file the README tells the user to save, written from the README itself
+    name = re.search(r"save this one as `([^`]+)`", section).group(1)
+    (model,) = _blocks(section, "toml")
+    (tmp_path / name).write_text(model)
+    (commands,) = _blocks(section, "bash")
+    env = dict(os.environ, PATH=str(bin_dir) + os.pathsep + os.environ["PATH"], MPLBACKEND="Agg")
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    lines = [ln for ln in commands.splitlines() if ln.strip()]
+    assert len(lines) >= 7 and all(ln.startswith("pond ") for ln in lines)
+    for line in lines:
+        proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True, env=env, cwd=tmp_path,
+                              timeout=300)
+        assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
+        for word in shlex.split(line.split("#")[0]):  # every file a command names as output now exists
+            if word.endswith((".h5", ".png")):
+                assert (tmp_path / word).exists(), (line, word)
+    assert file_info(tmp_path / "spikes.h5")["n_trials"] == 10
+    assert file_info(tmp_path / "cuba_spikes.h5")["complete"]
+
+
+def test_readme_model_file_is_valid():
+    """Cheap guard without subprocesses: the README's model file loads and names the file the commands use."""
+    from engine.modelfile import loads_model
+
+    section = _section("Command line")
+    (model,) = _blocks(section, "toml")
+    net, run = loads_model(model, source="README.md")
+    assert net.size > 0 and run.duration > 0
+    name = re.search(r"save this one as `([^`]+)`", section).group(1)
+    assert f"pond run {name}" in _blocks(section, "bash")[0]
