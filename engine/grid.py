@@ -20,10 +20,9 @@ def grid_steps(owner: str, name: str, values_ms, dt: float) -> np.ndarray:
     off = np.abs(q - k) > _TOL * np.maximum(1.0, np.abs(q))
     if np.any(off):
         v = float(np.asarray(values_ms, dtype=np.float64)[off].flat[0])
-        lo = np.floor(v / dt)
+        below, above = (float(x) for x in step_times(np.floor(v / dt) + np.array([0, 1]), dt))
         raise ValueError(f"{owner}: {name} = {v} ms is not a multiple of dt = {dt} ms; every time must lie on "
-                         f"the time grid, e.g. {lo * dt:g} or {(lo + 1) * dt:g} ms (round with "
-                         f"numpy.round(t / dt) * dt)")
+                         f"the time grid, e.g. {below} or {above} ms (round with numpy.round(t / dt) * dt)")
     if np.any(np.abs(k) >= 2.0**62):
         raise ValueError(f"{owner}: {name} = {float(np.max(np.abs(values_ms))):g} ms is too many steps of dt = {dt} "
                          f"ms")
