@@ -600,9 +600,12 @@ class ESN(TransformerMixin, BaseEstimator):
             x0 = np.array(np.broadcast_to(x0, (nseq, N)), dtype=np.float64, order="C")
             check_finite(name, x0, "initial_state")
         outs = self._run(seqs, Y, x0, self.washout)
-        res = outs[0] if kind in ("2d", "3d") and len(outs) == 1 else outs
-        if kind == "3d" and isinstance(res, list):
-            res = np.stack(res)
+        if kind == "2d":
+            res = outs[0]
+        elif kind == "3d":  # (B, T - washout, N), also for B = 1 (run one sequence at a time)
+            res = outs[0] if outs[0].ndim == 3 else np.stack(outs)
+        else:
+            res = outs
         if return_final_state:
             return res, (x0[0] if kind == "2d" else x0)
         return res
