@@ -323,3 +323,30 @@ def test_load_model_missing_file(tmp_path):
     p.write_text(SMALL.replace("taum", "x").replace("tau_m = 20.0", "taum = 20.0"))
     with pytest.raises(ModelFileError, match=r"m\.toml:\d+: population\[0\]\.taum"):
         load_model(p)
+
+
+def test_misspelt_array_table_has_its_line():
+    text = SMALL.replace("[[poisson]]", "[[poison]]")
+    e = _error(text)
+    assert e.line == _line_of(text, "[[poison]]") and f"m.toml:{e.line}:" in str(e)
+
+
+@pytest.mark.parametrize("old, new, key, suggestion", [
+    ("p = 0.5}", "prob = 0.5}", "projection[0].rule.prob", "p"),  # too short to match by spelling: the missing key
+    ('type = "fixed_in_degree"', 'typ = "fixed_in_degree"', "projection[1].rule.typ", "type"),
+    ('dist = "uniform", low = 0.5', 'dst = "uniform", low = 0.5', "projection[1].delay.dst", "dist"),
+])
+def test_misspelt_rule_and_distribution_keys_suggest(old, new, key, suggestion):
+    text = SMALL.replace(old, new)
+    assert text != SMALL
+    e = _error(text)
+    assert e.key == key and e.suggestion == suggestion and f"did you mean {suggestion!r}" in str(e)
+    assert e.line == _line_of(text, new.split(" =")[0] + " =")
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    p = tmp_path / "bom.toml"
+    p.write_bytes(b"\xef\xbb\xbf" + SMALL.encode())
+    net, _ = load_model(p)
+    assert net.to_dict() == loads_model(SMALL)[0].to_dict()
+    assert loads_model("\ufeff" + SMALL)[0].size == net.size
