@@ -12,10 +12,11 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import reference_tool
 from engine import Network, Population, Projection, Simulator, SpikeMonitor, SpikeSource, StateMonitor
 from engine.connectivity import AllToAll
 
-pytest.importorskip("nest")
+reference_tool("nest")
 pytestmark = pytest.mark.reference
 
 NEST_SCRIPT = """
