@@ -273,7 +273,8 @@ class PoissonSource(_Validated):
 class SpikeSource(_Validated):
     """Spikes at given times on given channels (Brian2's ``SpikeGeneratorGroup``, NEST's ``spike_generator``).
 
-    Times are rounded to the nearest step. Different trials of a batch run can get different spike trains through
+    Times must lie on the time grid of the network's ``dt`` (the one rule for every time in a model, see
+    :mod:`engine.grid`); an off-grid time is refused when the network is built. Different trials of a batch run can get different spike trains through
     ``Simulator.set_spikes``; these here are the default for every trial.
 
     Parameters
@@ -445,7 +446,9 @@ class StateMonitor(_Validated):
 
 @dataclass(frozen=True, eq=False)
 class RateMonitor(_Validated):
-    """Population rate: number of spikes of a population in every step (divide by size · dt for Hz)."""
+    """Population rate of a population or source in every step: :meth:`Simulator.rate` gives Hz (spikes in the step
+    divided by ``size · dt``, like Brian2's ``PopulationRateMonitor``), :meth:`Simulator.spike_counts` the integer
+    counts. The value of step ``k`` is stamped ``k · dt``, like the spikes it counts."""
 
     target: str
 
