@@ -404,11 +404,18 @@ class ESN(TransformerMixin, BaseEstimator):
             Inputs (only their feature count is used).
         y : ignored
         n_features : int, optional
-            Input dimension D when ``X`` is not given.
+            Input dimension D (>= 1) when ``X`` is not given.
 
         Returns
         -------
         self : ESN
+
+        Raises
+        ------
+        ValueError
+            A parameter, ``n_features`` or a user matrix is invalid (the message names it).
+        MemoryError
+            Drawing the random W would need more than the available memory (checked before allocating).
         """
         validate_params(self)
         name = type(self).__name__
