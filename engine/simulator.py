@@ -393,16 +393,18 @@ class Simulator:
             bar = _progress_bar(n_steps * dt, progress)
             old_threads = numba.get_num_threads()
             self._record = self._new_record(n_steps)
+            advancing = [sink for sink in sinks if hasattr(sink, "advance")]
             try:
                 if self.n_jobs is not None:
                     numba.set_num_threads(min(self.n_jobs, numba.config.NUMBA_NUM_THREADS))
+                for sink in advancing:  # the time reached so far, before the first chunk adds to it
+                    sink.advance(float(step_times(self.step, dt)))
                 while self.step < t_stop:
                     t_end = min(self.step + self.chunk_steps, t_stop)
                     chunk_ms = (t_end - self.step) * dt
                     self._run_until(t_end, sinks, keep)
-                    for sink in sinks:  # lets a file sink flush on its wall-clock schedule even when no spike came
-                        if hasattr(sink, "advance"):
-                            sink.advance(t_end * dt)
+                    for sink in advancing:  # lets a file sink flush on its wall-clock schedule, spikes or none
+                        sink.advance(float(step_times(t_end, dt)))
                     if bar is not None:
                         wall = max(time.perf_counter() - t0, 1e-9)
                         bar.update(chunk_ms)

@@ -1,6 +1,5 @@
 """Echo state network: leaky tanh units with a batched Numba time loop."""
 
-import os
 import sys
 
 import numba
@@ -10,6 +9,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, eigs
 from sklearn.base import BaseEstimator, TransformerMixin
 from tqdm.auto import tqdm
 
+from engine.memory import check_fits
 from readouts import register, save
 from readouts.validation import (ArrayLike, Interval, Options, as_float_array, check_array, check_fields,
                                  check_finite, check_fitted, check_n_features, check_param, restore_params,
@@ -154,31 +154,12 @@ def _radius_power(W, progress):
     return float(np.exp(log_growth / POWER_STEPS))
 
 
-def _available_memory():
-    """Bytes available for new allocations: MemAvailable from /proc/meminfo, else free physical pages
-    (``os.sysconf``), else None (unknown)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _check_setup_memory(name, N, D, F, connectivity):
     """Refuse (MemoryError, with the figures) a random reservoir whose setup would not fit in memory."""
     weights = float(N) * N * connectivity
     need = weights * SETUP_BYTES_PER_WEIGHT + 8.0 * N * (3 * (D + F) + 16)
-    avail = _available_memory()
-    if avail is not None and need > avail:
-        raise MemoryError(f"{name}: units={N} at connectivity={connectivity} means about {weights:.3g} recurrent "
-                          f"weights and about {need / 2**30:.3g} GiB to set up, but only {avail / 2**30:.3g} GiB "
-                          f"of memory is available; reduce units or connectivity.")
+    check_fits(int(need), f"{name}: units={N} at connectivity={connectivity} (about {weights:.3g} recurrent "
+                          f"weights)", "reduce units or connectivity")
 
 
 def _checked_csr(name, data, indices, indptr, shape, fields):
@@ -323,8 +304,8 @@ class ESN(TransformerMixin, BaseEstimator):
     Before drawing W, ``fit`` estimates the memory the setup needs
     (``SETUP_BYTES_PER_WEIGHT`` bytes per expected weight plus the dense
     matrices) and raises ``MemoryError`` with the figure in GiB when it
-    exceeds the available memory (``MemAvailable`` in ``/proc/meminfo``, else
-    ``os.sysconf``). W is drawn row-sorted from geometric gaps, without any
+    exceeds the available memory (:func:`engine.memory.available_bytes`, the
+    same check the spiking engine makes). W is drawn row-sorted from geometric gaps, without any
     dense N×N intermediate.
 
     In a :class:`sklearn.pipeline.Pipeline`, ``washout`` drops the first

@@ -82,7 +82,8 @@ def test_queue_growth_and_small_record_buffer_keep_every_spike(monkeypatch):
 
 
 class _InterruptingSink:
-    """A sink that raises KeyboardInterrupt (as Ctrl-C would) after a number of chunks."""
+    """A sink that raises KeyboardInterrupt (as Ctrl-C would) after a number of chunks (``advance`` is also called
+    once before the first chunk)."""
 
     def __init__(self, after: int):
         self.after, self.calls, self.spikes = after, 0, []
@@ -92,7 +93,7 @@ class _InterruptingSink:
 
     def advance(self, t_ms):
         self.calls += 1
-        if self.calls == self.after:
+        if self.calls == self.after + 1:
             raise KeyboardInterrupt
 
 
@@ -149,7 +150,7 @@ def test_sigint_stops_the_run_at_a_chunk_boundary():
 
         def advance(self, t_ms):
             Pinch.calls += 1
-            if Pinch.calls == 2:
+            if Pinch.calls == 3:  # the call before the first chunk, then after chunks 1 and 2
                 signal.raise_signal(signal.SIGINT)
 
     before = signal.getsignal(signal.SIGINT)

@@ -10,7 +10,6 @@ from sklearn.pipeline import Pipeline
 
 from readouts import Ridge, load
 from reservoirs import ESN
-from reservoirs import esn as esn_module
 from reservoirs.datasets import narma10
 from reservoirs.esn import POWER_RTOL, random_sparse, spectral_radius
 
@@ -202,6 +201,8 @@ def test_absurd_reservoir_refused_before_allocation():
 def test_available_memory_falls_back_to_sysconf(monkeypatch):
     import builtins
 
+    import engine.memory
+
     real_open = builtins.open
 
     def no_proc(path, *a, **k):
@@ -210,9 +211,8 @@ def test_available_memory_falls_back_to_sysconf(monkeypatch):
         return real_open(path, *a, **k)
 
     monkeypatch.setattr(builtins, "open", no_proc)
-    avail = esn_module._available_memory()
-    assert avail is None or avail > 0
-    monkeypatch.setattr(esn_module, "_available_memory", lambda: 2**20)  # 1 MiB free
+    assert engine.memory.available_bytes() > 0
+    monkeypatch.setattr(engine.memory, "available_bytes", lambda: 2**20)  # 1 MiB free
     with pytest.raises(MemoryError, match="units=1000"):
         ESN(units=1000).fit(n_features=1)
 
