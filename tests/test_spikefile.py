@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import reference_tool
 from engine.spikefile import _format as sf_format
 from engine.spikefile import reader as sf_reader
 from engine.spikefile import writer as sf
@@ -154,7 +155,7 @@ def test_seed_none_and_lzf_and_uncompressed(tmp_path):
 
 
 def test_libsonata_reads_back(tmp_path):
-    libsonata = pytest.importorskip("libsonata")
+    libsonata = reference_tool("libsonata")
     path = tmp_path / "sonata.h5"
     # PyPI libsonata wheels are built without the deflate filter, so the check uses uncompressed datasets.
     with SpikeFileWriter(path, {"exc": 10, "inh": 5}, n_trials=2, compression=None, chunk_rows=4, **_kw()) as w:
@@ -664,7 +665,7 @@ def test_sorting_dtype_is_libsonata_enum():
 # NWB export
 # ---------------------------------------------------------------------------------------------------------------------
 def test_nwb_round_trip(tmp_path):
-    pynwb = pytest.importorskip("pynwb")
+    pynwb = reference_tool("pynwb")
     from engine.nwb import export_nwb
 
     rng = np.random.default_rng(5)
@@ -696,7 +697,7 @@ def test_nwb_round_trip(tmp_path):
 
 
 def test_nwb_from_arrays_and_validation(tmp_path):
-    pynwb = pytest.importorskip("pynwb")
+    pynwb = reference_tool("pynwb")
     from engine.nwb import write_nwb_units
 
     out = write_nwb_units(tmp_path / "a.nwb", np.array([5.0, 1.0, 3.0]), np.array([2, 0, 2]), 4, population="p")
