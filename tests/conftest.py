@@ -1,5 +1,6 @@
 """Shared fixtures: small networks used across the engine tests, and the rule for reference tools."""
 import importlib
+import json
 import os
 
 import numpy as np
@@ -56,3 +57,29 @@ def reference_tool(module: str):
     if os.environ.get("CI"):
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+def dump_estimator_file(path):
+    """The header and every stored array of a ``readouts.save`` file (npz or HDF5), for tampering tests."""
+    if path.suffix == ".npz":
+        with np.load(path) as z:
+            return json.loads(str(z["__header__"])), {k: z[k] for k in z.files if k != "__header__"}
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        arrays = {}
+        f.visititems(lambda k, d: arrays.__setitem__(k, d[()]) if hasattr(d, "shape") else None)
+        return json.loads(f.attrs["header"]), arrays
+
+
+def write_estimator_file(path, header, arrays):
+    """Write ``header`` and ``arrays`` back in the layout :func:`dump_estimator_file` reads."""
+    if path.suffix == ".npz":
+        np.savez(path, __header__=np.array(json.dumps(header)), **arrays)
+        return
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs["header"] = json.dumps(header)
+        for k, v in arrays.items():
+            f.create_dataset(k, data=v)

@@ -1,6 +1,5 @@
 """ESN reliability (issue 7): tampered files, input checks, memory refusal, fast spectral radius, washout in
 pipelines, feedback through step/generate against a plain-NumPy reference."""
-import json
 import time
 
 import numpy as np
@@ -8,6 +7,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import Pipeline
 
+from conftest import dump_estimator_file, write_estimator_file
 from readouts import Ridge, load
 from reservoirs import ESN
 from reservoirs.datasets import narma10
@@ -15,30 +15,6 @@ from reservoirs.esn import POWER_RTOL, random_sparse, spectral_radius
 
 
 # ------------------------------------------------------------------ tampered files
-def _dump(path):
-    if path.suffix == ".npz":
-        with np.load(path) as z:
-            return json.loads(str(z["__header__"])), {k: z[k] for k in z.files if k != "__header__"}
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        arrays = {}
-        f.visititems(lambda k, d: arrays.__setitem__(k, d[()]) if hasattr(d, "shape") else None)
-        return json.loads(f.attrs["header"]), arrays
-
-
-def _write(path, header, arrays):
-    if path.suffix == ".npz":
-        np.savez(path, __header__=np.array(json.dumps(header)), **arrays)
-        return
-    import h5py
-
-    with h5py.File(path, "w") as f:
-        f.attrs["header"] = json.dumps(header)
-        for k, v in arrays.items():
-            f.create_dataset(k, data=v)
-
-
 def _item(key, index, value):
     def tamper(h, a):
         a[key] = a[key].copy()
@@ -130,11 +106,11 @@ def test_untampered_model_round_trips(saved_model, ext):
 def test_tampered_esn_file_is_refused_naming_the_field(saved_model, tmp_path, ext, case):
     """Before: out-of-range indices segfaulted or read out of bounds; bad params and NaNs loaded silently."""
     paths, *_ = saved_model
-    header, arrays = _dump(paths[ext])
+    header, arrays = dump_estimator_file(paths[ext])
     tamper, field = ESN_TAMPERINGS[case]
     tamper(header, arrays)
     bad = tmp_path / f"bad.{ext}"
-    _write(bad, header, arrays)
+    write_estimator_file(bad, header, arrays)
     with pytest.raises(ValueError, match=field):
         load(bad)
 

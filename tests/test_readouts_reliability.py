@@ -1,5 +1,4 @@
 """readouts reliability (issue 7): singular least squares, missing files, tampered readout files, alpha used."""
-import json
 import warnings
 
 import numpy as np
@@ -7,6 +6,7 @@ import pytest
 from scipy.linalg import LinAlgWarning
 from sklearn.linear_model import RidgeClassifier as SkRidgeClassifier
 
+from conftest import dump_estimator_file, write_estimator_file
 from readouts import LMS, RLS, Ridge, RidgeClassifier, load, save
 
 
@@ -85,31 +85,6 @@ def test_load_missing_file_is_file_not_found(tmp_path, ext):
 
 
 # ---------------------------------------------------------- tampered readout files
-def _dump(path):
-    if path.suffix == ".npz":
-        with np.load(path) as z:
-            arrays = {k: z[k] for k in z.files if k != "__header__"}
-            return json.loads(str(z["__header__"])), arrays
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        arrays = {}
-        f.visititems(lambda k, d: arrays.__setitem__(k, d[()]) if hasattr(d, "shape") else None)
-        return json.loads(f.attrs["header"]), arrays
-
-
-def _write(path, header, arrays):
-    if path.suffix == ".npz":
-        np.savez(path, __header__=np.array(json.dumps(header)), **arrays)
-        return
-    import h5py
-
-    with h5py.File(path, "w") as f:
-        f.attrs["header"] = json.dumps(header)
-        for k, v in arrays.items():
-            f.create_dataset(k, data=v)
-
-
 def _set(key, value):
     def tamper(h, a):
         a[key] = np.asarray(value)
@@ -153,11 +128,11 @@ def test_tampered_ridge_file_is_refused_naming_the_field(tmp_path, ext, case):
     X, Y = rng.normal(size=(40, 6)), rng.normal(size=(40, 3))
     good = tmp_path / f"good.{ext}"
     save(good, Ridge(alpha=0.5).fit(X, Y))
-    header, arrays = _dump(good)
+    header, arrays = dump_estimator_file(good)
     tamper, field = READOUT_TAMPERINGS[case]
     tamper(header, arrays)
     bad = tmp_path / f"bad.{ext}"
-    _write(bad, header, arrays)
+    write_estimator_file(bad, header, arrays)
     with pytest.raises(ValueError, match=field):
         load(bad)
 
@@ -177,9 +152,9 @@ def test_tampered_classifier_and_online_files_are_refused(tmp_path, ext):
         save(good, est)
         back = load(good)
         np.testing.assert_array_equal(back.predict(X), est.predict(X))
-        header, arrays = _dump(good)
+        header, arrays = dump_estimator_file(good)
         arrays[key] = value
         bad = tmp_path / f"b{i}.{ext}"
-        _write(bad, header, arrays)
+        write_estimator_file(bad, header, arrays)
         with pytest.raises(ValueError, match=field):
             load(bad)
