@@ -22,7 +22,7 @@ from pond._version import __version__
 
 __all__ = ["main"]
 
-_EXAMPLES = ("cuba", "brunel", "column")
+_EXAMPLES = ("cuba", "brunel", "column", "noise")
 _BENCH_MODELS = ("cuba", "brunel", "column")
 
 
@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="build and run a model file, write spikes to HDF5",
         description="Build and run a model file (TOML, see engine.modelfile) and stream the spikes of its spike "
                     "monitors to an HDF5 file in SONATA layout (every population when the file has no spike "
-                    "monitor; rate and state monitors are not recorded by this command, use the Python API). Prints a summary: neurons, synapses, spikes, mean rate per population, wall time, "
+                    "monitor; rate and state monitors go under /monitors when the run ends). Prints a summary: "
+                    "neurons, synapses, spikes, mean rate per population, wall time, "
                     "real-time factor, synaptic events per second, memory per synapse. A progress bar shows on runs "
                     "longer than two seconds when stderr is a terminal. Ctrl-C stops the run, keeps every spike so "
                     "far in the file (marked incomplete) and exits with status 130.",
@@ -160,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=_seed, default=1, help="network seed (default: 1)")
     bench.add_argument("--threads", type=_pos_int, metavar="N", help="threads (default: Numba's default)")
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+
+    example = sub.add_parser(
+        "example", parents=[common], help="write a shipped model file to start from",
+        description="Write the shipped model file NAME (" + ", ".join(_EXAMPLES) + ") to FILE, to read and edit "
+                    "and then run with 'pond run FILE'; without -o, print it.",
+        epilog="Example: 'pond example brunel -o my_model.toml'.")
+    example.add_argument("name", metavar="NAME", choices=_EXAMPLES, help="one of: " + ", ".join(_EXAMPLES))
+    example.add_argument("-o", "--output", metavar="FILE.toml", help="file to write (default: standard output)")
+    example.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
 
     demo = sub.add_parser(
         "demo", parents=[common], help="run the CUBA example, write cuba_spikes.h5 and cuba_raster.png",
@@ -474,6 +484,19 @@ def _cmd_run(args) -> int:
                      overwrite=args.overwrite, quiet=args.quiet, plot=args.plot, inputs=[path])
 
 
+def _cmd_example(args) -> int:
+    with open(_example_path(args.name + ".toml"), encoding="utf-8") as f:
+        text = f.read()
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    _check_outputs({"model file": args.output}, inputs=[], overwrite=args.overwrite)
+    with open(args.output, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"pond: wrote the {args.name} example to {args.output}; run it with 'pond run {args.output}'")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from engine.modelfile import load_model
 
@@ -564,7 +587,8 @@ def _cmd_bench(args) -> int:
     return 0
 
 
-_COMMANDS = {"info": _cmd_info, "plot": _cmd_plot, "run": _cmd_run, "bench": _cmd_bench, "demo": _cmd_demo}
+_COMMANDS = {"info": _cmd_info, "plot": _cmd_plot, "run": _cmd_run, "bench": _cmd_bench, "demo": _cmd_demo,
+             "example": _cmd_example}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

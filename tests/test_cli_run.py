@@ -180,3 +180,23 @@ def _recorded_ms(path) -> float:
 def r_total(path) -> int:
     with SpikeFileReader(path) as r:
         return r.count("exc") + r.count("inh")
+
+
+def test_example_writes_each_shipped_model_and_never_overwrites(tmp_path, capsys):
+    """`pond example NAME -o FILE` writes the shipped file (which loads), refuses an existing FILE without
+    --overwrite, and prints the file without -o."""
+    from engine.modelfile import load_model
+    from pond.cli import _EXAMPLES, main
+
+    for name in _EXAMPLES:
+        out = tmp_path / f"{name}.toml"
+        assert main(["example", name, "-o", str(out)]) == 0
+        assert out.read_text() == (REPO / "pond" / "examples" / f"{name}.toml").read_text()
+        net, _ = load_model(out)
+        assert net.size > 0
+    out.write_text("mine")
+    assert main(["example", "cuba", "-o", str(out)]) == 1
+    assert out.read_text() == "mine" and "--overwrite" in capsys.readouterr().err
+    assert main(["example", "cuba", "-o", str(out), "--overwrite"]) == 0 and out.read_text() != "mine"
+    capsys.readouterr()
+    assert main(["example", "noise"]) == 0 and "[[population]]" in capsys.readouterr().out
