@@ -83,3 +83,15 @@ def write_estimator_file(path, header, arrays):
         f.attrs["header"] = json.dumps(header)
         for k, v in arrays.items():
             f.create_dataset(k, data=v)
+
+
+def assert_tampered_file_refused(good, bad, tamper, field: str) -> None:
+    """Copy the estimator file ``good`` to ``bad`` through ``tamper(header, arrays)``; loading it must raise a
+    ValueError that names ``field``."""
+    from readouts import load
+
+    header, arrays = dump_estimator_file(good)
+    tamper(header, arrays)
+    write_estimator_file(bad, header, arrays)
+    with pytest.raises(ValueError, match=field):
+        load(bad)

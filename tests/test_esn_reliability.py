@@ -7,7 +7,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import Pipeline
 
-from conftest import dump_estimator_file, write_estimator_file
+from conftest import assert_tampered_file_refused
 from readouts import Ridge, load
 from reservoirs import ESN
 from reservoirs.datasets import narma10
@@ -106,13 +106,7 @@ def test_untampered_model_round_trips(saved_model, ext):
 def test_tampered_esn_file_is_refused_naming_the_field(saved_model, tmp_path, ext, case):
     """Before: out-of-range indices segfaulted or read out of bounds; bad params and NaNs loaded silently."""
     paths, *_ = saved_model
-    header, arrays = dump_estimator_file(paths[ext])
-    tamper, field = ESN_TAMPERINGS[case]
-    tamper(header, arrays)
-    bad = tmp_path / f"bad.{ext}"
-    write_estimator_file(bad, header, arrays)
-    with pytest.raises(ValueError, match=field):
-        load(bad)
+    assert_tampered_file_refused(paths[ext], tmp_path / f"bad.{ext}", *ESN_TAMPERINGS[case])
 
 
 def test_h5_index_changed_in_place_is_refused(saved_model, tmp_path):
