@@ -177,6 +177,10 @@ class Simulator:
         b, B = self.built, self.trial_ids.size
         N = b.n_neurons
         n_pad = -(-N // 16) * 16  # rows of whole 64-byte lines, so every trial's row stays aligned
+        D = b.max_delay + 1
+        check_fits(B * D * (self._QUEUE_START * 12 + 16) + 5 * 8 * B * n_pad, f"Simulator: the state of {B} "
+                   f"trial(s) of {N} neurons with a queue of {D} delay slots",
+                   "use shorter delays, a larger dt or fewer trials")
         self._V = _placed_zeros((B, n_pad), np.float64, 0)
         self.V = self._V[:, :N]
         for k, pop in enumerate(self.network.populations):
@@ -196,13 +200,10 @@ class Simulator:
         self._I_ext = _placed_zeros((B, n_pad), np.float64, 4)
         self.I_ex, self.I_in, self.I_ext = self._I_ex[:, :N], self._I_in[:, :N], self._I_ext[:, :N]
         self.I_ext[:] = b.I_e
-        D = b.max_delay + 1
         # one queue is in use, sized by what is in flight: it starts small and doubles when a step would overflow
         # it (the kernel returns, the driver grows it, the trial resumes in the same step)
         per_synapse = b.d_syn.size > 0
         cap = self._QUEUE_START
-        check_fits(B * D * (cap * 12 + 16) + 5 * 8 * B * n_pad, f"Simulator: the state of {B} trial(s) of {N} "
-                   f"neurons with a queue of {D} delay slots", "use shorter delays, a larger dt or fewer trials")
         self._q_tgt = np.zeros((B, D, cap if per_synapse else 0), dtype=np.int32)  # event queue: (target, weight)
         self._q_w = np.zeros((B, D, cap if per_synapse else 0), dtype=np.float64)
         self._q_n = np.zeros((B, D), dtype=np.int64)
