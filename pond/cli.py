@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace the spike file (and plot) if they exist")
     run.add_argument("--plot", metavar="RASTER.png",
                      help="also save a raster plot with the population rate beneath (needs matplotlib)")
+    run.add_argument("--compression", choices=("none", "gzip", "lzf"), default="none",
+                     help="spike-file compression (default: none). gzip and lzf trade readability for size: the "
+                          "file gets smaller, but SONATA readers whose HDF5 lacks the filter (libsonata's PyPI "
+                          "wheels) cannot read it")
 
     info = sub.add_parser("info", parents=[common], help="summarise a spike file",
                           description="Populations, spike counts, time range, mean rates and metadata of a "
@@ -385,12 +389,13 @@ def _bytes(n: float) -> str:
 
 def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials: int = 1, threads: int | None = None,
               overwrite: bool = False, quiet: bool = False, plot: str | None = None,
-              inputs: Sequence[str] = ()) -> int:
+              inputs: Sequence[str] = (), compression: str | None = None) -> int:
     """Build ``net``, run it with a :class:`~engine.spikefile.SpikeFileWriter` sink, print the summary.
 
     Every check (time grid, output paths, monitor memory, matplotlib for ``plot``) comes before the build. Rate and
     state monitors are written to the file's ``/monitors`` group when the run ends. ``inputs`` are files that no
-    output may replace (the model file).
+    output may replace (the model file). ``compression`` (None, "gzip" or "lzf") is the spike file's filter; see
+    :class:`~engine.spikefile.SpikeFileWriter`.
 
     Returns the exit status: 0, or 128 + the signal number after SIGINT (130) or SIGTERM (143); the file then holds
     every spike so far, ``complete=False``.
@@ -421,7 +426,7 @@ def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials
     sizes = {name: net.get(name).size for name in names}
     extra = {"model_file": model_name}
     writer = SpikeFileWriter(output, sizes, n_trials=trials, dt_ms=dt, duration_ms=duration, seed=net.seed,
-                             model=model, overwrite=overwrite, extra_attrs=extra)
+                             model=model, overwrite=overwrite, extra_attrs=extra, compression=compression)
     progress = not quiet and sys.stderr.isatty()
     try:
         writer.advance(sim.t)  # from here the file's stated time moves only between chunks (see advance)
@@ -481,7 +486,8 @@ def _cmd_run(args) -> int:
     return run_model(net, cfg, model_name=os.path.basename(path), output=output,
                      duration=args.duration if args.duration is not None else cfg.duration,
                      trials=args.trials or cfg.trials, threads=args.threads or cfg.threads,
-                     overwrite=args.overwrite, quiet=args.quiet, plot=args.plot, inputs=[path])
+                     overwrite=args.overwrite, quiet=args.quiet, plot=args.plot, inputs=[path],
+                     compression=None if args.compression == "none" else args.compression)
 
 
 def _cmd_example(args) -> int:

@@ -11,7 +11,7 @@ Layout
                                                 created (ISO 8601, UTC), t_recorded_ms, complete, **extra_attrs
     /spikes/<population>/                attrs: sorting (HDF5 enum none=0/by_id=1/by_time=2), size,
                                                 n_spikes (written at close; readers use the dataset length)
-    /spikes/<population>/timestamps      float64 [n], attrs: units="ms"    (chunked, resizable, compressed)
+    /spikes/<population>/timestamps      float64 [n], attrs: units="ms"    (chunked, resizable, uncompressed)
     /spikes/<population>/node_ids        uint64  [n], node ids local to the population, 0-based
     /trials/<k>/spikes/<population>/...  the same layout for batch trial k >= 1
     /monitors/rate/<population>          int32 [trials, steps], spikes per step (``pond run``'s rate monitors)
@@ -23,6 +23,14 @@ Layout
 of a batch run gets its own group ``/trials/<k>/spikes/<population>`` with exactly the same datasets and attributes.
 One group per trial (rather than a trial-index dataset) keeps every trial sorted by time on its own, so a time window
 of one trial is two binary searches and one contiguous read, and the trials never interleave in the standard datasets.
+
+**SONATA readers.** The root attributes ``magic`` (uint32 0x0A7A) and ``version`` (two uint32), the population
+groups under ``/spikes`` with their ``sorting`` enum, float64 ``timestamps`` with a string ``units`` attribute and
+uint64 ``node_ids`` are those of the SONATA spike-file specification; everything else is an addition that SONATA
+readers ignore. Datasets are uncompressed by default, because a compressed dataset can only be read by an HDF5
+library built with its filter, and libsonata's PyPI wheels have none (they fail with "Unable to read the dataset
+(Plugin for dynamically loaded library)"). ``SpikeFileWriter(compression="gzip")`` makes files several times smaller
+for readers that have zlib (h5py, pond).
 
 **Streaming and durability.** :class:`SpikeFileWriter` keeps the spikes handed to :meth:`SpikeFileWriter.write` in
 memory and touches the HDF5 file only in :meth:`SpikeFileWriter.flush`, which appends every buffer to the datasets and

@@ -43,8 +43,12 @@ class SpikeFileWriter:
     flush_interval_s : float, default=1.0
         Longest wall time (s), >= 0, between two flushes to disk while ``write`` is being called. 0 flushes on
         every write. A SIGKILLed run loses at most the spikes written since the last flush.
-    compression : {"gzip", "lzf", None}, default="gzip"
-        Dataset compression filter.
+    compression : {None, "gzip", "lzf"}, default=None
+        Dataset compression filter. The default, ``None`` (uncompressed, chunked), is the file every SONATA reader
+        opens. ``"gzip"`` (with byte shuffling; typically 2-4x smaller) and ``"lzf"`` trade readability for size:
+        a reader whose HDF5 library lacks the filter cannot read the spikes. libsonata's PyPI wheels, the
+        reference SONATA reader, have neither deflate (gzip) nor lzf, and lzf is h5py's own filter that only h5py
+        reads. Compress files that only pond, h5py or an HDF5 build with zlib will read.
     chunk_rows : int, default=65536
         HDF5 chunk length (spikes), >= 1. An upper bound: with many populations x trials it is lowered so that the
         chunks of all datasets together hold at most 4 194 304 spikes (but not below 1024); see ``chunk_rows``
@@ -83,7 +87,7 @@ class SpikeFileWriter:
 
     def __init__(self, path, populations: dict[str, int], *, n_trials: int = 1, dt_ms: float, duration_ms: float,
                  seed: int | None, model: dict | None = None, overwrite: bool = False, flush_interval_s: float = 1.0,
-                 compression: str | None = "gzip", chunk_rows: int = 65536, extra_attrs: dict | None = None):
+                 compression: str | None = None, chunk_rows: int = 65536, extra_attrs: dict | None = None):
         self.closed = True  # until the file exists
         self._file = None
         # ---- check everything before touching the file system
