@@ -545,3 +545,22 @@ class Network:
             "projections": [p.to_dict() for p in self.projections],
             "monitors": [m.to_dict() for m in self.monitors],
         }
+
+    def __repr__(self) -> str:
+        """One line: step, seed, neurons per population, sources, projections and monitors (synapses exist only
+        once a :class:`~engine.simulator.Simulator` has built the network)."""
+        def listed(objs) -> str:
+            kinds = {PoissonSource: "poisson", SpikeSource: "spikes"}
+            shown = ", ".join(f"{o.name} {o.size:,} {getattr(o, 'model', None) or kinds.get(type(o), '')}".rstrip()
+                              for o in objs[:4])
+            return shown + (f", ... ({len(objs)} in all)" if len(objs) > 4 else "")
+
+        parts = [f"dt={self.dt:g} ms", f"seed={self.seed}",
+                 f"{self.size:,} neurons" + (f" ({listed(self.populations)})" if self.populations else "")]
+        if self.sources:
+            parts.append(f"sources ({listed(self.sources)})")
+        if self.currents:
+            parts.append(f"{len(self.currents)} current source{'s' * (len(self.currents) != 1)}")
+        parts.append(f"{len(self.projections)} projection{'s' * (len(self.projections) != 1)}")
+        parts.append(f"{len(self.monitors)} monitor{'s' * (len(self.monitors) != 1)}")
+        return f"Network({', '.join(parts)})"

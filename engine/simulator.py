@@ -599,10 +599,23 @@ class Simulator:
     def memory_report(self) -> dict:
         """Bytes of connectivity (and per synapse) and of the simulation state."""
         b = self.built
-        state = sum(a.nbytes for a in (self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._q_tgt,
-                                       self._q_w))
+        state = sum(a.nbytes for a in (self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self.stp_u,
+                                       self.stp_x, self._stp_last, *self._queues))
         return {"synapses": b.n_synapses, "connectivity_bytes": b.connectivity_bytes(),
                 "bytes_per_synapse": b.bytes_per_synapse(), "state_bytes": int(state)}
+
+    def __repr__(self) -> str:
+        """One line: neurons per population, synapses, dt, trials and the time reached."""
+        net = self.network
+        pops = ", ".join(f"{p.name} {p.size:,}" for p in net.populations[:4])
+        pops += f", ... ({len(net.populations)} in all)" if len(net.populations) > 4 else ""
+        synapses = getattr(getattr(self, "built", None), "n_synapses", None)
+        ids = [int(k) for k in self.trial_ids]
+        trials = str(len(ids)) if ids == list(range(len(ids))) else (
+            str(ids) if len(ids) <= 8 else f"[{', '.join(map(str, ids[:8]))}, ...] ({len(ids)} trials)")
+        return (f"Simulator({net.size:,} neurons ({pops}), "
+                + (f"{int(synapses):,} synapses, " if synapses is not None else "")
+                + f"dt={net.dt:g} ms, trials={trials}, t={self.t:g} ms)")
 
 
 def _placed_zeros(shape: tuple, dtype, slot: int) -> np.ndarray:

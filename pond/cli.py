@@ -131,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
                                       "SONATA spike file.")
     info.add_argument("file", metavar="FILE.h5", help="spike file")
     info.add_argument("--json", action="store_true", help="print everything as JSON (includes the model)")
+    info.add_argument("--stats", action="store_true",
+                      help="also print per-population statistics computed by Elephant on the file's Neo export "
+                           "(engine.neo_export): mean_firing_rate (Hz), cv of inter-spike intervals, fanofactor "
+                           "of spike counts, spike_contrast synchrony; needs pip install 'pond[neo]'")
+    info.add_argument("--window", type=_pos_float, default=100.0, metavar="MS",
+                      help="counting window of the Fano factor with --stats (ms, default: 100)")
 
     plot = sub.add_parser("plot", parents=[common], help="raster plot with a population rate histogram",
                           description="Raster plot of a spike file with the population rate histogram beneath. "
@@ -199,10 +205,27 @@ def _fmt(v, spec: str = "g", none: str = "-") -> str:
         return str(v)
 
 
+def _stats_table(stats: dict) -> list[str]:
+    """Lines of the ``pond info --stats`` table (Elephant's names as column headers)."""
+    rows = [("population", "mean_firing_rate (Hz)", "cv", "fanofactor", "spike_contrast")]
+    for name, s in stats.items():
+        rows.append((name, _fmt(s["mean_firing_rate"], ".4g"), _fmt(s["cv"], ".3g"), _fmt(s["fanofactor"], ".3g"),
+                     _fmt(s["spike_contrast"], ".3g")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            for r in rows]
+
+
 def _cmd_info(args) -> int:
     from engine.spikefile import file_info
 
     info = file_info(args.file)
+    stats = None
+    if args.stats:
+        from engine.neo_export import spike_statistics, to_neo
+
+        stats = spike_statistics(to_neo(args.file), window_ms=args.window)
+        info["statistics"] = stats
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -229,6 +252,14 @@ def _cmd_info(args) -> int:
         print("  " + "  ".join(c.ljust(w) if i == 0 or i == 6 else c.rjust(w) for i, (c, w) in
                                enumerate(zip(r, widths))).rstrip())
     print(f"  total: {info['n_spikes']} spikes")
+    if stats is not None:
+        counts = {s["fanofactor_counts"] for s in stats.values()}
+        print("  statistics (Elephant, on the Neo export):")
+        for line in _stats_table(stats):
+            print(line)
+        print(f"  cv: of inter-spike intervals, trains with >= 3 spikes; fanofactor: spike counts in {args.window:g} ms "
+              f"windows{' of every trial' if info['n_trials'] > 1 else ''}"
+              f"{f' ({counts.pop()} per neuron)' if len(counts) == 1 else ''}; spike_contrast: synchrony, 0 to 1")
     model = meta.get("model")
     if isinstance(model, dict) and model:
         keys = ", ".join(list(model)[:8]) + (", ..." if len(model) > 8 else "")
