@@ -599,8 +599,8 @@ class Simulator:
     def memory_report(self) -> dict:
         """Bytes of connectivity (and per synapse) and of the simulation state."""
         b = self.built
-        state = sum(a.nbytes for a in (self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self.stp_u,
-                                       self.stp_x, self._stp_last, *self._queues))
+        state = sum(a.nbytes for a in (self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._q_tgt,
+                                       self._q_w))
         return {"synapses": b.n_synapses, "connectivity_bytes": b.connectivity_bytes(),
                 "bytes_per_synapse": b.bytes_per_synapse(), "state_bytes": int(state)}
 
