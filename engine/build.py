@@ -28,15 +28,26 @@ from engine.distributions import resolve_values
 from engine.grid import grid_steps
 from engine.interrupt import checkpoint
 from engine.memory import check_fits
-from engine.kernels.csr import scatter_rows
-from engine.kernels.lif import DELTA, EXP
+from engine.kernels.csr import block_order, scatter_rows
+from engine.kernels.neurons import DELTA, EXP, N_PAR, PAR_C0, PAR_P11EX, PAR_P11IN, PAR_P20, PAR_P21EX, PAR_P21IN, \
+    PAR_P22, PAR_VRESET, PAR_VTH
 from engine.model import Network, PoissonSource, Population, SpikeSource
+from engine.streams import named_stream
+from engine.synapse_models import TsodyksMarkram
 
 _MAX_POISSON_MEAN = 100.0  # rate·dt per step above which the inverse-CDF sampler would lose accuracy
 _MAX_POISSON_TABLE = 1 << 20  # entries (8 MiB) of tabulated Poisson CDFs; beyond, the kernel sums as it goes
 
 
 _MAX_DELAY_STEPS = int(np.iinfo(np.uint16).max)  # delays are stored as uint8/uint16 steps; the queues have this depth
+_MAX_BLOCKS = 16  # target blocks of the row segments: the most workers one trial can use
+
+
+def default_blocks() -> int:
+    """Target blocks a network is cut into: one per thread numba may use (at most 16). Results never depend on it."""
+    import numba
+
+    return max(1, min(int(numba.config.NUMBA_NUM_THREADS), _MAX_BLOCKS))
 
 
 def propagators(pop: Population, dt: float) -> dict[str, float]:
@@ -77,24 +88,32 @@ class Built:
     src_names: list
     src_lo: np.ndarray  # first presynaptic index of each source
     src_hi: np.ndarray
-    indptr: np.ndarray
+    blk_lo: np.ndarray  # target blocks: neurons blk_lo[k] .. blk_hi[k] (multiples of 64 apart)
+    blk_hi: np.ndarray
+    indptr: np.ndarray  # static synapses
+    row_ptr: np.ndarray
     targets: np.ndarray
     w_syn: np.ndarray
     w_row: np.ndarray
     d_syn: np.ndarray
     d_row: np.ndarray
+    stp: dict  # Tsodyks–Markram synapses: the same CSR fields plus per-synapse U, tau_rec, tau_fac, u0, x0
     max_delay: int
+    min_delay: int  # smallest stored delay (steps): spikes of an interval this long are never due inside it
+    row_delays: bool  # one delay per presynaptic row across both groups: the spike queue can be used
     pois: dict
     currents: dict
-    proj_slices: dict  # projection name -> (pre_lo, pre_hi, post_lo) for reporting
+    proj_slices: dict  # projection name -> (pre_lo, pre_hi, post_lo, n_synapses) for reporting
 
     @property
     def n_synapses(self) -> int:
-        return int(self.targets.size)
+        return int(self.targets.size + self.stp["targets"].size)
 
     def connectivity_bytes(self) -> int:
-        """Bytes held by the merged CSR matrix (indptr, targets, weights, delays)."""
-        return sum(a.nbytes for a in (self.indptr, self.targets, self.w_syn, self.w_row, self.d_syn, self.d_row))
+        """Bytes held by the synapse groups (row pointers, targets, weights, delays, synapse parameters)."""
+        static = sum(a.nbytes for a in (self.indptr, self.row_ptr, self.targets, self.w_syn, self.w_row, self.d_syn,
+                                        self.d_row))
+        return static + sum(a.nbytes for k, a in self.stp.items() if k not in ("u0", "x0"))
 
     def bytes_per_synapse(self) -> float:
         return self.connectivity_bytes() / max(self.n_synapses, 1)
@@ -108,8 +127,11 @@ class Built:
         return np.concatenate([self.pop_lo, self.src_lo, [self.n_pre]]).astype(np.int64)
 
 
-def build(net: Network) -> Built:
-    """Validate cross-references and build every array; raises before heavy allocation on any bad input."""
+def build(net: Network, n_blocks: int | None = None) -> Built:
+    """Validate cross-references and build every array; raises before heavy allocation on any bad input.
+
+    ``n_blocks`` target blocks (default :func:`default_blocks`) let that many workers share one trial; the results
+    do not depend on it."""
     if not net.populations:
         raise ValueError("Network: it has no Population; add at least one before building")
     dt = net.dt
@@ -157,12 +179,21 @@ def build(net: Network) -> Built:
     currents = _current_events(net, post_index, I_e)
     pois = _poisson_tables([s for s in sources if isinstance(s, PoissonSource)], N, dt)
 
-    indptr, targets, w_syn, w_row, d_syn, d_row, max_delay, proj_slices = _merge_projections(
-        net, pre_index, post_index, n_pre)
+    NB = default_blocks() if n_blocks is None else int(n_blocks)
+    if not 1 <= NB <= _MAX_BLOCKS:
+        raise ValueError(f"build: n_blocks = {n_blocks!r} is not allowed; it must lie in [1, {_MAX_BLOCKS}]")
+    block_size = max(64, -(-N // (NB * 64)) * 64)
+    blk_lo = np.minimum(np.arange(NB, dtype=np.int64) * block_size, N)
+    blk_hi = np.minimum(blk_lo + block_size, N)
+    blk_hi[-1] = N
+    groups, proj_slices = _merge_projections(net, pre_index, post_index, n_pre, block_size, NB)
+    static, stp = groups
     return Built(dt=dt, n_neurons=N, n_pre=n_pre, pop_names=[p.name for p in pops], pop_lo=pop_lo, pop_hi=pop_hi,
                  pop_arrays=pop_arrays, I_e=I_e, src_names=[s.name for s in sources], src_lo=src_lo,
-                 src_hi=src_hi, indptr=indptr, targets=targets, w_syn=w_syn, w_row=w_row, d_syn=d_syn, d_row=d_row,
-                 max_delay=max_delay, pois=pois, currents=currents, proj_slices=proj_slices)
+                 src_hi=src_hi, blk_lo=blk_lo, blk_hi=blk_hi, indptr=static["indptr"], row_ptr=static["row_ptr"],
+                 targets=static["targets"], w_syn=static["w_syn"], w_row=static["w_row"], d_syn=static["d_syn"],
+                 d_row=static["d_row"], stp=stp, max_delay=static["max_delay"], min_delay=static["min_delay"],
+                 row_delays=static["row_delays"], pois=pois, currents=currents, proj_slices=proj_slices)
 
 
 def _check_build_memory(net: Network, pre_index: dict, post_index: dict, n_neurons: int, n_pre: int) -> None:
@@ -188,6 +219,7 @@ def _check_build_memory(net: Network, pre_index: dict, post_index: dict, n_neuro
 def _population_arrays(pops: list, dt: float, current_targets: set) -> dict:
     cols = {k: np.empty(len(pops), dtype=np.float64)
             for k in ("C0", "Vth", "Vreset", "P22", "P21ex", "P21in", "P20", "P11ex", "P11in")}
+    par = np.empty((len(pops), N_PAR), dtype=np.float64)
     model = np.empty(len(pops), dtype=np.int8)
     use_iext = np.empty(len(pops), dtype=np.bool_)
     ref_steps = np.empty(len(pops), dtype=np.int32)
@@ -208,10 +240,10 @@ def _population_arrays(pops: list, dt: float, current_targets: set) -> dict:
             raise ValueError(f"{owner}: t_ref = {p.t_ref} ms is {t_ref} steps of dt = {dt} ms; at most 2**31 - 1 "
                              f"steps are allowed (use a larger dt)")
         ref_steps[k] = max(t_ref - 1, 0)
-    cols["model"] = model
-    cols["use_iext"] = use_iext
-    cols["ref_steps"] = ref_steps
-    return cols
+    for name, col in (("C0", PAR_C0), ("Vth", PAR_VTH), ("Vreset", PAR_VRESET), ("P22", PAR_P22), ("P20", PAR_P20),
+                      ("P21ex", PAR_P21EX), ("P21in", PAR_P21IN), ("P11ex", PAR_P11EX), ("P11in", PAR_P11IN)):
+        par[:, col] = cols[name]
+    return {"model": model, "use_iext": use_iext, "ref_steps": ref_steps, "par": par}
 
 
 def _check_projection_refs(proj, pre_index: dict, post_index: dict) -> None:
@@ -241,67 +273,140 @@ def _delay_steps(proj, n: int, dt: float, seed: int, stream: int) -> tuple[int |
     return None, np.clip(np.rint(arr / dt), 1, _MAX_DELAY_STEPS).astype(np.int64)  # drawn: rounded, as NEST does
 
 
-def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: int):
+def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: int, block_size: int, n_blocks: int):
+    """Generate every projection's synapses (random draws keyed by the projection's name) and merge them into one
+    synapse group per synapse model, each a CSR over the presynaptic space with rows cut into target blocks."""
     dt, seed = net.dt, net.seed
     parts = []
-    counts = np.zeros(n_pre, dtype=np.int64)
-    for k, proj in enumerate(net.projections):
+    for proj in net.projections:
         pre_lo, pre = pre_index[proj.source]
         post_lo, post = post_index[proj.target]
         same = proj.source == proj.target
         checkpoint()  # Ctrl-C or SIGTERM: stop between two compiled calls, never inside one
         indptr, targets = build_connectivity(
-            proj.rule, pre.size, post.size, seed=seed, stream=3 * k, allow_autapses=proj.allow_autapses,
-            allow_multapses=proj.allow_multapses, same_population=same,
+            proj.rule, pre.size, post.size, seed=seed, stream=named_stream("projection", proj.name, "connectivity"),
+            allow_autapses=proj.allow_autapses, allow_multapses=proj.allow_multapses, same_population=same,
             pre_positions=getattr(pre, "positions", None), post_positions=post.positions)
         checkpoint()
         nnz = targets.size
-        w_const, w_arr = resolve_values(proj.weight, nnz, seed=seed, stream=3 * k + 1,
+        w_const, w_arr = resolve_values(proj.weight, nnz, seed=seed,
+                                        stream=named_stream("projection", proj.name, "weight"),
                                         name=f"Projection {proj.name!r} weight")
-        d_const, d_arr = _delay_steps(proj, nnz, dt, seed, 3 * k + 2)
-        if post.model == "iaf_psc_delta":  # delta targets take input one step earlier (see kernels.lif)
+        d_const, d_arr = _delay_steps(proj, nnz, dt, seed, named_stream("projection", proj.name, "delay"))
+        if post.model == "iaf_psc_delta":  # delta targets take input one step earlier (see kernels.network)
             d_const, d_arr = (None, d_arr - 1) if d_arr is not None else (d_const - 1, None)
-        counts[pre_lo:pre_lo + pre.size] += np.diff(indptr)
-        parts.append((proj, pre_lo, pre.size, post_lo, indptr, targets, w_const, w_arr, d_const, d_arr))
-    g_indptr = np.zeros(n_pre + 1, dtype=np.int64)
-    np.cumsum(counts, out=g_indptr[1:])
-    nnz_total = int(g_indptr[-1])
-    # per-row values suffice when every projection leaving a source group is homogeneous and they agree
-    row_w = _row_homogeneous(parts, 6, 7)
-    row_d = _row_homogeneous(parts, 8, 9)
-    max_delay = max([p[8] if p[8] is not None else (int(p[9].max()) if p[9].size else 0) for p in parts] + [1])
+        params = _synapse_parameters(proj, nnz, seed)
+        parts.append((proj, pre_lo, pre.size, post_lo, indptr, targets, w_const, w_arr, d_const, d_arr, params))
+    stored = [p[8] for p in parts if p[9] is None] + [int(p[9].max()) for p in parts if p[9] is not None and p[9].size]
+    stored_min = [p[8] for p in parts if p[9] is None] + [int(p[9].min()) for p in parts
+                                                          if p[9] is not None and p[9].size]
+    max_delay = max(stored + [1])
     d_dtype = np.uint8 if max_delay <= np.iinfo(np.uint8).max else np.uint16
-    targets_all = np.empty(nnz_total, dtype=np.int32)
-    w_syn = np.empty(0 if row_w is not None else nnz_total, dtype=np.float32)
-    d_syn = np.empty(0 if row_d is not None else nnz_total, dtype=d_dtype)
+    static = [p for p in parts if p[10] is None]
+    dynamic = [p for p in parts if p[10] is not None]
+    row_d = _row_homogeneous(parts, 8, 9)  # one delay per source across every group: spikes are queued whole
+    groups = []
+    for members, per_syn_w in ((static, False), (dynamic, True)):
+        if per_syn_w and not members:  # no dynamic synapses: an empty group costs nothing
+            groups.append(_empty_dynamic_group(n_blocks, d_dtype))
+            continue
+        groups.append(_merge_group(members, n_pre, d_dtype, per_syn_w, row_d, block_size, n_blocks))
+    proj_slices = {p[0].name: (p[1], p[1] + p[2], p[3], int(p[5].size)) for p in parts}
+    static_group = groups[0]
+    static_group.update(max_delay=max_delay, min_delay=min(stored_min) if stored_min else 1,
+                        row_delays=row_d is not None)
+    return groups, proj_slices
+
+
+def _empty_dynamic_group(n_blocks: int, d_dtype) -> dict:
+    return {"indptr": np.zeros(1, np.int64), "row_ptr": np.zeros((0, n_blocks + 1), np.int64),
+            "targets": np.zeros(0, np.int32), "w": np.zeros(0, np.float32), "d_syn": np.zeros(0, d_dtype),
+            "d_row": np.zeros(0, np.int32), **{name: np.zeros(0) for name in TsodyksMarkram.parameters}}
+
+
+def _synapse_parameters(proj, nnz: int, seed: int) -> dict | None:
+    """Per-synapse parameters of a dynamic synapse model (None for static synapses), drawn from streams keyed by the
+    projection's name."""
+    model = proj.synapse
+    if not isinstance(model, TsodyksMarkram):
+        return None
+    out = {}
+    for name in model.parameters:
+        const, arr = resolve_values(getattr(model, name), nnz, seed=seed,
+                                    stream=named_stream("projection", proj.name, name),
+                                    name=f"Projection {proj.name!r} synapse {name}")
+        values = np.full(nnz, const, dtype=np.float64) if arr is None else arr
+        if name in model.clipped:
+            values = np.clip(values, 0.0, 1.0)
+        elif name == "tau_rec" and values.size and values.min() <= 0:
+            raise ValueError(f"Projection {proj.name!r}: tau_rec drew {values.min()} ms; it must be > 0")
+        elif name == "tau_fac" and values.size and values.min() < 0:
+            raise ValueError(f"Projection {proj.name!r}: tau_fac drew {values.min()} ms; it must be >= 0")
+        out[name] = values
+    return out
+
+
+def _merge_group(parts: list, n_pre: int, d_dtype, per_syn_w: bool, row_d_all: dict | None, block_size: int,
+                 n_blocks: int) -> dict:
+    """One synapse group from its projections' parts: rows hold their projections' synapses in the order the
+    projections were added, then each row is cut into target blocks (a stable reorder). ``row_d_all`` gives every
+    source's one delay when all groups agree on it (the spike queue then holds spikes, whatever their group)."""
+    counts = np.zeros(n_pre, dtype=np.int64)
+    for part in parts:
+        counts[part[1]:part[1] + part[2]] += np.diff(part[4])
+    indptr = np.zeros(n_pre + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    nnz = int(indptr[-1])
+    row_w = None if per_syn_w else _row_homogeneous(parts, 6, 7)
+    row_d = row_d_all if row_d_all is not None else _row_homogeneous(parts, 8, 9)
+    targets = np.empty(nnz, dtype=np.int32)
+    w_syn = np.empty(0 if row_w is not None else nnz, dtype=np.float32)
+    d_syn = np.empty(0 if row_d is not None else nnz, dtype=d_dtype)
     w_row = np.zeros(n_pre, dtype=np.float32)
     d_row = np.ones(n_pre, dtype=np.int32)
-    fill = g_indptr[:-1].copy()
-    proj_slices = {}
-    for proj, pre_lo, n_src, post_lo, indptr, targets, w_const, w_arr, d_const, d_arr in parts:
-        w_vals = (np.full(targets.size, w_const, dtype=np.float32) if w_arr is None else w_arr.astype(np.float32)) \
-            if w_syn.size else np.empty(0, np.float32)
-        d_vals = (np.full(targets.size, d_const, dtype=d_dtype) if d_arr is None else d_arr.astype(d_dtype)) \
+    names = parts[0][10].keys() if parts and parts[0][10] is not None else ()
+    params = {name: np.empty(nnz, dtype=np.float64) for name in names}
+    fill = indptr[:-1].copy()
+    for proj, pre_lo, n_src, post_lo, p_indptr, p_targets, w_const, w_arr, d_const, d_arr, p_params in parts:
+        start = fill.copy() if params else None
+        w_vals = (np.full(p_targets.size, w_const, dtype=np.float32) if w_arr is None
+                  else w_arr.astype(np.float32)) if w_syn.size else np.empty(0, np.float32)
+        d_vals = (np.full(p_targets.size, d_const, dtype=d_dtype) if d_arr is None else d_arr.astype(d_dtype)) \
             if d_syn.size else np.empty(0, d_dtype)
-        scatter_rows(fill, pre_lo, indptr, targets, post_lo, targets_all, w_vals, w_syn, d_vals, d_syn)
-        if row_w is not None:
-            w_row[pre_lo:pre_lo + n_src] = w_const
-        if row_d is not None:
-            d_row[pre_lo:pre_lo + n_src] = d_const
-        proj_slices[proj.name] = (pre_lo, pre_lo + n_src, post_lo, int(targets.size))
-    return g_indptr, targets_all, w_syn, w_row, d_syn, d_row, max_delay, proj_slices
+        scatter_rows(fill, pre_lo, p_indptr, p_targets, post_lo, targets, w_vals, w_syn, d_vals, d_syn)
+        for name, values in params.items():  # the same scatter for each parameter (positions from start)
+            dest = np.repeat(start[pre_lo:pre_lo + n_src], np.diff(p_indptr)) + \
+                (np.arange(p_targets.size) - np.repeat(p_indptr[:-1], np.diff(p_indptr)))
+            values[dest] = p_params[name]
+    for pre_lo, (n_src, w_const) in (row_w or {}).items():
+        w_row[pre_lo:pre_lo + n_src] = w_const
+    for pre_lo, (n_src, d_const) in (row_d or {}).items():
+        d_row[pre_lo:pre_lo + n_src] = d_const
+    row_ptr, perm = block_order(indptr, targets, block_size, n_blocks)
+    if n_blocks > 1 and nnz:
+        targets = targets[perm]
+        w_syn = w_syn[perm] if w_syn.size else w_syn
+        d_syn = d_syn[perm] if d_syn.size else d_syn
+        params = {name: values[perm] for name, values in params.items()}
+    group = {"indptr": indptr, "row_ptr": row_ptr, "targets": targets, "w_syn": w_syn, "w_row": w_row,
+             "d_syn": d_syn, "d_row": d_row}
+    if per_syn_w:  # the dynamic group: weights always per synapse, parameters per synapse
+        group = {"indptr": indptr, "row_ptr": row_ptr, "targets": targets, "w": w_syn, "d_syn": d_syn,
+                 "d_row": d_row, **{name: params.get(name, np.zeros(0)) for name in TsodyksMarkram.parameters}}
+    return group
 
 
-def _row_homogeneous(parts: list, const_pos: int, arr_pos: int):
-    """Per-row storage is possible when each projection is constant and projections sharing a source agree."""
-    seen: dict[int, float] = {}
+def _row_homogeneous(parts: list, const_pos: int, arr_pos: int) -> dict | None:
+    """Per-row storage is possible when each projection is constant and projections sharing a source agree:
+    ``{first presynaptic index: (source size, value)}``, or None."""
+    seen: dict[int, tuple] = {}
     for part in parts:
         const = part[const_pos]
         if part[arr_pos] is not None:
             return None
-        if part[1] in seen and seen[part[1]] != const:
+        if part[1] in seen and seen[part[1]][1] != const:
             return None
-        seen[part[1]] = const
+        seen[part[1]] = (part[2], const)
     return seen
 
 

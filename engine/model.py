@@ -16,6 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from engine.synapse_models import SYNAPSE_MODELS, StaticSynapse
+
 MODELS = ("iaf_psc_exp", "iaf_psc_delta")
 STATE_VARIABLES = ("V", "I_ex", "I_in")
 
@@ -385,7 +387,12 @@ class Projection(_Validated):
     allow_autapses, allow_multapses : bool
         Whether i -> i synapses (same population only) and repeated (i, j) pairs are allowed.
     name : str, optional
-        Identifier; defaults to ``"<source>_to_<target>"``.
+        Identifier; defaults to ``"<source>_to_<target>"``. The projection's random draws (connectivity, weights,
+        delays, synapse parameters) are keyed by it, so other projections never change them.
+    synapse : StaticSynapse or TsodyksMarkram, default=StaticSynapse()
+        What a spike does at the synapse (:mod:`engine.synapse_models`): deliver ``weight``, or ``weight·u·x``
+        with Tsodyks–Markram short-term plasticity. Whether the input is a current jump (pA) or a voltage jump (mV)
+        is the target population's model.
     """
 
     source: str
@@ -396,8 +403,14 @@ class Projection(_Validated):
     allow_autapses: bool = True
     allow_multapses: bool = True
     name: str | None = None
+    synapse: Any = None
 
     def __post_init__(self):
+        if self.synapse is None:
+            object.__setattr__(self, "synapse", StaticSynapse())
+        if not isinstance(self.synapse, tuple(SYNAPSE_MODELS.values())):
+            raise TypeError(f"Projection: synapse = {self.synapse!r} is not allowed; give one of "
+                            f"{[c.__name__ + '()' for c in SYNAPSE_MODELS.values()]} (engine.synapse_models)")
         if self.name is None:
             object.__setattr__(self, "name", f"{self.source}_to_{self.target}")
         _check_name("Projection", self.name)

@@ -21,13 +21,16 @@ from engine.build import Built, build, current_events, poisson_sampler, segment_
 from engine.grid import grid_steps, step_times
 from engine.interrupt import deferred_interrupts
 from engine.memory import check_fits
-from engine.kernels.lif import QUEUE_FULL, run_chunk_parallel, run_chunk_serial
+from engine.kernels.network import (QUEUE_FULL, RECORD_FULL, STALLED, Buffers, Conn, Control, Inputs, Neurons,
+                                    Queues, Records, State, Stp, run_blocks_parallel, run_trials_parallel,
+                                    run_trials_serial)
 from engine.kernels.state import init_uniform, stream_keys
+from engine.streams import named_stream
 from engine.model import (STATE_VARIABLES, CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor,
                           SpikeSource, StateMonitor, check_spike_arrays)
 
-_STREAM_V_INIT = 1 << 20  # stream offsets keep trial-level draws apart from connectivity streams
-_STREAM_POISSON = 1 << 21
+_BLOCK_MIN_WORK = 50_000  # neuron-steps per interval below which one trial on several threads waits more than works
+_MAX_INTERVAL = 64  # steps per exchange interval of block-parallel runs (bounds the spike buffers)
 
 
 @dataclass
@@ -125,6 +128,7 @@ class Simulator:
         self._interrupted_at: np.ndarray | None = None
         self.compile_s: float | None = None
         self.last_run: RunStats | None = None
+        self.last_plan: tuple | None = None  # how the last run used the threads (see _plan)
 
     # ------------------------------------------------------------------ set-up
     def _monitors(self) -> None:
@@ -176,18 +180,22 @@ class Simulator:
     def _allocate(self) -> None:
         b, B = self.built, self.trial_ids.size
         N = b.n_neurons
+        NB = b.blk_lo.size
         n_pad = -(-N // 16) * 16  # rows of whole 64-byte lines, so every trial's row stays aligned
         D = b.max_delay + 1
-        check_fits(B * D * (self._QUEUE_START * 12 + 16) + 5 * 8 * B * n_pad, f"Simulator: the state of {B} "
-                   f"trial(s) of {N} neurons with a queue of {D} delay slots",
-                   "use shorter delays, a larger dt or fewer trials")
+        n_tm = b.stp["targets"].size
+        check_fits(B * NB * D * (self._QUEUE_START * 12 + 16) + 5 * 8 * B * n_pad + 16 * B * n_tm
+                   + 8 * B * NB * (b.n_pre if n_tm else 0),
+                   f"Simulator: the state of {B} trial(s) of {N} neurons and {n_tm} dynamic synapses with a queue of "
+                   f"{D} delay slots", "use shorter delays, a larger dt or fewer trials")
         self._V = _placed_zeros((B, n_pad), np.float64, 0)
         self.V = self._V[:, :N]
         for k, pop in enumerate(self.network.populations):
             lo, hi = b.pop_lo[k], b.pop_hi[k]
             v = pop.V_init
             if isinstance(v, tuple):
-                keys = stream_keys(self.network.seed, _STREAM_V_INIT + k, 1, self.trial_ids)[:, 0].copy()
+                stream = named_stream("population", pop.name, "V_init")
+                keys = stream_keys(self.network.seed, stream, 1, self.trial_ids)[:, 0].copy()
                 block = np.empty((B, hi - lo), dtype=np.float64)
                 init_uniform(block, keys, v[0], v[1])
                 self.V[:, lo:hi] = block
@@ -200,30 +208,86 @@ class Simulator:
         self._I_ext = _placed_zeros((B, n_pad), np.float64, 4)
         self.I_ex, self.I_in, self.I_ext = self._I_ex[:, :N], self._I_in[:, :N], self._I_ext[:, :N]
         self.I_ext[:] = b.I_e
-        # one queue is in use, sized by what is in flight: it starts small and doubles when a step would overflow
-        # it (the kernel returns, the driver grows it, the trial resumes in the same step)
-        per_synapse = b.d_syn.size > 0
-        cap = self._QUEUE_START
-        self._q_tgt = np.zeros((B, D, cap if per_synapse else 0), dtype=np.int32)  # event queue: (target, weight)
-        self._q_w = np.zeros((B, D, cap if per_synapse else 0), dtype=np.float64)
-        self._q_n = np.zeros((B, D), dtype=np.int64)
-        self._sq_pre = np.zeros((B, D, 0 if per_synapse else cap), dtype=np.int32)  # spike queue: (spike, count)
-        self._sq_mult = np.zeros((B, D, 0 if per_synapse else cap), dtype=np.int32)
-        self._sq_n = np.zeros((B, D), dtype=np.int64)
-        self._q_bound = np.zeros(B, dtype=np.int64)  # upper bound of the fullest slot of the queue in use
         self._flags = _placed_zeros((B, -(-N // 64) * 64), np.uint8, 5)  # whole 64-flag blocks for the scan
-        p = b.pois
-        self.pois_key = stream_keys(self.network.seed, _STREAM_POISSON, p["n"], self.trial_ids)
+        # one queue per target block is in use, sized by what is in flight: it starts small and doubles when an
+        # interval would overflow it (the kernel returns, the driver grows it, the trial resumes where it stopped)
+        per_synapse = not b.row_delays
+        cap = self._QUEUE_START
+        self._queues = Queues(
+            q_tgt=np.zeros((B, NB, D, cap if per_synapse else 0), dtype=np.int32),  # event queue: (target, weight)
+            q_w=np.zeros((B, NB, D, cap if per_synapse else 0), dtype=np.float64),
+            q_n=np.zeros((B, NB, D), dtype=np.int64),
+            sq_pre=np.zeros((B, 1, D, 0 if per_synapse else cap), dtype=np.int32),  # spike queue: (spike, count),
+            sq_mult=np.zeros((B, 1, D, 0 if per_synapse else cap), dtype=np.int32),  # one copy per worker
+            sq_n=np.zeros((B, 1, D), dtype=np.int64))
+        st = b.stp
+        self.stp_u = np.repeat(st["u0"][None, :], B, axis=0) if n_tm else np.zeros((B, 0))
+        self.stp_x = np.repeat(st["x0"][None, :], B, axis=0) if n_tm else np.zeros((B, 0))
+        self._stp_last = np.zeros((B, NB, b.n_pre if n_tm else 0), dtype=np.int64)  # step of each source's last spike
+        keys = [stream_keys(self.network.seed, named_stream("source", name, "spikes"), hi - lo, self.trial_ids)
+                for name, (lo, hi) in b.pois["channels"].items()]
+        self.pois_key = np.ascontiguousarray(np.concatenate(keys, axis=1)) if keys else \
+            np.zeros((B, 0), dtype=np.uint64)
         self._current_overrides: list[dict] = [{} for _ in range(B)]
         self.n_events = np.zeros(B, dtype=np.int64)
-        self._sampler = {k: p[k] for k in ("p0", "lam3", "kmax", "cdf", "tab_idx")}  # rates shared by all trials
+        self._sampler = {k: b.pois[k] for k in ("p0", "lam3", "kmax", "cdf", "tab_idx")}  # shared by all trials
         self._rate_overrides: dict[str, np.ndarray] = {}
-        self._status = np.zeros(B, dtype=np.int8)
-        self._resume = np.zeros(B, dtype=np.uint8)
-        self._n_spiked = np.zeros(B, dtype=np.int64)
-        self._spk_step = np.empty((B, 0), dtype=np.int64)
-        self._spk_id = np.empty((B, 0), dtype=np.int32)
-        self._spiked = None
+        self._ctl = Control(t_start=np.zeros(B, np.int64), status=np.zeros(B, np.int64), resume=np.zeros(B, np.int64),
+                            parity=np.zeros(B, np.int64), ilen=np.zeros(B, np.int64), bar=np.zeros((B, 2), np.int64),
+                            dt=float(b.dt))
+        self._spk_n = np.zeros(B, dtype=np.int64)
+        self._spk_step = np.empty((B, self._MIN_RECORD_CAPACITY), dtype=np.int64)
+        self._spk_id = np.empty((B, self._MIN_RECORD_CAPACITY), dtype=np.int32)
+        self._sg = None
+        self._buffers: Buffers | None = None
+        self._buffer_shape: tuple | None = None
+        self._compiled: set = set()
+
+    def _nrn(self) -> Neurons:
+        b, pa = self.built, self.built.pop_arrays
+        return Neurons(b.pop_lo, b.pop_hi, pa["model"], pa["use_iext"], pa["par"], pa["ref_steps"], b.blk_lo, b.blk_hi)
+
+    def _groups(self) -> tuple:
+        b, st = self.built, self.built.stp
+        conn = Conn(b.row_ptr, b.targets, b.w_syn, b.w_row, b.d_syn, b.d_row)
+        stp = Stp(st["row_ptr"], st["targets"], st["w"], st["d_syn"], st["d_row"], st["U"], st["tau_rec"],
+                  st["tau_fac"], self.stp_u, self.stp_x, self._stp_last)
+        return conn, stp
+
+    def _plan(self) -> tuple[str, int, int]:
+        """How the next run uses the threads: ``("trials", threads, 1)`` runs trials side by side, ``("blocks", T,
+        L)`` runs each trial with ``T`` workers exchanging spikes every ``L`` steps. Small networks stay on one
+        thread: a barrier per interval costs more than the work it shares."""
+        b = self.built
+        avail = numba.config.NUMBA_NUM_THREADS if self.n_jobs is None else min(self.n_jobs,
+                                                                                numba.config.NUMBA_NUM_THREADS)
+        B = self.trial_ids.size
+        if B > 1 or avail == 1:
+            return "trials", max(1, min(avail, B)), 1
+        L = int(min(max(b.min_delay, 1), _MAX_INTERVAL))
+        T = min(avail, b.blk_lo.size)
+        workers = int(np.count_nonzero(b.blk_hi > b.blk_lo))
+        if T < 2 or workers < 2 or (self.n_jobs is None and b.n_neurons * L < _BLOCK_MIN_WORK):
+            return "trials", 1, 1
+        return "blocks", T, L
+
+    def _ensure_buffers(self, L: int) -> Buffers:
+        """Spike buffers of one interval of ``L`` steps per (trial, parity, block)."""
+        b, B, NB = self.built, self.trial_ids.size, self.built.blk_lo.size
+        n_ch = b.pois["n"]
+        per_step = _max_events_per_step(self._sg) if self._sg is not None else 0
+        sizes = (b.blk_hi - b.blk_lo) + (np.arange(1, NB + 1) * n_ch // NB - np.arange(NB) * n_ch // NB)
+        cap = int(L * (int(sizes.max()) + per_step))
+        shape = (B, NB, L, cap)
+        if self._buffer_shape != shape:
+            check_fits(B * 2 * NB * cap * 8, f"Simulator: spike buffers of {L} steps for {B} trial(s)",
+                       "use fewer trials per Simulator")
+            self._buffers = Buffers(ids=np.zeros((B, 2, NB, cap), np.int32), mult=np.zeros((B, 2, NB, cap), np.int32),
+                                    ends=np.zeros((B, 2, NB, L, 3), np.int64), need=np.zeros((B, 2, NB), np.int64),
+                                    nrec=np.zeros((B, 2, NB), np.int64), nsp=np.zeros((B, 2, NB), np.int64),
+                                    headroom=np.zeros((B, 2, NB), np.int64))
+            self._buffer_shape = shape
+        return self._buffers
 
     # ------------------------------------------------------------------ inputs
     def set_spikes(self, source: str, spikes: Sequence[tuple]) -> None:
@@ -324,26 +388,14 @@ class Simulator:
         return poisson_sampler(lam, b.dt)
 
     def _prepare_inputs(self) -> None:
-        """Flatten spike-generator events, build per-trial Poisson tables, and size the buffers that depend on
-        them (spike lists, spike queue, record buffer)."""
+        """Flatten spike-generator events and build per-trial Poisson tables."""
         if self._sampler is None:
             self._sampler = self._poisson_sampler()
         self._current_inputs()
         self._sg = spike_generator_events(self.network, self.built, self._spike_overrides, self.step)
         self._sg_cur = self._sg[2][:-1].copy()
         self._sg_dirty = False
-        B = self.trial_ids.size
-        per_step = _max_events_per_step(self._sg)
-        n_list = self.built.n_neurons + self.built.pois["n"] + per_step  # most spikes one step can emit
-        if self._spiked is None or self._spiked.shape[1] < n_list:
-            self._spiked = np.zeros((B, n_list), dtype=np.int64)
-            self._spiked_mult = np.ones((B, n_list), dtype=np.int64)
-        # most spikes one step can record: every neuron, every Poisson channel at its largest count, generators
-        self._reserve_run = self.built.n_neurons + self.built.pois["n"] * self._sampler["kmax"] + per_step
-        cap = max(self._reserve_run + 1, self._MIN_RECORD_CAPACITY)
-        if self._spk_step.shape[1] < cap:
-            self._spk_step = np.empty((B, cap), dtype=np.int64)
-            self._spk_id = np.empty((B, cap), dtype=np.int32)
+        self._buffer_shape = None  # resized for the generators' busiest step by the next run
 
     # ------------------------------------------------------------------ running
     @property
@@ -385,7 +437,9 @@ class Simulator:
         with deferred_interrupts() as signals:
             if self._sg_dirty:
                 self._prepare_inputs()
-            self.compile()
+            plan = self._plan()
+            record = self._new_record(n_steps)  # refused here, before compiling, when it cannot fit
+            self.compile(plan)
             signals.check()
             events0 = int(self.n_events.sum())
             spikes0 = self._total_spikes
@@ -393,17 +447,16 @@ class Simulator:
             t_stop = self.step + n_steps
             bar = _progress_bar(n_steps * dt, progress)
             old_threads = numba.get_num_threads()
-            self._record = self._new_record(n_steps)
+            self._record = record
             advancing = [sink for sink in sinks if hasattr(sink, "advance")]
             try:
-                if self.n_jobs is not None:
-                    numba.set_num_threads(min(self.n_jobs, numba.config.NUMBA_NUM_THREADS))
+                numba.set_num_threads(plan[1])
                 for sink in advancing:  # the time reached so far, before the first chunk adds to it
                     sink.advance(float(step_times(self.step, dt)))
                 while self.step < t_stop:
                     t_end = min(self.step + self.chunk_steps, t_stop)
                     chunk_ms = (t_end - self.step) * dt
-                    self._run_until(t_end, sinks, keep)
+                    self._run_until(t_end, sinks, keep, plan)
                     for sink in advancing:  # lets a file sink flush on its wall-clock schedule, spikes or none
                         sink.advance(float(step_times(t_end, dt)))
                     if bar is not None:
@@ -417,32 +470,40 @@ class Simulator:
                 numba.set_num_threads(old_threads)
                 if bar is not None:
                     bar.close()
+        self.last_plan = plan
         self.last_run = RunStats(duration_ms=n_steps * dt, wall_s=time.perf_counter() - t0,
                                  spikes=self._total_spikes - spikes0,
                                  synaptic_events=int(self.n_events.sum()) - events0)
         return self
 
-    def _run_until(self, t_end: int, sinks: list, keep: bool) -> None:
-        t_start = np.full(self.trial_ids.size, self.step, dtype=np.int64)
+    def _run_until(self, t_end: int, sinks: list, keep: bool, plan: tuple) -> None:
+        t_start = self._ctl.t_start
+        t_start[:] = self.step
         try:
-            self._run_trials(t_start, t_end, sinks, keep)
+            self._run_trials(t_end, sinks, keep, plan)
         finally:  # after an interruption: continue from where every trial is, if they agree
-            if np.all(t_start == t_start[0]):
+            if np.all(t_start == t_start[0]) and not self._ctl.resume.any():
                 self.step = int(t_start[0])
             else:
                 self._interrupted_at = t_start.copy()
 
-    def _run_trials(self, t_start: np.ndarray, t_end: int, sinks: list, keep: bool) -> None:
+    def _run_trials(self, t_end: int, sinks: list, keep: bool, plan: tuple) -> None:
         """Call the kernel until every trial reaches ``t_end``, draining the spike record after each call and
-        growing the queue when a trial stopped because it was full (that trial resumes in the same step)."""
-        while int(t_start.min()) < t_end:
-            spk_n = np.zeros(self.trial_ids.size, dtype=np.int64)
+        growing the queue (or the record) when a trial stopped because it was full; that trial resumes in the
+        interval it stopped in."""
+        ctl = self._ctl
+        while int(ctl.t_start.min()) < t_end or ctl.resume.any():
             try:
-                self._call_kernel(t_start, t_end, spk_n, self._record)
+                self._call_kernel(t_end, self._record, plan)
             finally:  # hand over what was recorded even when interrupted
-                self._drain(spk_n, sinks, keep)
-            if np.any(self._status == QUEUE_FULL):
+                self._drain(sinks, keep)
+            if np.any(ctl.status == STALLED):
+                raise RuntimeError(f"Simulator: the {plan[1]} workers of a block-parallel run did not all start; "
+                                   f"numba runs fewer threads than asked ({numba.get_num_threads()}); pass n_jobs=1")
+            if np.any(ctl.status == QUEUE_FULL):
                 self._grow_queue()
+            if np.any(ctl.status == RECORD_FULL):
+                self._grow_record()
 
     def _new_record(self, n_steps: int) -> tuple:
         """Rate and state record blocks for the next ``n_steps`` steps, which the kernel fills at absolute rows;
@@ -467,51 +528,94 @@ class Simulator:
         if state.shape[1]:
             self._state_parts.append(state[:, :reached // self.st_every - st_base])
 
-    def _call_kernel(self, t_start, t_end, spk_n, record) -> None:
-        b, pa, p, sm = self.built, self.built.pop_arrays, self.built.pois, self._sampler
+    def _call_kernel(self, t_end: int, record: tuple, plan: tuple) -> None:
+        b, p, sm = self.built, self.built.pois, self._sampler
         rate, rate_base, state, st_base = record
-        kernel = run_chunk_parallel if self.trial_ids.size > 1 else run_chunk_serial
-        kernel(t_start, t_end, self._reserve_run, self._status, self._resume,
-               b.pop_lo, b.pop_hi, pa["model"], pa["use_iext"], pa["C0"], pa["Vth"], pa["Vreset"], pa["P22"],
-               pa["P21ex"], pa["P21in"], pa["P20"], pa["P11ex"], pa["P11in"], pa["ref_steps"],
-               self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._flags, self._spiked,
-               self._spiked_mult, self._n_spiked, self._q_tgt, self._q_w, self._q_n, self._sq_pre,
-               self._sq_mult, self._sq_n,
-               b.indptr, b.targets, b.w_syn, b.w_row, b.d_syn, b.d_row,
-               p["pre0"], self.pois_key, p["seg_step"], sm["p0"], sm["lam3"], sm["kmax"], sm["cdf"], sm["tab_idx"],
-               self._sg[0], self._sg[1], self._sg[2], self._sg_cur,
-               self._cur["step"], self._cur["idx"], self._cur["val"], self._cur_pos, self._cur_end,
-               self.rec_mask, self._spk_step, self._spk_id, spk_n, self.n_events,
-               self.rate_col, rate_base, rate,
-               self.st_idx, self.st_var, self.st_every, st_base, state, self._q_bound)
+        mode, T, L = plan
+        conn, stp = self._groups()
+        inputs = Inputs(p["pre0"], self.pois_key, p["seg_step"], sm["p0"], sm["lam3"], sm["kmax"], sm["cdf"],
+                        sm["tab_idx"], self._sg[0], self._sg[1], self._sg[2], self._sg_cur, self._cur["step"],
+                        self._cur["idx"], self._cur["val"], self._cur_pos, self._cur_end)
+        rec = Records(self.rec_mask, self._spk_step, self._spk_id, self._spk_n, self.n_events, self.rate_col,
+                      rate_base, rate, self.st_idx, self.st_var, self.st_every, st_base, state)
+        state_arrays = State(self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._flags)
+        args = (t_end, L, self._ctl, self._nrn(), state_arrays, conn, stp, inputs, self._spike_queue_copies(T if mode == "blocks" else 1),
+                self._ensure_buffers(L), rec)
+        if mode == "blocks":
+            run_blocks_parallel(T, *args)
+        elif T > 1:
+            run_trials_parallel(*args)
+        else:
+            run_trials_serial(*args)
 
-    def compile(self) -> float:
-        """Compile the simulation kernel for this network (or load it from Numba's cache) without advancing time;
-        returns the seconds it took. :meth:`run` calls it first, so its timings never include compilation."""
-        if self.compile_s is None:
-            if self._sg_dirty:
-                self._prepare_inputs()
+    def compile(self, plan: tuple | None = None) -> float:
+        """Compile the simulation kernel for this network and the way the next run uses the threads (or load it
+        from Numba's cache) without advancing time; returns the seconds compilation has taken so far. :meth:`run`
+        calls it first, so its timings never include compilation."""
+        if self._sg_dirty:
+            self._prepare_inputs()
+        plan = self._plan() if plan is None else plan
+        key = (plan[0], plan[1] > 1)
+        if key not in self._compiled:
             t0 = time.perf_counter()
-            t_start = np.full(self.trial_ids.size, self.step, dtype=np.int64)
-            self._call_kernel(t_start, self.step, np.zeros(self.trial_ids.size, dtype=np.int64), self._new_record(0))
-            self.compile_s = time.perf_counter() - t0
+            self._ctl.t_start[:] = self.step
+            self._call_kernel(self.step, self._new_record(0), plan)
+            self._compiled.add(key)
+            self.compile_s = (self.compile_s or 0.0) + time.perf_counter() - t0
         return self.compile_s
+
+    def _spike_queue_copies(self, copies: int) -> Queues:
+        """The queues, with one spike-queue copy per worker (every copy holds the same spikes between calls)."""
+        q = self._queues
+        if q.sq_n.shape[1] != copies:
+            self._queues = q = q._replace(**{name: np.ascontiguousarray(np.repeat(getattr(q, name)[:, :1], copies, 1))
+                                             for name in ("sq_pre", "sq_mult", "sq_n")})
+        return q
 
     def _grow_queue(self) -> None:
         """Double the capacity of the queue in use (the event queue with per-synapse delays, else the spike
-        queue), keeping what is in flight."""
-        names = ("_q_tgt", "_q_w") if self.built.d_syn.size else ("_sq_pre", "_sq_mult")
+        queue) until every stopped trial's interval fits, keeping what is in flight."""
+        q, ctl, buf = self._queues, self._ctl, self._buffers
+        per_syn = q.q_tgt.shape[3] > 0
+        fills = q.q_n if per_syn else q.sq_n
+        names = ("q_tgt", "q_w") if per_syn else ("sq_pre", "sq_mult")
+        cap = getattr(q, names[0]).shape[3]
+        need = cap
+        for k in np.flatnonzero(ctl.status == QUEUE_FULL):
+            par = int(ctl.parity[k])
+            add = int((buf.need if per_syn else buf.nsp)[k, par].sum())
+            need = max(need, int(fills[k].max()) + add)
+        new_cap = cap
+        while new_cap < need:
+            new_cap *= 2
+        if new_cap == cap:
+            return
+        grown = {}
         for name in names:
-            old = getattr(self, name)
-            B, D, cap = old.shape
-            check_fits(B * D * 2 * cap * old.itemsize, f"Simulator: the spike delivery queue ({D} delay slots)",
+            old = getattr(q, name)
+            B, NB, D, _ = old.shape
+            check_fits(B * NB * D * new_cap * old.itemsize, f"Simulator: the spike delivery queue ({D} delay slots)",
                        "use shorter delays or fewer trials per Simulator")
-            grown = np.zeros((B, D, 2 * cap), dtype=old.dtype)
-            grown[:, :, :cap] = old
-            setattr(self, name, grown)
+            arr = np.zeros((B, NB, D, new_cap), dtype=old.dtype)
+            arr[..., :cap] = old
+            grown[name] = arr
+        self._queues = q._replace(**grown)
 
-    def _drain(self, spk_n: np.ndarray, sinks: list, keep: bool) -> None:
+    def _grow_record(self) -> None:
+        """Make the spike record hold the largest pending interval of a stopped trial (it was drained already)."""
+        ctl, buf = self._ctl, self._buffers
+        need = max(int(buf.nrec[k, int(ctl.parity[k])].sum()) for k in np.flatnonzero(ctl.status == RECORD_FULL))
+        if need > self._spk_step.shape[1]:
+            B = self.trial_ids.size
+            cap = max(2 * self._spk_step.shape[1], need)
+            check_fits(B * cap * 12, "Simulator: the spike record", "record fewer populations")
+            self._spk_step = np.empty((B, cap), dtype=np.int64)
+            self._spk_id = np.empty((B, cap), dtype=np.int32)
+
+    def _drain(self, sinks: list, keep: bool) -> None:
         b = self.built
+        spk_n = self._spk_n.copy()
+        self._spk_n[:] = 0
         names = b.names_pre()
         bounds = b.pre_bounds()
         dt = self.network.dt
@@ -599,8 +703,8 @@ class Simulator:
     def memory_report(self) -> dict:
         """Bytes of connectivity (and per synapse) and of the simulation state."""
         b = self.built
-        state = sum(a.nbytes for a in (self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._q_tgt,
-                                       self._q_w))
+        state = sum(a.nbytes for a in (self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self.stp_u,
+                                       self.stp_x, self._stp_last, *self._queues))
         return {"synapses": b.n_synapses, "connectivity_bytes": b.connectivity_bytes(),
                 "bytes_per_synapse": b.bytes_per_synapse(), "state_bytes": int(state)}
 

@@ -74,10 +74,10 @@ def test_queue_growth_and_small_record_buffer_keep_every_spike(monkeypatch):
     ref = Simulator(net).run(200.0)
     monkeypatch.setattr(Simulator, "_MIN_RECORD_CAPACITY", 1)
     small = Simulator(net)
-    small._q_tgt = small._q_tgt[:, :, :1].copy()
-    small._q_w = small._q_w[:, :, :1].copy()
+    q = small._queues
+    small._queues = q._replace(q_tgt=q.q_tgt[..., :1].copy(), q_w=q.q_w[..., :1].copy())
     small.run(200.0)
-    assert small._q_tgt.shape[2] > 1
+    assert small._queues.q_tgt.shape[3] > 1
     _assert_same(_spikes(ref, 0), _spikes(small, 0))
 
 
@@ -177,7 +177,7 @@ def _issue_network() -> Network:
 def test_batch_rate_and_state_monitors_equal_single_trials_after_queue_growth():
     net = _issue_network()
     batch = Simulator(net, trials=2).run(300.0)
-    assert batch._q_w.shape[2] > Simulator._QUEUE_START  # the queue did grow during the run
+    assert batch._queues.q_w.shape[3] > Simulator._QUEUE_START  # the queue did grow during the run
     t, V = batch.state("n", "V")
     assert V.shape == (2, 3000, 1) and not np.isnan(V).any()
     assert t[-1] == 300.0 and batch.spike_counts("n").shape == (2, 3000)

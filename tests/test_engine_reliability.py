@@ -140,7 +140,7 @@ def test_queues_start_small_and_long_delays_cost_no_upfront_memory():
                                       SpikeMonitor("n"))
     sim = Simulator(net).run(6100.0)
     assert sim.memory_report()["state_bytes"] < 200e6
-    assert sim._sq_pre.nbytes < 100e6
+    assert sim._queues.sq_pre.nbytes < 100e6
 
 
 # ------------------------------------------------------------------ the time grid
@@ -255,7 +255,7 @@ CACHE_SCRIPT = """
     import numba
     from engine import Network, Population, PoissonSource, Projection, Simulator
     from engine.connectivity import FixedProbability
-    from engine.kernels import lif
+    from engine.kernels import network
     net = Network(dt=0.1, seed=1).add(Population("n", 4000, V_init=(-70.0, -50.0)), PoissonSource("p", 200, rate=50.0),
                                       Projection("p", "n", FixedProbability(0.2), weight=60.0, delay=1.0),
                                       Projection("n", "n", FixedProbability(0.02), weight=5.0, delay=1.5))
@@ -265,8 +265,8 @@ CACHE_SCRIPT = """
     c0, w0 = time.process_time(), time.perf_counter()
     batch.run(1500.0)
     print(json.dumps({"cpu_per_wall": (time.process_time() - c0) / (time.perf_counter() - w0),
-                      "serial_hits": sum(lif.run_chunk_serial.stats.cache_hits.values()),
-                      "parallel_hits": sum(lif.run_chunk_parallel.stats.cache_hits.values())}))
+                      "serial_hits": sum(network.run_trials_serial.stats.cache_hits.values()),
+                      "parallel_hits": sum(network.run_trials_parallel.stats.cache_hits.values())}))
 """
 
 
@@ -284,6 +284,6 @@ def test_batches_run_on_several_threads_whichever_kernel_compiled_first(tmp_path
         assert proc.returncode == 0, err[-3000:]
         runs.append(json.loads(out.strip().splitlines()[-1]))
     names = {p.name.split("-")[0] for p in tmp_path.rglob("*.nbi")}
-    assert {"lif.run_chunk_serial", "lif.run_chunk_parallel"} <= names
+    assert {"network.run_trials_serial", "network.run_trials_parallel"} <= names
     assert runs[1]["serial_hits"] >= 1 and runs[1]["parallel_hits"] >= 1
     assert max(r["cpu_per_wall"] for r in runs) > 1.3, runs

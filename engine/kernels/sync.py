@@ -1,0 +1,83 @@
+"""Atomic operations and a spin barrier for kernels whose parallel workers advance one network together.
+
+Numba has no atomics, so these are LLVM intrinsics (``atomicrmw add`` and atomic loads/stores, sequentially
+consistent): they compile into the calling kernel, so kernels using them can still be cached. They are used only to
+synchronise workers between phases of a step (a barrier); spike delivery itself never uses them, which is what keeps
+results bit-identical for any thread count (every target is owned by one worker, which adds in a fixed order).
+"""
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+_SPIN_LIMIT = 1 << 36  # about a minute of spinning: a worker that never arrives means the threads were not there
+
+
+def _pointer(context, builder, arrty, arr, idx):
+    ary = context.make_array(arrty)(context, builder, arr)
+    return cgutils.get_item_pointer(context, builder, arrty, ary, [idx], wraparound=False)
+
+
+@intrinsic
+def atomic_add(typingctx, arr, idx, value):
+    """``arr[idx] += value`` atomically (int64 array); returns the value before the addition."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+        return None
+    sig = types.int64(arr, idx, value)
+
+    def codegen(context, builder, signature, args):
+        ptr = _pointer(context, builder, signature.args[0], args[0], args[1])
+        val = context.cast(builder, args[2], signature.args[2], types.int64)
+        return builder.atomic_rmw("add", ptr, val, "seq_cst")
+
+    return sig, codegen
+
+
+@intrinsic
+def atomic_load(typingctx, arr, idx):
+    """``arr[idx]`` read atomically (int64 array), so a spinning loop sees other threads' stores."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+        return None
+    sig = types.int64(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        ptr = _pointer(context, builder, signature.args[0], args[0], args[1])
+        return builder.load_atomic(ptr, "seq_cst", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def atomic_store(typingctx, arr, idx, value):
+    """``arr[idx] = value`` written atomically (int64 array)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+        return None
+    sig = types.void(arr, idx, value)
+
+    def codegen(context, builder, signature, args):
+        ptr = _pointer(context, builder, signature.args[0], args[0], args[1])
+        val = context.cast(builder, args[2], signature.args[2], types.int64)
+        builder.store_atomic(val, ptr, "seq_cst", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, inline="always")
+def barrier(state, n_workers):
+    """Wait until all ``n_workers`` workers have called ``barrier(state, n_workers)``; ``state`` is a shared
+    int64 array ``[arrived, generation]`` starting at zeros. Every store made before the barrier is visible to every
+    worker after it. Returns False if the other workers never arrived (a configuration error, not a race)."""
+    if n_workers == 1:
+        return True
+    gen = atomic_load(state, 1)
+    if atomic_add(state, 0, 1) == n_workers - 1:
+        atomic_store(state, 0, 0)
+        atomic_add(state, 1, 1)
+        return True
+    spins = 0
+    while atomic_load(state, 1) == gen:
+        spins += 1
+        if spins > _SPIN_LIMIT:
+            return False
+    return True
