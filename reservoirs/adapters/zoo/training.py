@@ -226,8 +226,8 @@ def _train_gan(model, X, epochs, batch_size, lr, weight_decay, seed, progress):
                 if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):
                     raise FloatingPointError(f"train: the GAN's losses became {float(d_loss)}, {float(g_loss)}; "
                                              f"lower lr (now {lr}).")
-                d_sum += float(d_loss) * b / n
-                g_sum += float(g_loss) * b / n
+                d_sum += d_loss.item() * b / n
+                g_sum += g_loss.item() * b / n
             history["loss"].append(d_sum)
             history["d_loss"].append(d_sum)
             history["g_loss"].append(g_sum)
