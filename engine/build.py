@@ -332,6 +332,9 @@ def _synapse_parameters(proj, nnz: int, seed: int) -> dict | None:
         return None
     out = {}
     for name in model.parameters:
+        if name == "u0" and model.u0 is None:  # the first spike's utilisation is each synapse's U
+            out[name] = out["U"].copy()
+            continue
         const, arr = resolve_values(getattr(model, name), nnz, seed=seed,
                                     stream=named_stream("projection", proj.name, name),
                                     name=f"Projection {proj.name!r} synapse {name}")

@@ -223,7 +223,7 @@ class Simulator:
         st = b.stp
         self.stp_u = np.repeat(st["u0"][None, :], B, axis=0) if n_tm else np.zeros((B, 0))
         self.stp_x = np.repeat(st["x0"][None, :], B, axis=0) if n_tm else np.zeros((B, 0))
-        self._stp_last = np.zeros((B, NB, b.n_pre if n_tm else 0), dtype=np.int64)  # step of each source's last spike
+        self._stp_last = np.full((B, NB, b.n_pre if n_tm else 0), -1, dtype=np.int64)  # step of the last spike
         keys = [stream_keys(self.network.seed, named_stream("source", name, "spikes"), hi - lo, self.trial_ids)
                 for name, (lo, hi) in b.pois["channels"].items()]
         self.pois_key = np.ascontiguousarray(np.concatenate(keys, axis=1)) if keys else \

@@ -13,12 +13,11 @@ the :math:`n`-th presynaptic spike, :math:`h_n` after the previous one,
     \text{efficacy}_n = w\,u_n x_n
 
 (with :math:`e^{-h/\tau_{fac}} = 0` when :math:`\tau_{fac} = 0`: no facilitation). The state changes only at
-presynaptic spikes (event-driven); :math:`h_n` is a whole number of steps, ``(k_n - k_{n-1})·dt``, and the first
-spike's :math:`h_1` counts from time 0. Several spikes of one source in the same step (Poisson multiplicity) are
-several updates in sequence with :math:`h = 0`. The initial state ``u0 = 0``, ``x0 = 1`` (the default) gives
-:math:`u_1 = U`, :math:`x_1 = 1` whatever :math:`h_1`: Markram's recurrence, and Maass et al. (2002)'s. NEST's
-``tsodyks2_synapse`` starts from ``u = U`` instead (its defaults ``u = 0.5 = U``): give ``u0=U`` to reproduce it, first
-spike included.
+presynaptic spikes (event-driven); :math:`h_n` is a whole number of steps, ``(k_n - k_{n-1})·dt``. The first spike
+uses the initial values as they are, :math:`u_1 = u_0`, :math:`x_1 = x_0`; the defaults ``u0 = U``, ``x0 = 1`` give
+Markram's :math:`u_1 = U`, :math:`x_1 = 1` (Maass et al. 2002 likewise). This is NEST 3's convention for its
+``u`` and ``x`` (checked against NEST 3.10 in ``tests/test_tsodyks_markram.py``). Several spikes of one source in
+the same step (Poisson multiplicity) are several updates in sequence with :math:`h = 0`.
 
 ===========  =========  =====================  ====================================================================
 Parameter    Default    Symbol                 Meaning
@@ -26,8 +25,8 @@ Parameter    Default    Symbol                 Meaning
 ``U``        0.5        :math:`U`              utilisation increment, in [0, 1]
 ``tau_rec``  800 ms     :math:`\tau_{rec}`     recovery time constant of resources, > 0
 ``tau_fac``  0 ms       :math:`\tau_{fac}`     facilitation time constant, >= 0 (0: none)
-``u0``       0          :math:`u_0`            utilisation before the first spike, in [0, 1]
-``x0``       1          :math:`x_0`            available resources before the first spike, in [0, 1]
+``u0``       ``U``      :math:`u_1`            utilisation at the first spike, in [0, 1] (default: the synapse's U)
+``x0``       1          :math:`x_1`            available resources at the first spike, in [0, 1]
 ===========  =========  =====================  ====================================================================
 
 Each parameter is a number or a distribution (:mod:`engine.distributions`) drawn per synapse; ``Normal`` redraws
@@ -75,7 +74,7 @@ class TsodyksMarkram:
     U: Any = 0.5
     tau_rec: Any = 800.0
     tau_fac: Any = 0.0
-    u0: Any = 0.0
+    u0: Any = None
     x0: Any = 1.0
 
     name = "tsodyks_markram"
@@ -85,7 +84,8 @@ class TsodyksMarkram:
         object.__setattr__(self, "U", _check(owner, "U", self.U, 0.0, 1.0))
         object.__setattr__(self, "tau_rec", _check(owner, "tau_rec (ms)", self.tau_rec, 0.0, math.inf, True))
         object.__setattr__(self, "tau_fac", _check(owner, "tau_fac (ms)", self.tau_fac, 0.0, math.inf))
-        object.__setattr__(self, "u0", _check(owner, "u0", self.u0, 0.0, 1.0))
+        if self.u0 is not None:
+            object.__setattr__(self, "u0", _check(owner, "u0", self.u0, 0.0, 1.0))
         object.__setattr__(self, "x0", _check(owner, "x0", self.x0, 0.0, 1.0))
 
     parameters = ("U", "tau_rec", "tau_fac", "u0", "x0")

@@ -15,16 +15,18 @@ from numba import njit
 @njit(cache=True, inline="always")
 def tm_efficacy(stp, b, s, h_ms, mult):
     r"""Update synapse ``s`` of trial ``b`` for ``mult`` presynaptic spikes, the first ``h_ms`` after the previous
-    one and the others in the same step, and return the summed efficacy :math:`\sum u_n x_n` (NEST's
-    ``tsodyks2_synapse`` recurrence; ``u``, ``x`` hold the values of the last spike)."""
+    one (``h_ms < 0``: the synapse's first spike, which uses the initial ``u``, ``x`` as they are) and the others
+    in the same step, and return the summed efficacy :math:`\sum u_n x_n` (NEST's ``tsodyks2_synapse``
+    recurrence; ``u``, ``x`` hold the values of the last spike)."""
     U = stp.U[s]
     tau_fac = stp.tau_fac[s]
     uu = stp.u[b, s]
     xx = stp.x[b, s]
-    x_decay = math.exp(-h_ms / stp.tau_rec[s])
-    u_decay = 0.0 if tau_fac == 0.0 else math.exp(-h_ms / tau_fac)
-    xx = 1.0 + (xx - xx * uu - 1.0) * x_decay
-    uu = U + uu * (1.0 - U) * u_decay
+    if h_ms >= 0.0:
+        x_decay = math.exp(-h_ms / stp.tau_rec[s])
+        u_decay = 0.0 if tau_fac == 0.0 else math.exp(-h_ms / tau_fac)
+        xx = 1.0 + (xx - xx * uu - 1.0) * x_decay
+        uu = U + uu * (1.0 - U) * u_decay
     eff = xx * uu
     same = 0.0 if tau_fac == 0.0 else 1.0
     for _ in range(1, mult):  # further spikes of the same step: no time has passed
@@ -58,7 +60,7 @@ def push_static(conn, q, b, blk, pre, mult, slot, D):
 def push_tm(stp, q, b, blk, pre, mult, slot, D, step, dt):
     """Queue the events of ``pre``'s Tsodyks–Markram segment ``blk``, updating each synapse's ``u``, ``x``."""
     last = stp.last[b, blk, pre]
-    h_ms = (step - last) * dt
+    h_ms = (step - last) * dt if last >= 0 else -1.0  # last < 0: no spike yet
     stp.last[b, blk, pre] = step
     per_syn_d = stp.d_syn.size > 0
     d_row = np.int64(stp.d_row[pre])
@@ -101,7 +103,7 @@ def add_tm(stp, Iex, Iin, b, pre, blk, mult, step_emitted, dt):
     """Add ``pre``'s Tsodyks–Markram segment ``blk`` to the targets' input, for spikes emitted at
     ``step_emitted`` (the row's delay before now), updating each synapse's ``u``, ``x``."""
     last = stp.last[b, blk, pre]
-    h_ms = (step_emitted - last) * dt
+    h_ms = (step_emitted - last) * dt if last >= 0 else -1.0  # last < 0: no spike yet
     stp.last[b, blk, pre] = step_emitted
     for s in range(stp.row_ptr[pre, blk], stp.row_ptr[pre, blk + 1]):
         w = np.float64(stp.w[s]) * tm_efficacy(stp, b, s, h_ms, mult)
