@@ -264,9 +264,9 @@ def test_shipped_files_are_package_data():
 
 
 @pytest.mark.parametrize("name", ["reservoirs.adapters.features", "reservoirs.adapters.zoo.shipped",
-                                  "engine.random"])
+                                  "engine.random", "reservoirs.adapters.zoo", "reservoirs.adapters.zoo.models"])
 def test_docstring_examples(name):
-    if name.endswith("features"):
+    if name.endswith(("features", "zoo", "models")):
         reference_tool("torch")
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

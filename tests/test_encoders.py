@@ -168,6 +168,27 @@ def test_delta_jump_of_several_thresholds_fires_several_spikes():
     np.testing.assert_array_equal(c, [0, 0, 0, 1, 1, 1])
 
 
+def test_spike_lists_drive_an_engine_batch_unchanged():
+    """The list format is what ``Simulator.set_spikes`` takes: every spike (repeats in a step too) comes through."""
+    from engine import Network, Population, Projection, Simulator, SpikeMonitor, SpikeSource
+    from engine.connectivity import AllToAll
+
+    X = _rows(n=3, d=4)
+    trains = RateEncoder(max_rate=3000.0, duration=30.0, dt=1.0, value_range=(0, 1), seed=1).fit(X).transform(X)
+    assert any(np.any(np.diff(t) == 0) for t, _ in trains)  # some channel fires twice in a step
+    net = Network(dt=0.5, seed=1)
+    net.add(SpikeSource("in", 4), Population("p", 2), Projection("in", "p", AllToAll(), weight=10.0, delay=1.0),
+            SpikeMonitor("in"))
+    sim = Simulator(net, trials=3)
+    sim.set_spikes("in", trains)
+    sim.run(30.0)
+    for b in range(3):
+        t, i = sim.spikes("in", trial=b)
+        order = np.lexsort((i, t))
+        np.testing.assert_array_equal(t[order], trains[b][0])
+        np.testing.assert_array_equal(i[order], trains[b][1])
+
+
 # --- pipelines, saving ------------------------------------------------------------------------------------------------
 def test_encoder_in_a_pipeline_after_features():
     X = _rows(n=8, d=4)

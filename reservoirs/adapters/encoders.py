@@ -10,8 +10,10 @@ Every encoder is a scikit-learn transformer. ``fit`` learns the range of each in
 ``"counts"``
     an int32 array ``(trials, steps, channels)`` of spikes per step.
 
-Both go straight into ``engine.Simulator.set_spikes`` per trial or into an LSM. :func:`spike_counts` turns either
-into counts, and each encoder has a ``decode`` that recovers its input from the spikes (the statistic its tests use).
+Both are the input formats of ``reservoirs.LSM``; the spike lists also go straight into
+``engine.Simulator.set_spikes`` (one pair per trial of a batch, on the network's ``dt`` grid when ``dt`` is a multiple
+of it). :func:`spike_counts` turns either into counts, and each encoder has a ``decode`` that recovers its input
+from the spikes (the statistic its tests use).
 
 Randomness (rate and population coding) uses the engine's counter-based streams (:mod:`engine.random`): the spikes of
 a trial are a pure function of ``(seed, trial id, its values)``. They do not depend on the batch size, on the other

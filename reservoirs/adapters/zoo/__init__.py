@@ -13,6 +13,7 @@ imported on first use of a torch name, so ``import reservoirs.adapters.zoo`` wor
 
 Examples
 --------
+>>> import numpy as np
 >>> from reservoirs.adapters.zoo import AE, train
 >>> X = np.random.default_rng(0).random((64, 8))
 >>> history = train(AE(n_inputs=8, hidden=(), code=3), X, epochs=3, progress=False)
@@ -20,8 +21,6 @@ Examples
 3
 """
 import importlib
-
-import numpy as np  # noqa: F401  (used by the example)
 
 _TORCH = {
     "models": ("ZooModel", "CNN", "AE", "DAE", "SAE", "VAE", "ConvVAE", "GAN", "LSTMEncoder", "MODELS"),
