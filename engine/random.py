@@ -5,8 +5,8 @@ Every draw is a pure function of ``(seed, a, b, counter)``: :func:`stream_key` h
 stream (SplitMix64's output function on a Weyl sequence). No draw depends on which thread makes it, how many draws
 other streams made or how a batch is split, which is what makes batch runs bit-reproducible for any thread count.
 
-The three functions are Numba ``njit`` functions: compiled code elsewhere (the encoders in ``reservoirs.adapters``)
-calls them inside its own kernels, and plain Python can call them too. :func:`named_seed` derives an independent
+The three functions are Numba ``njit`` functions: compiled code in the packages above the engine calls them inside its
+own kernels, and plain Python can call them too. :func:`named_seed` derives an independent
 seed for a named use from a user's seed, so two parts of a model seeded with the same number draw from unrelated
 streams.
 

@@ -203,7 +203,7 @@ class OnnxFeatures(_Features):
         self.n_jobs = n_jobs
 
     def __getstate__(self):
-        state = self.__dict__.copy()
+        state = dict(super().__getstate__())
         state.pop("_session", None)  # an InferenceSession cannot be copied; it is rebuilt from onnx_model_
         return state
 

@@ -134,7 +134,9 @@ def train(model: ZooModel, X, y=None, *, epochs: int = 20, batch_size: int = 64,
     progress : bool, default=True
         Show a progress bar (tqdm) with the running loss.
     n_threads : int or None, default=None
-        torch's threads while training (restored afterwards); None leaves them.
+        torch's threads while training (restored afterwards); None leaves them. Models as small as the shipped ones
+        train fastest on one thread (``n_threads=1``): on a busy machine torch's spinning threads can make them
+        ten times slower.
 
     Returns
     -------
