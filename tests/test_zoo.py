@@ -245,7 +245,7 @@ def test_shipped_cnn_weights_are_what_the_recipe_trains():
     torch.testing.assert_close(a, b, rtol=0, atol=1e-3 * float(b.abs().max()))
 
 
-# --- errors -------------------------------------------------------------------------------------------------------------
+# --- errors -----------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("make, match", [
     (lambda: CNN(image_shape=(1, 6, 6), channels=(2, 2)), "divisible by 4"),
     (lambda: CNN(image_shape=(8, 8)), "image_shape=\\(8, 8\\) is invalid"),

@@ -308,7 +308,8 @@ class _Encoder(TransformerMixin, BaseEstimator):
         est._validate()
         if arrays:
             name = cls.__name__
-            check_fields(name, arrays, ["data_min_", "data_max_", "n_features_in_"] + (["seed_"] if cls._random else []))
+            fields = ["data_min_", "data_max_", "n_features_in_"] + (["seed_"] if cls._random else [])
+            check_fields(name, arrays, fields)
             n = int(check_array(name, "n_features_in_", arrays["n_features_in_"], kind="i", shape=()))
             if n < 1:
                 raise ValueError(f"{name}: n_features_in_ must be >= 1; got {n}.")

@@ -528,7 +528,7 @@ class ConvVAE(_VAEBase):
         return x.reshape((-1,) + self.image_shape)
 
 
-# --- GAN ----------------------------------------------------------------------------------------------------------------
+# --- GAN --------------------------------------------------------------------------------------------------------------
 class Discriminator(nn.Module):
     """The GAN's critic: ``features`` (MLP with leaky ReLUs) then ``head`` (one logit: real or generated)."""
 

@@ -65,7 +65,8 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m reservoirs.adapters.zoo.train_shipped", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=_DIR, help="folder to write <name>.onnx and <name>.npz into (default: %(default)s)")
+    ap.add_argument("--out", default=_DIR,
+                    help="folder to write <name>.onnx and <name>.npz into (default: %(default)s)")
     ap.add_argument("--only", choices=sorted(RECIPES), action="append", help="train only this model (repeatable)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
