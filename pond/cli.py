@@ -257,8 +257,8 @@ def _cmd_info(args) -> int:
         print("  statistics (Elephant, on the Neo export):")
         for line in _stats_table(stats):
             print(line)
-        print(f"  cv: of inter-spike intervals, trains with >= 3 spikes; fanofactor: spike counts in {args.window:g} ms "
-              f"windows{' of every trial' if info['n_trials'] > 1 else ''}"
+        print(f"  cv: of inter-spike intervals, trains with >= 3 spikes; fanofactor: spike counts in "
+              f"{args.window:g} ms windows{' of every trial' if info['n_trials'] > 1 else ''}"
               f"{f' ({counts.pop()} per neuron)' if len(counts) == 1 else ''}; spike_contrast: synchrony, 0 to 1")
     model = meta.get("model")
     if isinstance(model, dict) and model:
