@@ -17,6 +17,10 @@ iaf_psc_delta targets get ``v_post += w`` in the ``before_thresholds`` slot with
 which is NEST's timing (input arriving in a step can make the neuron fire in that step; input is dropped while the
 neuron is refractory). Time-varying current sources are not bridged (a DC ``I_e`` is).
 
+Tsodyks–Markram synapses carry ``u``, ``x``, their parameters and the step of their last spike (``klast``, -1 before
+the first) as synaptic variables; ``on_pre`` applies the recurrence of :mod:`engine.synapse_models` one binary
+operation per statement, with the elapsed time from integer steps, so that Brian2 rounds exactly as pond does.
+
 Brian2 is imported only when these functions are called; it is a development dependency, not a runtime one.
 """
 from __future__ import annotations
@@ -105,18 +109,69 @@ def build_brian2(net: Network, V_init: np.ndarray, source_spikes: dict, built: B
     return {"network": b2.Network(objects), "groups": groups, "monitors": monitors}
 
 
+_TM_MODEL = """w : 1
+               U : 1
+               tau_rec : 1
+               tau_fac : 1
+               u : 1
+               x : 1
+               klast : integer"""
+# one binary operation per statement: Brian2 rounds as pond's kernel does (engine.kernels.synapses.tm_efficacy)
+_TM_ON_PRE = """first = int(klast < 0)
+                hms = (t_in_timesteps - klast) * dt_ms
+                xd = exp(-hms / tau_rec)
+                fac = int(tau_fac > 0)
+                ud = fac * exp(-hms / (tau_fac + (1 - fac)))
+                a = x * u
+                bq = x - a
+                c = bq - 1
+                dd = c * xd
+                xn = 1 + dd
+                e = 1 - U
+                f = u * e
+                g = f * ud
+                un = U + g
+                x = first * x + (1 - first) * xn
+                u = first * u + (1 - first) * un
+                klast = t_in_timesteps
+                eff = x * u
+                we = w * eff"""
+
+
+def _group_arrays(built: Built, group: str) -> tuple:
+    """Rows, targets, weights, delays (steps) and per-synapse parameters of the static or the dynamic group."""
+    if group == "static":
+        rows = np.repeat(np.arange(built.n_pre, dtype=np.int64), np.diff(built.indptr))
+        w = built.w_syn if built.w_syn.size else built.w_row[rows]
+        d = (built.d_syn if built.d_syn.size else built.d_row[rows]).astype(np.int64)
+        return built.indptr, rows, built.targets, w, d, {}
+    st = built.stp
+    rows = np.repeat(np.arange(st["indptr"].size - 1, dtype=np.int64), np.diff(st["indptr"]))
+    d = (st["d_syn"] if st["d_syn"].size else st["d_row"][rows]).astype(np.int64)
+    return st["indptr"], rows, st["targets"], st["w"], d, {k: st[k] for k in ("U", "tau_rec", "tau_fac", "u0", "x0")}
+
+
 def _synapses(b2, net: Network, built: Built, pre_groups: dict, groups: dict, dt) -> list:
-    """One Brian2 ``Synapses`` per (presynaptic group, target population, channel), in pond's CSR order."""
+    """One Brian2 ``Synapses`` per (presynaptic group, target population, channel, synapse model), in pond's CSR
+    order."""
     out = []
-    rows = np.repeat(np.arange(built.n_pre, dtype=np.int64), np.diff(built.indptr))
-    w = built.w_syn if built.w_syn.size else built.w_row[rows]
-    d = (built.d_syn if built.d_syn.size else built.d_row[rows]).astype(np.int64)
+    for group in ("static", "tsodyks_markram"):
+        if group == "tsodyks_markram" and built.stp["targets"].size == 0:
+            continue
+        out += _group_synapses(b2, net, built, pre_groups, groups, dt, group)
+    return out
+
+
+def _group_synapses(b2, net: Network, built: Built, pre_groups: dict, groups: dict, dt, group: str) -> list:
+    out = []
+    indptr, rows, targets, w, d, params = _group_arrays(built, group)
+    dynamic = group != "static"
     post_groups = _groups(built)[:len(net.populations)]
     for name, lo, hi in _groups(built):
         if name not in pre_groups:
             continue
-        sel_pre = slice(int(built.indptr[lo]), int(built.indptr[hi]))
-        tg = built.targets[sel_pre].astype(np.int64)
+        sel_pre = slice(int(indptr[lo]), int(indptr[hi]))
+        tg = targets[sel_pre].astype(np.int64)
         for pname, plo, phi in post_groups:
             pop = net.get(pname)
             for channel, sign in (("I_ex", 1), ("I_in", -1)):
@@ -127,23 +182,34 @@ def _synapses(b2, net: Network, built: Built, pre_groups: dict, groups: dict, dt
                 j = tg[m] - plo
                 weights = w[sel_pre][m].astype(np.float64)
                 delays = d[sel_pre][m]
+                extra = {k: v[sel_pre][m] for k, v in params.items()}
                 src_group, n_copies = pre_groups[name]
                 if n_copies:  # copies of a generator channel carry the same synapses
                     i = np.concatenate([i + r * (hi - lo) for r in range(n_copies)])
                     j, weights, delays = (np.tile(a, n_copies) for a in (j, weights, delays))
+                    extra = {k: np.tile(v, n_copies) for k, v in extra.items()}
+                unit = b2.pA if pop.model == "iaf_psc_exp" else b2.mV
                 if pop.model == "iaf_psc_exp":
-                    syn = b2.Synapses(src_group, groups[pname], "w : amp", on_pre=f"{channel}_post += w", dt=dt,
-                                      name=f"syn_{name}_{pname}_{channel}")
-                    syn.connect(i=i, j=j)
-                    syn.w = weights * b2.pA
-                    syn.delay = delays * dt
+                    model, on_pre = "w : amp", f"{channel}_post += w"
                 else:  # stored delays of delta targets are one step short already (see engine.build)
-                    syn = b2.Synapses(src_group, groups[pname], "w : volt",
-                                      on_pre="v_post += w * int(not_refractory_post)", dt=dt,
-                                      name=f"syn_{name}_{pname}_{channel}")
-                    syn.connect(i=i, j=j)
-                    syn.w = weights * b2.mV
-                    syn.delay = delays * dt
+                    model, on_pre = "w : volt", "v_post += w * int(not_refractory_post)"
+                if dynamic:  # the efficacy is dimensionless; the unit goes on where it is added
+                    model = _TM_MODEL
+                    on_pre = _TM_ON_PRE + "\n" + (f"{channel}_post += we * pA" if pop.model == "iaf_psc_exp"
+                                                  else "v_post += we * mV * int(not_refractory_post)")
+                syn = b2.Synapses(src_group, groups[pname], model, on_pre=on_pre, dt=dt,
+                                  namespace={"dt_ms": float(net.dt), "pA": b2.pA, "mV": b2.mV},
+                                  name=f"syn_{group}_{name}_{pname}_{channel}")
+                syn.connect(i=i, j=j)
+                syn.delay = delays * dt
+                if dynamic:
+                    syn.w = weights
+                    syn.U, syn.tau_rec, syn.tau_fac = extra["U"], extra["tau_rec"], extra["tau_fac"]
+                    syn.u, syn.x = extra["u0"], extra["x0"]
+                    syn.klast = -1
+                else:
+                    syn.w = weights * unit
+                if pop.model != "iaf_psc_exp":
                     syn.pre.when = "before_thresholds"
                 out.append(syn)
     return out

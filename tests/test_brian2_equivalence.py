@@ -76,3 +76,38 @@ def test_same_spikes_on_delta_synapses_at_high_rates_with_refractoriness():
     assert rate > 30.0, "much of the time must be refractory for the test to mean anything"
     np.testing.assert_array_equal(ps, bs)
     np.testing.assert_array_equal(pi, bi)
+
+
+@pytest.mark.parametrize("model", ["iaf_psc_exp", "iaf_psc_delta"])
+def test_same_spikes_as_brian2_with_tsodyks_markram_synapses(model):
+    """A recurrent network whose E→E and E→I synapses are depressing and facilitating Tsodyks–Markram synapses with
+    parameters drawn per synapse (Maass 2002's way), beside static inhibition and Poisson drive."""
+    from engine import Network, PoissonSource, Population, Projection, SpikeMonitor
+    from engine.connectivity import FixedProbability
+    from engine.distributions import Normal, Uniform
+    from engine.synapse_models import TsodyksMarkram
+
+    exp = model == "iaf_psc_exp"
+    w_e, w_i, w_in = (150.0, -300.0, 200.0) if exp else (2.0, -4.0, 2.5)
+    net = Network(dt=0.1, seed=21)
+    kw = dict(model=model, tau_m=20.0, V_th=-50.0, V_reset=-65.0, E_L=-65.0, t_ref=2.0, V_init=(-65.0, -51.0))
+    net.add(Population("exc", 160, **kw), Population("inh", 40, **kw), PoissonSource("noise", 100, rate=60.0),
+            Projection("noise", "exc", FixedProbability(0.1), weight=w_in, delay=1.0),
+            Projection("noise", "inh", FixedProbability(0.1), weight=w_in, delay=1.0),
+            Projection("exc", "exc", FixedProbability(0.1), weight=w_e, delay=Uniform(0.5, 2.0),
+                       synapse=TsodyksMarkram(U=Normal(0.5, 0.25), tau_rec=Normal(1100.0, 550.0),
+                                              tau_fac=Normal(50.0, 25.0))),
+            Projection("exc", "inh", FixedProbability(0.1), weight=w_e, delay=0.8,
+                       synapse=TsodyksMarkram(U=Normal(0.05, 0.025), tau_rec=Normal(125.0, 62.5),
+                                              tau_fac=Normal(1200.0, 600.0))),
+            Projection("inh", "exc", FixedProbability(0.2), weight=w_i, delay=0.8),
+            SpikeMonitor("exc"), SpikeMonitor("inh"), SpikeMonitor("noise"))
+    sim = Simulator(net).run(500.0)
+    ref = run_brian2(net, 500.0, sim.V0[0], {"noise": sim.spikes("noise")}, target="numpy", built=sim.built)
+    for name in ("exc", "inh"):
+        ps, pi = sorted_spikes(*sim.spike_steps(name))
+        bs, bi = sorted_spikes(*ref[name])
+        assert ps.size > 100, "the network must be active for the comparison to mean anything"
+        np.testing.assert_array_equal(ps, bs)
+        np.testing.assert_array_equal(pi, bi)
+    assert np.ptp(sim.stp_x) > 0.1, "the synapses must have depressed for the comparison to mean anything"
