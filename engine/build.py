@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.connectivity import build_connectivity, expected_synapses
+from engine.connectivity import build_connectivity
 from engine.distributions import resolve_values
 from engine.grid import grid_steps
 from engine.interrupt import checkpoint
-from engine.memory import check_fits
+from engine.memory import GiB
 from engine.kernels.csr import block_order, scatter_rows
 from engine.kernels.neurons import DELTA, EXP, N_PAR, PAR_C0, PAR_P11EX, PAR_P11IN, PAR_P20, PAR_P21EX, PAR_P21IN, \
     PAR_P22, PAR_VRESET, PAR_VTH
@@ -113,7 +113,7 @@ class Built:
         """Bytes held by the synapse groups (row pointers, targets, weights, delays, synapse parameters)."""
         static = sum(a.nbytes for a in (self.indptr, self.row_ptr, self.targets, self.w_syn, self.w_row, self.d_syn,
                                         self.d_row))
-        return static + sum(a.nbytes for k, a in self.stp.items() if k not in ("u0", "x0"))
+        return static + sum(a.nbytes for a in self.stp.values())
 
     def bytes_per_synapse(self) -> float:
         return self.connectivity_bytes() / max(self.n_synapses, 1)
@@ -167,7 +167,7 @@ def build(net: Network, n_blocks: int | None = None) -> Built:
     for src in sources:
         if isinstance(src, SpikeSource):
             grid_steps(f"SpikeSource {src.name!r}", "times", src.times, dt)
-    _check_build_memory(net, pre_index, post_index, N, n_pre)
+    _check_build_memory(net)
     for mon in net.monitors:
         name = getattr(mon, "source", None) or getattr(mon, "target")
         if name not in pre_index:
@@ -196,24 +196,17 @@ def build(net: Network, n_blocks: int | None = None) -> Built:
                  row_delays=static["row_delays"], pois=pois, currents=currents, proj_slices=proj_slices)
 
 
-def _check_build_memory(net: Network, pre_index: dict, post_index: dict, n_neurons: int, n_pre: int) -> None:
-    """Refuse, before any synapse is generated, a network whose build cannot fit in the memory available now.
+def _check_build_memory(net: Network) -> None:
+    """Refuse, before any synapse is generated, a network whose build cannot fit in the memory available now, with
+    the estimate of :func:`engine.estimate.estimate_memory` (what the built network and one trial hold, plus the
+    build's transient excess)."""
+    from engine.estimate import estimate_memory
 
-    Coarse: the expected number of synapses of each projection times what the build holds per synapse at its peak
-    (targets as generated and as merged, 8 bytes; per-synapse weights drawn as float64 then stored as float32, 12
-    bytes; per-synapse delays, 10 bytes), plus the CSR row pointers and the neuron state of one trial.
-    Distance-dependent projections are not counted: their size depends on the positions.
-    """
-    need = 8 * (n_pre + 1) + 64 * n_neurons
-    total = 0.0
-    for proj in net.projections:
-        n_syn = expected_synapses(proj.rule, pre_index[proj.source][1].size, post_index[proj.target][1].size) or 0.0
-        const_w = np.ndim(proj.weight) == 0 and isinstance(proj.weight, (int, float, np.number))
-        const_d = np.ndim(proj.delay) == 0 and isinstance(proj.delay, (int, float, np.number))
-        need += n_syn * (8 + (0 if const_w else 12) + (0 if const_d else 10)) + 16 * (n_pre + 1)
-        total += n_syn
-    check_fits(int(need), f"Network: building {n_neurons} neurons and about {total:.3g} synapses",
-               "use fewer neurons or sparser connectivity")
+    est = estimate_memory(net, trials=1)
+    if not est.fits:
+        raise MemoryError(f"Network: building {net.size} neurons and about {est.synapses:.3g} synapses needs about "
+                          f"{est.peak / GiB:.3g} GiB but only {est.available / GiB:.3g} GiB of memory is available; "
+                          f"use fewer neurons or sparser connectivity.\n{est}")
 
 
 def _population_arrays(pops: list, dt: float, current_targets: set) -> dict:

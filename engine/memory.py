@@ -13,8 +13,32 @@ GiB = float(1 << 30)
 
 def available_bytes() -> int:
     """Bytes of memory the system can give this process now: ``MemAvailable`` from ``/proc/meminfo`` (Linux), else
-    free physical pages (``os.sysconf``), else total physical memory; the smaller of that and an address-space
-    limit (``RLIMIT_AS``) when one is set."""
+    free physical pages (``os.sysconf``), else total physical memory; the smaller of that, an address-space limit
+    (``RLIMIT_AS``) when one is set, and ``POND_MEMORY_LIMIT`` (bytes, or with a K, M, G or T suffix) when set, for a
+    share of a machine other work also needs."""
+    avail = _system_available()
+    limit = _env_limit()
+    return avail if limit is None else min(avail, limit)
+
+
+def _env_limit() -> int | None:
+    """``POND_MEMORY_LIMIT`` in bytes, or None when unset; a bad value is refused with what is allowed."""
+    raw = os.environ.get("POND_MEMORY_LIMIT", "").strip()
+    if not raw:
+        return None
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(raw[-1].upper(), 1)
+    number = raw[:-1] if scale > 1 else raw
+    try:
+        value = float(number) * scale
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"POND_MEMORY_LIMIT = {raw!r} is not allowed; give a positive number of bytes, optionally "
+                         f"with a K, M, G or T suffix (e.g. 2G)")
+    return int(value)
+
+
+def _system_available() -> int:
     avail = None
     try:
         with open("/proc/meminfo") as f:

@@ -547,6 +547,15 @@ class Network:
         """Total number of neurons."""
         return sum(p.size for p in self.populations)
 
+    def estimate_memory(self, trials: int = 1):
+        """Bytes each part of this model will take when run with ``trials`` trials (connectivity, synapse
+        parameters and state, neuron state, queues, buffers, the spike record, the build's transient excess),
+        computed before anything is built: an :class:`engine.estimate.MemoryEstimate` (``print`` it for a table,
+        ``.fits`` says whether it fits the memory available now)."""
+        from engine.estimate import estimate_memory
+
+        return estimate_memory(self, trials)
+
     def to_dict(self) -> dict:
         """JSON-friendly description of the whole model (stored with spike files for reproducibility)."""
         return {

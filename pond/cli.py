@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace the spike file (and plot) if they exist")
     run.add_argument("--plot", metavar="RASTER.png",
                      help="also save a raster plot with the population rate beneath (needs matplotlib)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the memory estimate (connectivity, synapse state, neuron state per trial, queues, "
+                          "buffers) and whether it fits, then stop without building or writing anything")
     run.add_argument("--compression", choices=("none", "gzip", "lzf"), default="none",
                      help="spike-file compression (default: none). gzip and lzf trade readability for size: the "
                           "file gets smaller, but SONATA readers whose HDF5 lacks the filter (libsonata's PyPI "
@@ -512,6 +515,10 @@ def _cmd_run(args) -> int:
     net, cfg = load_model(path)
     if args.seed is not None:
         net.seed = args.seed
+    if args.dry_run:
+        est = net.estimate_memory(trials=args.trials or cfg.trials)
+        print(est)
+        return 0 if est.fits else 1
     stem = os.path.splitext(os.path.basename(path))[0]
     output = args.output or cfg.output or f"{stem}_spikes.h5"
     return run_model(net, cfg, model_name=os.path.basename(path), output=output,

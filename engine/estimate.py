@@ -1,0 +1,121 @@
+"""Memory estimate of a model before anything is built: bytes per part, for a number of trials.
+
+The figures follow the layout :mod:`engine.build` and :class:`~engine.simulator.Simulator` allocate: per synapse
+4 bytes of target, 4 of weight and 1–2 of delay unless a row shares one value; 24 bytes of parameters and 16 bytes
+of ``u``, ``x`` per trial for Tsodyks–Markram synapses; per presynaptic row its pointers, one per target block and
+one more; per neuron and trial 37 bytes of state; the delivery queues at their starting size (they grow with the
+number of events in flight); the spike record. Synapse counts are the rules' expected numbers (distance-dependent
+rules are counted at their largest, ``C`` to every target). The build holds more than the result while it
+generates: the ``build_peak`` part is that transient excess.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.connectivity import DistanceDependent, expected_synapses
+from engine.memory import GiB, available_bytes
+from engine.model import Network, PoissonSource
+
+
+@dataclass
+class MemoryEstimate:
+    """Bytes each part of a model will take, for ``trials`` trials; ``total`` is their sum, ``peak`` what the
+    process will hold at most (total plus the build's transient excess)."""
+
+    trials: int
+    synapses: float
+    parts: dict = field(default_factory=dict)
+    build_peak: int = 0
+    available: int = 0
+
+    @property
+    def total(self) -> int:
+        return int(sum(self.parts.values()))
+
+    @property
+    def peak(self) -> int:
+        return self.total + self.build_peak
+
+    @property
+    def fits(self) -> bool:
+        return self.peak <= self.available
+
+    def to_dict(self) -> dict:
+        return {"trials": self.trials, "synapses": self.synapses, "parts": dict(self.parts), "total": self.total,
+                "build_peak": self.build_peak, "peak": self.peak, "available": self.available, "fits": self.fits}
+
+    def __str__(self) -> str:
+        width = max(len(k) for k in (*self.parts, "build (transient)"))
+        lines = [f"memory estimate for {self.trials} trial(s), about {self.synapses:.3g} synapses:"]
+        lines += [f"  {k:<{width}}  {_fmt(v)}" for k, v in self.parts.items()]
+        lines += [f"  {'build (transient)':<{width}}  {_fmt(self.build_peak)}",
+                  f"  {'peak':<{width}}  {_fmt(self.peak)} of {_fmt(self.available)} available"
+                  + ("" if self.fits else "  -- DOES NOT FIT")]
+        return "\n".join(lines)
+
+
+def _fmt(n: float) -> str:
+    return f"{n / GiB:.3f} GiB" if n >= 0.1 * GiB else f"{n / (1 << 20):.1f} MiB"
+
+
+def _expected(rule, n_pre: int, n_post: int) -> float:
+    n = expected_synapses(rule, n_pre, n_post)
+    if n is None and isinstance(rule, DistanceDependent):
+        n = float(rule.C) * n_pre * n_post
+    return float(n or 0.0)
+
+
+def _const(v) -> bool:
+    return np.ndim(v) == 0 and isinstance(v, (int, float, np.number))
+
+
+def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None) -> MemoryEstimate:
+    """The :class:`MemoryEstimate` of ``net`` run with ``trials`` trials (see the module docstring)."""
+    from engine.build import default_blocks
+
+    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise ValueError(f"estimate_memory: trials = {trials!r} is not allowed; it must be an integer >= 1")
+    B = int(trials)
+    NB = default_blocks() if n_blocks is None else int(n_blocks)
+    sizes = {p.name: p.size for p in (*net.populations, *net.sources)}
+    N = sum(p.size for p in net.populations)
+    n_pre = N + sum(s.size for s in net.sources)
+    counts = {"static": 0.0, "dynamic": 0.0}
+    drawn_w = {"static": False, "dynamic": True}  # dynamic synapses always hold one weight each
+    drawn_d = {"static": False, "dynamic": False}
+    max_delay = 1.0
+    for proj in net.projections:
+        group = "static" if type(proj.synapse).__name__ == "StaticSynapse" else "dynamic"
+        counts[group] += _expected(proj.rule, sizes.get(proj.source, 0), sizes.get(proj.target, 0))
+        drawn_w[group] |= not _const(proj.weight)
+        drawn_d[group] |= not _const(proj.delay)
+        delay = proj.delay if _const(proj.delay) else getattr(proj.delay, "high", getattr(proj.delay, "mean", 1.0))
+        max_delay = max(max_delay, float(delay))  # a drawn delay counts its upper bound, or its mean
+    D = int(round(max_delay / net.dt)) + 1
+    d_size = 1 if D <= 256 else 2
+    static, dynamic = counts["static"], counts["dynamic"]
+    dynamic_rows = dynamic > 0
+    connectivity = 0.0
+    for group, n in counts.items():
+        if group == "dynamic" and not n:
+            continue
+        per_row = 8 + 8 * (NB + 1) + 4 + (4 if group == "static" else 0)
+        connectivity += n * (4 + 4 * drawn_w[group] + d_size * drawn_d[group]) + per_row * n_pre
+    n_ch = sum(s.size for s in net.sources if isinstance(s, PoissonSource))
+    n_pad = -(-N // 16) * 16
+    parts = {
+        "connectivity": int(connectivity),
+        "synapse parameters": int(40 * dynamic),
+        "synapse state": int(B * (16 * dynamic + (8 * NB * n_pre if dynamic_rows else 0))),
+        "neuron state": int(B * (n_pad * 36 + -(-N // 64) * 64)),
+        "delivery queues": int(B * NB * D * (64 * 12 + 16)),
+        "spike buffers": int(B * 2 * NB * 8 * (-(-N // NB) + -(-n_ch // NB))),
+        "spike record": int(B * 12 * (1 << 18)),
+    }
+    build_peak = int(max([0.0] + [4 * _expected(p.rule, sizes.get(p.source, 0), sizes.get(p.target, 0))
+                                  * (1 + (0 if _const(p.weight) else 2) + (0 if _const(p.delay) else 2))
+                                  for p in net.projections]) + 8 * (static + dynamic))
+    return MemoryEstimate(trials=B, synapses=static + dynamic, parts=parts, build_peak=build_peak,
+                          available=available_bytes())
