@@ -28,11 +28,13 @@ Schema
     [[current]]                                  # CurrentSource: name, target, amplitude, times, indices
 
     [[projection]]                               # Projection: source, target, rule, weight, delay,
-    source = "exc"                               # allow_autapses, allow_multapses, name
+    source = "exc"                               # allow_autapses, allow_multapses, name, synapse
     target = "inh"
     rule = {type = "fixed_probability", p = 0.02}
     weight = 20.25                               # pA (iaf_psc_exp target) or mV (iaf_psc_delta target)
     delay = {dist = "uniform", low = 0.5, high = 2.0}
+    synapse = {type = "tsodyks_markram", U = {dist = "normal", mean = 0.5, std = 0.25}, tau_rec = "1.1 s",
+               tau_fac = "50 ms"}                # or "static" (the default); also u0, x0
 
     [[monitor]]                                  # SpikeMonitor, StateMonitor or RateMonitor
     type = "spikes"                              # "spikes" (source), "state" (target, variables, indices,
@@ -45,6 +47,8 @@ Schema
     threads = 4                                  # optional: n_jobs of the Simulator
     output = "spikes.h5"                         # optional; relative to the current directory
 
+Synapse models (``synapse.type``, :mod:`engine.synapse_models`): ``static`` and ``tsodyks_markram`` (``U``,
+``tau_rec``, ``tau_fac``, ``u0``, ``x0``: numbers, quantity strings or distribution tables).
 Rules (``rule.type``): ``all_to_all``, ``one_to_one``, ``fixed_probability`` (``p``), ``fixed_in_degree`` (``k``),
 ``fixed_out_degree`` (``k``), ``fixed_total_number`` (``n``), ``distance_dependent`` (``C``, ``lam``), ``explicit``
 (``sources``, ``targets``); a rule without parameters may be written as a string (``rule = "all_to_all"``).
@@ -75,6 +79,7 @@ from engine import connectivity as C
 from engine import distributions as D
 from engine.model import (MODELS, STATE_VARIABLES, CurrentSource, Network, PoissonSource, Population, Projection,
                           RateMonitor, SpikeMonitor, SpikeSource, StateMonitor)
+from engine.synapse_models import StaticSynapse, TsodyksMarkram
 
 __all__ = ["ModelFileError", "RunConfig", "load_model", "loads_model", "SCHEMA"]
 
@@ -401,6 +406,33 @@ def _rule(v):
         raise _Bad(msg, (bad,) if bad else ()) from None
 
 
+# synapse models: type -> (class, parameters and their converters)
+_SYNAPSES = {
+    "static": (StaticSynapse, {}),
+    "tsodyks_markram": (TsodyksMarkram, {"U": _value_spec("number"), "tau_rec": _value_spec("time"),
+                                         "tau_fac": _value_spec("time"), "u0": _value_spec("number"),
+                                         "x0": _value_spec("number")}),
+}
+
+
+def _synapse(v):
+    if isinstance(v, str):
+        v = {"type": v}
+    if not isinstance(v, dict):
+        raise _Bad(f"{_short(v)} is {_type_name(v)}; expected \"static\" or a table such as "
+                   "{type = \"tsodyks_markram\", U = 0.5, tau_rec = 800.0}")
+    kind = _kind(v, "type", tuple(_SYNAPSES), "a synapse model")
+    cls, params = _SYNAPSES[kind]
+    _table_keys(v, ("type",) + tuple(params), (), f"synapse {kind!r}")
+    args = {p: _wrap((p,), conv, v[p]) for p, conv in params.items() if p in v}
+    try:
+        return cls(**args)
+    except (TypeError, ValueError) as e:
+        msg = str(e)
+        bad = next((p for p in params if re.search(rf"\b{p}\b", msg)), None)
+        raise _Bad(_strip_owner(msg), (bad,) if bad else ()) from None
+
+
 def _strip_owner(msg: str) -> str:
     return msg.split(": ", 1)[1] if re.match(r"^[A-Z]\w*( '[^']*')?( on '[^']*')?: ", msg) else msg
 
@@ -430,7 +462,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
                 else _number(v, "current"),
                 "times": lambda v: _number_array(v, "time"), "indices": _int_array},
     "projection": {"source": _str, "target": _str, "rule": _rule, "weight": _WEIGHT,
-                   "delay": _value_spec("time"), "allow_autapses": _bool, "allow_multapses": _bool, "name": _str},
+                   "delay": _value_spec("time"), "allow_autapses": _bool, "allow_multapses": _bool, "name": _str,
+                   "synapse": _synapse},
     "monitor": {"type": _choice(("spikes", "state", "rate")), "source": _str, "target": _str,
                 "variables": lambda v: tuple(_choice(STATE_VARIABLES)(x) for x in
                                              (v if isinstance(v, list) else [_str(v)])),

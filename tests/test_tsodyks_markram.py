@@ -162,3 +162,45 @@ def test_same_postsynaptic_effect_as_nest_tsodyks2():
     np.testing.assert_allclose(nest_jumps, recurrence(times, u0=u0, x0=x0, **params), rtol=0, atol=1e-12)
     pond_jumps = efficacies(times, TsodyksMarkram(u0=u0, x0=x0, **params))
     np.testing.assert_allclose(pond_jumps, nest_jumps, rtol=0, atol=1e-12)
+
+
+def test_model_files_describe_dynamic_synapses():
+    from engine.modelfile import ModelFileError, loads_model
+
+    text = """
+[network]
+dt = 0.1
+[[population]]
+name = "n"
+size = 20
+[[spike_source]]
+name = "pre"
+size = 1
+times = [5.0, 10.0, 15.0]
+indices = [0, 0, 0]
+[[projection]]
+source = "pre"
+target = "n"
+rule = "all_to_all"
+weight = 100.0
+synapse = {type = "tsodyks_markram", U = {dist = "normal", mean = 0.5, std = 0.25}, tau_rec = "1.1 s", tau_fac = "50 ms"}
+[[projection]]
+source = "pre"
+target = "n"
+rule = "all_to_all"
+name = "plain"
+synapse = "static"
+"""
+    net, _ = loads_model(text)
+    syn = net.projections[0].synapse
+    assert isinstance(syn, TsodyksMarkram) and syn.tau_rec == 1100.0 and syn.tau_fac == 50.0
+    assert isinstance(syn.U, Normal) and syn.U.mean == 0.5
+    assert isinstance(net.projections[1].synapse, StaticSynapse)
+    sim = Simulator(net).run(20.0)
+    assert sim.stp_u.shape == (1, 20) and np.all(sim._stp_last[0, :, net.size] == 150)
+    with pytest.raises(ModelFileError, match=r"synapse\.U.*U = 1.5 is not allowed"):
+        loads_model(text.replace('U = {dist = "normal", mean = 0.5, std = 0.25}', "U = 1.5"))
+    with pytest.raises(ModelFileError, match="tau_rek"):
+        loads_model(text.replace("tau_rec", "tau_rek"))
+    with pytest.raises(ModelFileError, match=r"tau_rec.*mV"):
+        loads_model(text.replace('"1.1 s"', '"1.1 mV"'))
