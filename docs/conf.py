@@ -58,6 +58,12 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
+# The model zoo's modules import PyTorch; without it (the docs extra does not install it) autodoc reads them mocked
+try:
+    import torch  # noqa: F401
+except ImportError:
+    autodoc_mock_imports = ["torch"]
+
 # Gallery: every docs/examples/plot_*.py runs at build time and its figures go into the page
 sphinx_gallery_conf = {
     "examples_dirs": "examples",

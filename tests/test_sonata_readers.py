@@ -13,7 +13,8 @@ from engine.spikefile import SpikeFileReader, read_spikes
 from pond.cli import main
 
 EXAMPLES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "pond" / "examples").glob("*.toml"))
-DURATION = "20ms"  # short: brunel's build (12.5 million synapses) is most of the time
+DURATION = "20ms"  # short runs; brunel's build (12.5 million synapses) is most of the time
+RUN_MS = {"brunel": "20ms"}  # the others run 50 ms, long enough for every example to spike (column starts slowly)
 
 
 def _pond_run(*args) -> None:
@@ -27,7 +28,7 @@ def example_files(tmp_path_factory):
     files = {}
     for name in EXAMPLES:
         files[name] = d / f"{name}.h5"
-        _pond_run(name, "--duration", DURATION, "-o", files[name])
+        _pond_run(name, "--duration", RUN_MS.get(name, "50ms"), "-o", files[name])
     return files
 
 
