@@ -246,3 +246,12 @@ def test_info_stats_without_elephant_is_one_clear_error(batch_file, monkeypatch,
     assert main(["info", str(batch_file), "--stats"]) == 1
     err = capsys.readouterr().err
     assert "pip install 'pond[neo]'" in err and "elephant" in err
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import engine.neo_export
+
+    result = doctest.testmod(engine.neo_export, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
