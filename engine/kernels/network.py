@@ -40,7 +40,7 @@ from numba import njit, prange
 
 from engine.kernels.neurons import update_range
 from engine.kernels.rng import uniform
-from engine.kernels.synapses import add_static, add_tm, push_static, push_tm
+from engine.kernels.synapses import elapsed_ms, tm_update
 from engine.kernels.sync import barrier
 
 Neurons = namedtuple("Neurons", "pop_lo pop_hi model use_iext par ref_steps blk_lo blk_hi")
@@ -65,147 +65,76 @@ _NEURONS, _POISSON, _GENERATORS = 0, 1, 2  # sections of a block's spike buffer,
 
 
 @njit(cache=True, inline="always")
-def _fullest(q, b, blk, c, per_syn):
+def _fullest(q_n, sq_n, b, blk, c, per_syn):
     """Entries in the fullest slot of the queue in use: block ``blk``'s event queue, or spike-queue copy ``c``."""
     best = 0
     if per_syn:
-        for s in range(q.q_n.shape[2]):
-            best = max(best, q.q_n[b, blk, s])
+        for s in range(q_n.shape[2]):
+            best = max(best, q_n[b, blk, s])
     else:
-        for s in range(q.sq_n.shape[2]):
-            best = max(best, q.sq_n[b, c, s])
+        for s in range(sq_n.shape[2]):
+            best = max(best, sq_n[b, c, s])
     return best
 
 
-@njit(cache=True, inline="always")
-def _deliver(b, b_lo, b_hi, c, k, D, dt, conn, stp, q, st, per_syn):
-    """E: apply the events due at step ``k`` to the targets of blocks ``b_lo .. b_hi - 1``, in the order they were
-    queued: from each block's event queue, or by walking the block segments of the spikes in spike-queue copy
-    ``c`` (one copy per worker: the spikes are few, and no worker reads a slot another one is filling)."""
-    slot = k % D
-    Iex = st.Iex[b]
-    Iin = st.Iin[b]
-    if per_syn:
-        for blk in range(b_lo, b_hi):
-            for e in range(q.q_n[b, blk, slot]):
-                j = q.q_tgt[b, blk, slot, e]
-                w = q.q_w[b, blk, slot, e]
-                if w >= 0:
-                    Iex[j] += w
-                else:
-                    Iin[j] += w
-            q.q_n[b, blk, slot] = 0
-    else:
-        for e in range(q.sq_n[b, c, slot]):
-            pre = q.sq_pre[b, c, slot, e]
-            mult = q.sq_mult[b, c, slot, e]
-            for blk in range(b_lo, b_hi):
-                add_static(conn, Iex, Iin, pre, blk, mult)
-                if stp.targets.size > 0:
-                    add_tm(stp, Iex, Iin, b, pre, blk, mult, k - np.int64(stp.d_row[pre]), dt)
-        q.sq_n[b, c, slot] = 0
-
-
-@njit(cache=True, inline="always")
-def _sample(b, k, lo, hi, st, rec):
-    """F: state samples of neurons in ``[lo, hi)`` after step ``k``, when ``k + 1`` is a multiple of ``st_every``."""
-    if rec.st_idx.size > 0 and (k + 1) % rec.st_every == 0:
-        row = (k + 1) // rec.st_every - 1 - rec.st_base
-        for c in range(rec.st_idx.size):
-            j = rec.st_idx[c]
-            if lo <= j < hi:
-                var = rec.st_var[c]
-                rec.st_out[b, row, c] = st.V[b, j] if var == 0 else (st.Iex[b, j] if var == 1 else st.Iin[b, j])
-
-
-@njit(cache=True, inline="always")
-def _collect(b, blk, lo, hi, k, st, inp, buf, par, n, seg, ch_lo, ch_hi, rates_per_trial, gen, sg):
-    """A3–A5: the spikes of block ``blk`` in step ``k`` appended to its buffer from position ``n``: neurons in index
-    order, then its Poisson channels, then (``gen``: the last block) the spike generators' events. Returns the new
-    end, the generator cursor and the buffer position after each section (through ``buf.ends``)."""
-    flags = st.flags[b]
-    words = flags.view(np.uint64)
-    ids = buf.ids[b, par, blk]
-    mult = buf.mult[b, par, blk]
-    for blk64 in range(lo // 64, (hi + 63) // 64 if hi > lo else 0):  # 64 flags (8 words) at a time
-        w0 = blk64 * 8
-        if (words[w0] | words[w0 + 1] | words[w0 + 2] | words[w0 + 3] | words[w0 + 4] | words[w0 + 5]
-                | words[w0 + 6] | words[w0 + 7]) == 0:
-            continue
-        for w in range(w0, w0 + 8):
-            if words[w] != 0:
-                for i in range(w * 8, w * 8 + 8):
-                    if flags[i]:
-                        ids[n] = i
-                        mult[n] = 1
-                        n += 1
-    e_neurons = n
-    if ch_hi > ch_lo:
-        bt = b * rates_per_trial  # this trial's rates, or row 0 when all trials share them
-        use_tab = inp.cdf.shape[0] > 0
-        for ch in range(ch_lo, ch_hi):
-            u = uniform(inp.pois_key[b, ch], k)
-            p0 = inp.p0[bt, seg, ch]
-            if u < p0:
-                continue
-            if use_tab:  # k = #{j : P(K <= j) <= u}, branch-free over the tabulated CDF
-                row = inp.cdf[inp.tab_idx[bt, seg, ch]]
-                kk = 0
-                for j in range(row.size):
-                    kk += u >= row[j]
-            else:  # sum the probabilities until they pass u
-                lam = inp.lam[bt, seg, ch]
-                kk = 1
-                term = p0 * lam
-                cdf = p0 + term
-                while u >= cdf and kk < inp.kmax:
-                    kk += 1
-                    term *= lam / kk
-                    cdf += term
-            ids[n] = inp.pois_pre0 + ch
-            mult[n] = kk
-            n += 1
-    e_poisson = n
-    if gen:
-        g_end = inp.sg_ptr[b + 1]
-        while sg < g_end and inp.sg_step[sg] <= k:
-            if inp.sg_step[sg] == k:
-                ids[n] = inp.sg_pre[sg]
-                mult[n] = 1
-                n += 1
-            sg += 1
-    return e_neurons, e_poisson, n, sg
-
-
 def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
-    """Advance trial ``b`` towards ``t_end`` as worker ``w`` of ``T`` (see the module docstring)."""
+    """Advance trial ``b`` towards ``t_end`` as worker ``w`` of ``T`` (see the module docstring).
+
+    Every named tuple is unpacked once here: an attribute read inside a hot loop would cost two atomic
+    reference-count operations each time."""
     b = np.int64(b)  # prange indices may be unsigned; mixed with signed ints they would become floats
     w = np.int64(w)
     T = np.int64(T)
-    NB = nrn.blk_lo.size
+    pop_lo, pop_hi, model, use_iext, par, ref_steps, blk_lo, blk_hi = nrn
+    V2, Iex2, Iin2, ref2, Iext2, flags2 = st
+    row_ptr, targets, w_syn, w_row, d_syn, d_row = conn
+    t_ptr, t_tg, t_w, t_dsyn, t_drow, t_U, t_rec, t_fac, t_u, t_x, t_last = stp
+    (pois_pre0, pois_key, seg_step, p0a, lam_a, kmax, cdf, tab_idx, sg_pre, sg_step, sg_ptr, sg_cur, cur_step,
+     cur_idx, cur_val, cur_cur, cur_end) = inp
+    q_tgt, q_w, q_n, sq_pre, sq_mult, sq_n = q
+    ids_all, mult_all, ends, bneed, bnrec, bnsp, headroom = buf
+    (rec_mask, spk_step, spk_id, spk_n_all, n_events, rate_col, rate_base, rate_counts, st_idx, st_var, st_every,
+     st_base, st_out) = rec
+    t_start, status_all, resume_all, parity_all, ilen_all, bar_all, dt = ctl
+    V = V2[b]
+    Iex = Iex2[b]
+    Iin = Iin2[b]
+    ref = ref2[b]
+    Iext = Iext2[b]
+    flags = flags2[b]
+    words = flags.view(np.uint64)
+    bar = bar_all[b]
+    NB = blk_lo.size
     b_lo = w * NB // T
     b_hi = (w + 1) * NB // T
-    per_syn = q.q_tgt.shape[3] > 0
-    D = q.q_n.shape[2] if per_syn else q.sq_n.shape[2]
-    cap = q.q_tgt.shape[3] if per_syn else q.sq_pre.shape[3]
-    rec_cap = rec.spk_step.shape[1]
-    n_pois = inp.pois_key.shape[1]
-    n_seg = inp.seg_step.size
-    rates_per_trial = np.int64(inp.p0.shape[0] > 1)
-    has_tm = stp.targets.size > 0
-    dt = ctl.dt
-    bar = ctl.bar[b]
-    step = ctl.t_start[b]
-    resuming = ctl.resume[b] != 0
-    parity = ctl.parity[b] if resuming else 0
-    Lk = ctl.ilen[b] if resuming else 0
-    cur = inp.cur_cur[b]
-    sg = inp.sg_cur[b]
-    spk_n = rec.spk_n[b]
+    n_lo = blk_lo[b_lo]  # the neurons this worker owns
+    n_hi = blk_hi[b_hi - 1]
+    per_syn = q_tgt.shape[3] > 0
+    D = q_n.shape[2] if per_syn else sq_n.shape[2]
+    cap = q_tgt.shape[3] if per_syn else sq_pre.shape[3]
+    c = w if sq_n.shape[1] > 1 else 0  # this worker's spike-queue copy
+    rec_cap = spk_step.shape[1]
+    n_pois = pois_key.shape[1]
+    n_seg = seg_step.size
+    bt = b if p0a.shape[0] > 1 else 0  # this trial's Poisson rates, or row 0 when all trials share them
+    use_tab = cdf.shape[0] > 0
+    n_tab = cdf.shape[1]
+    has_tm = t_tg.size > 0
+    syn_w = w_syn.size > 0  # static weights per synapse (else per row)
+    syn_d = d_syn.size > 0  # static delays per synapse (else per row)
+    tm_d = t_dsyn.size > 0
+    n_st = st_idx.size
+    step = t_start[b]
+    resuming = resume_all[b] != 0
+    parity = parity_all[b] if resuming else 0
+    Lk = ilen_all[b] if resuming else 0
+    cur = cur_cur[b]
+    sg = sg_cur[b]
+    g_end = sg_ptr[b + 1]
+    spk_n = spk_n_all[b]
     # entry: publish every owned block's exact room in its queue, for the first decision
-    c = w if q.sq_n.shape[1] > 1 else 0  # this worker's spike-queue copy
     for blk in range(b_lo, b_hi):
-        buf.headroom[b, parity, blk] = cap - _fullest(q, b, blk, c, per_syn)
+        headroom[b, parity, blk] = cap - _fullest(q_n, sq_n, b, blk, c, per_syn)
     status = DONE
     if not barrier(bar, T):
         status = STALLED
@@ -215,124 +144,255 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
             if step >= t_end:
                 break
             Lk = min(L, t_end - step)
-            # ---------------------------------------------------------------- phase 1: own blocks
             for blk in range(b_lo, b_hi):
-                buf.need[b, parity, blk] = 0
-                buf.nrec[b, parity, blk] = 0
-                buf.nsp[b, parity, blk] = 0
-            for i in range(Lk):
-                k = step + i
-                # A1. current-injection events due now (every worker scans them all, applies its own)
-                while cur < inp.cur_end[b] and inp.cur_step[cur] <= k:
-                    j = inp.cur_idx[cur]
-                    if nrn.blk_lo[b_lo] <= j < nrn.blk_hi[b_hi - 1]:
-                        st.Iext[b, j] = inp.cur_val[cur]
-                    cur += 1
-                # A2. neuron update
-                update_range(nrn, st.V[b], st.Iex[b], st.Iin[b], st.ref[b], st.Iext[b], st.flags[b],
-                             nrn.blk_lo[b_lo], nrn.blk_hi[b_hi - 1])
-                while seg + 1 < n_seg and inp.seg_step[seg + 1] <= k:
-                    seg += 1
-                # A3-A5. spikes of each owned block
-                for blk in range(b_lo, b_hi):
-                    n0 = 0 if i == 0 else buf.ends[b, parity, blk, i - 1, _GENERATORS]
-                    e1, e2, e3, sg = _collect(b, blk, nrn.blk_lo[blk], nrn.blk_hi[blk], k, st, inp, buf, parity, n0,
-                                              seg, n_pois * blk // NB, n_pois * (blk + 1) // NB, rates_per_trial,
-                                              blk == NB - 1, sg)
-                    buf.ends[b, parity, blk, i, _NEURONS] = e1
-                    buf.ends[b, parity, blk, i, _POISSON] = e2
-                    buf.ends[b, parity, blk, i, _GENERATORS] = e3
-                    need = 0
-                    nrec = 0
-                    for e in range(n0, e3):
-                        pre = buf.ids[b, parity, blk, e]
-                        need += conn.row_ptr[pre, NB] - conn.row_ptr[pre, 0]
-                        if has_tm:
-                            need += stp.row_ptr[pre, NB] - stp.row_ptr[pre, 0]
-                        if rec.rec_mask[pre]:
-                            nrec += buf.mult[b, parity, blk, e]
-                    buf.need[b, parity, blk] += need
-                    buf.nrec[b, parity, blk] += nrec
-                    buf.nsp[b, parity, blk] += e3 - n0
-                if i < Lk - 1:  # events due at k were all queued in earlier intervals
-                    _deliver(b, b_lo, b_hi, c, k, D, dt, conn, stp, q, st, per_syn)
-                    _sample(b, k, nrn.blk_lo[b_lo], nrn.blk_hi[b_hi - 1], st, rec)
-            if not barrier(bar, T):
-                status = STALLED
-                break
-        resuming = False
-        # -------------------------------------------------------------------- phase 2: decision (same everywhere)
-        need = 0
-        nsp = 0
-        nrec = 0
-        room = cap
-        for blk in range(NB):
-            need += buf.need[b, parity, blk]
-            nsp += buf.nsp[b, parity, blk]
-            nrec += buf.nrec[b, parity, blk]
-            room = min(room, buf.headroom[b, parity, blk])
-        if (need if per_syn else nsp) > room:
-            status = QUEUE_FULL
-            break
-        if spk_n + nrec > rec_cap:
-            status = RECORD_FULL
-            break
-        # D. queue every spike of the interval for the owned blocks, in global order
+                bneed[b, parity, blk] = 0
+                bnrec[b, parity, blk] = 0
+                bnsp[b, parity, blk] = 0
         for i in range(Lk):
             k = step + i
+            if resuming and i < Lk - 1:  # phase 1 of this interval ran before the driver grew a queue or a record
+                continue
+            if not resuming:
+                # ------------------------------------------------------------ phase 1 (A): own blocks
+                # A1. current-injection events due now (every worker scans them all, applies its own)
+                while cur < cur_end[b] and cur_step[cur] <= k:
+                    j = cur_idx[cur]
+                    if n_lo <= j < n_hi:
+                        Iext[j] = cur_val[cur]
+                    cur += 1
+                # A2. neuron update
+                update_range(pop_lo, pop_hi, model, use_iext, par, ref_steps, V, Iex, Iin, ref, Iext, flags,
+                             n_lo, n_hi)
+                while seg + 1 < n_seg and seg_step[seg + 1] <= k:
+                    seg += 1
+                # A3-A5. spikes of each owned block: neurons in index order, its Poisson channels, generators
+                for blk in range(b_lo, b_hi):
+                    n0 = 0 if i == 0 else ends[b, parity, blk, i - 1, _GENERATORS]
+                    n = n0
+                    lo = blk_lo[blk]
+                    hi = blk_hi[blk]
+                    for blk64 in range(lo // 64, (hi + 63) // 64 if hi > lo else 0):  # 64 flags at a time
+                        w0 = blk64 * 8
+                        if (words[w0] | words[w0 + 1] | words[w0 + 2] | words[w0 + 3] | words[w0 + 4]
+                                | words[w0 + 5] | words[w0 + 6] | words[w0 + 7]) == 0:
+                            continue
+                        for wd in range(w0, w0 + 8):
+                            if words[wd] != 0:
+                                for nn in range(wd * 8, wd * 8 + 8):
+                                    if flags[nn]:
+                                        ids_all[b, parity, blk, n] = nn
+                                        mult_all[b, parity, blk, n] = 1
+                                        n += 1
+                    ends[b, parity, blk, i, _NEURONS] = n
+                    # Poisson channels: k ~ Poisson(lam) by inverse CDF of one uniform per (trial, channel, step)
+                    for ch in range(n_pois * blk // NB, n_pois * (blk + 1) // NB):
+                        u = uniform(pois_key[b, ch], k)
+                        pz = p0a[bt, seg, ch]
+                        if u < pz:
+                            continue
+                        if use_tab:  # kk = #{j : P(K <= j) <= u}, branch-free over the tabulated CDF
+                            t = tab_idx[bt, seg, ch]
+                            kk = 0
+                            for jj in range(n_tab):
+                                kk += u >= cdf[t, jj]
+                        else:  # sum the probabilities until they pass u
+                            lam = lam_a[bt, seg, ch]
+                            kk = 1
+                            term = pz * lam
+                            cdf_sum = pz + term
+                            while u >= cdf_sum and kk < kmax:
+                                kk += 1
+                                term *= lam / kk
+                                cdf_sum += term
+                        ids_all[b, parity, blk, n] = pois_pre0 + ch
+                        mult_all[b, parity, blk, n] = kk
+                        n += 1
+                    ends[b, parity, blk, i, _POISSON] = n
+                    if blk == NB - 1:  # spike generators (sorted by step; repeated events deliver repeatedly)
+                        while sg < g_end and sg_step[sg] <= k:
+                            if sg_step[sg] == k:
+                                ids_all[b, parity, blk, n] = sg_pre[sg]
+                                mult_all[b, parity, blk, n] = 1
+                                n += 1
+                            sg += 1
+                    ends[b, parity, blk, i, _GENERATORS] = n
+                    need = 0
+                    nrec = 0
+                    for e in range(n0, n):
+                        pre = ids_all[b, parity, blk, e]
+                        need += row_ptr[pre, NB] - row_ptr[pre, 0]
+                        if has_tm:
+                            need += t_ptr[pre, NB] - t_ptr[pre, 0]
+                        if rec_mask[pre]:
+                            nrec += mult_all[b, parity, blk, e]
+                    bneed[b, parity, blk] += need
+                    bnrec[b, parity, blk] += nrec
+                    bnsp[b, parity, blk] += n - n0
+            if i == Lk - 1:
+                if not resuming and not barrier(bar, T):
+                    status = STALLED
+                    break
+                resuming = False
+                # ------------------------------------------------------------ phase 2: decision (same everywhere)
+                need = 0
+                nsp = 0
+                nrec = 0
+                room = cap
+                for blk in range(NB):
+                    need += bneed[b, parity, blk]
+                    nsp += bnsp[b, parity, blk]
+                    nrec += bnrec[b, parity, blk]
+                    room = min(room, headroom[b, parity, blk])
+                if (need if per_syn else nsp) > room:
+                    status = QUEUE_FULL
+                    break
+                if spk_n + nrec > rec_cap:
+                    status = RECORD_FULL
+                    break
+                # D. queue every spike of the interval for the owned blocks, in global order; C. the first worker records
+                for i2 in range(Lk):
+                    k2 = step + i2
+                    slot = k2 % D
+                    for sec in range(3):
+                        for src in range(NB):
+                            lo = 0 if sec == 0 and i2 == 0 else (ends[b, parity, src, i2, sec - 1] if sec > 0
+                                                                else ends[b, parity, src, i2 - 1, _GENERATORS])
+                            hi = ends[b, parity, src, i2, sec]
+                            for e in range(lo, hi):
+                                pre = ids_all[b, parity, src, e]
+                                m = mult_all[b, parity, src, e]
+                                if per_syn:  # walk the row segments now: one (target, weight) event per synapse
+                                    fm = np.float64(m)
+                                    for blk in range(b_lo, b_hi):
+                                        wr = np.float64(w_row[pre]) * fm
+                                        dr = np.int64(d_row[pre])
+                                        for sy in range(row_ptr[pre, blk], row_ptr[pre, blk + 1]):
+                                            e_slot = slot + (np.int64(d_syn[sy]) if syn_d else dr)
+                                            if e_slot >= D:
+                                                e_slot -= D
+                                            ee = q_n[b, blk, e_slot]
+                                            q_tgt[b, blk, e_slot, ee] = targets[sy]
+                                            q_w[b, blk, e_slot, ee] = np.float64(w_syn[sy]) * fm if syn_w else wr
+                                            q_n[b, blk, e_slot] = ee + 1
+                                        if has_tm:  # Tsodyks–Markram: the efficacy as this spike leaves
+                                            h_ms = elapsed_ms(t_last[b, blk, pre], k2, dt)
+                                            t_last[b, blk, pre] = k2
+                                            dr = np.int64(t_drow[pre])
+                                            for sy in range(t_ptr[pre, blk], t_ptr[pre, blk + 1]):
+                                                uu, xx, eff = tm_update(t_u[b, sy], t_x[b, sy], t_U[sy], t_rec[sy], t_fac[sy],
+                                                                        h_ms, m)
+                                                t_u[b, sy] = uu
+                                                t_x[b, sy] = xx
+                                                e_slot = slot + (np.int64(t_dsyn[sy]) if tm_d else dr)
+                                                if e_slot >= D:
+                                                    e_slot -= D
+                                                ee = q_n[b, blk, e_slot]
+                                                q_tgt[b, blk, e_slot, ee] = t_tg[sy]
+                                                q_w[b, blk, e_slot, ee] = np.float64(t_w[sy]) * eff
+                                                q_n[b, blk, e_slot] = ee + 1
+                                else:
+                                    d_slot = slot + np.int64(d_row[pre])
+                                    if d_slot >= D:
+                                        d_slot -= D
+                                    ee = sq_n[b, c, d_slot]
+                                    sq_pre[b, c, d_slot, ee] = pre
+                                    sq_mult[b, c, d_slot, ee] = m
+                                    sq_n[b, c, d_slot] = ee + 1
+                                if w == 0:
+                                    if rec_mask[pre]:
+                                        for _ in range(m):
+                                            spk_step[b, spk_n] = k2
+                                            spk_id[b, spk_n] = pre
+                                            spk_n += 1
+                                    col = rate_col[pre]
+                                    if col >= 0:
+                                        rate_counts[b, k2 - rate_base, col] += m
+                if w != 0:
+                    spk_n += nrec
+                else:
+                    n_events[b] += need
+            # E. the events due at k, to own targets, in the order they were queued (those of the interval's last
+            # step include what D just queued with the shortest delays); F. samples
             slot = k % D
-            for sec in range(3):
-                for src in range(NB):
-                    lo = 0 if sec == 0 and i == 0 else (buf.ends[b, parity, src, i, sec - 1] if sec > 0
-                                                        else buf.ends[b, parity, src, i - 1, _GENERATORS])
-                    hi = buf.ends[b, parity, src, i, sec]
-                    for e in range(lo, hi):
-                        pre = buf.ids[b, parity, src, e]
-                        m = buf.mult[b, parity, src, e]
-                        if per_syn:
-                            for blk in range(b_lo, b_hi):
-                                push_static(conn, q, b, blk, pre, m, slot, D)
-                                if has_tm:
-                                    push_tm(stp, q, b, blk, pre, m, slot, D, k, dt)
+            if per_syn:
+                for blk in range(b_lo, b_hi):
+                    for e in range(q_n[b, blk, slot]):
+                        j = q_tgt[b, blk, slot, e]
+                        wt = q_w[b, blk, slot, e]
+                        if wt >= 0:
+                            Iex[j] += wt
                         else:
-                            d_slot = slot + np.int64(conn.d_row[pre])
-                            if d_slot >= D:
-                                d_slot -= D
-                            ee = q.sq_n[b, c, d_slot]
-                            q.sq_pre[b, c, d_slot, ee] = pre
-                            q.sq_mult[b, c, d_slot, ee] = m
-                            q.sq_n[b, c, d_slot] = ee + 1
-                        if w == 0:  # C. record (one worker)
-                            if rec.rec_mask[pre]:
-                                for _ in range(m):
-                                    rec.spk_step[b, spk_n] = k
-                                    rec.spk_id[b, spk_n] = pre
-                                    spk_n += 1
-                            col = rec.rate_col[pre]
-                            if col >= 0:
-                                rec.rate_counts[b, k - rec.rate_base, col] += m
-        if w != 0:
-            spk_n += nrec
-        else:
-            rec.n_events[b] += need
-        k_last = step + Lk - 1
-        _deliver(b, b_lo, b_hi, c, k_last, D, dt, conn, stp, q, st, per_syn)
-        for blk in range(b_lo, b_hi):
-            buf.headroom[b, 1 - parity, blk] = cap - _fullest(q, b, blk, c, per_syn)
-        _sample(b, k_last, nrn.blk_lo[b_lo], nrn.blk_hi[b_hi - 1], st, rec)
+                            Iin[j] += wt
+                    q_n[b, blk, slot] = 0
+            else:  # walk the block segments of the spikes that arrive now (this worker's spike-queue copy)
+                for e in range(sq_n[b, c, slot]):
+                    pre = sq_pre[b, c, slot, e]
+                    m = sq_mult[b, c, slot, e]
+                    fm = np.float64(m)
+                    for blk in range(b_lo, b_hi):
+                        lo = row_ptr[pre, blk]
+                        hi = row_ptr[pre, blk + 1]
+                        if syn_w:
+                            for sy in range(lo, hi):
+                                wt = np.float64(w_syn[sy]) * fm
+                                if wt >= 0:
+                                    Iex[targets[sy]] += wt
+                                else:
+                                    Iin[targets[sy]] += wt
+                        else:
+                            wt = np.float64(w_row[pre]) * fm
+                            if wt >= 0:
+                                for sy in range(lo, hi):
+                                    Iex[targets[sy]] += wt
+                            else:
+                                for sy in range(lo, hi):
+                                    Iin[targets[sy]] += wt
+                        if has_tm:  # Tsodyks–Markram: the spike left one row delay ago
+                            k_sent = k - np.int64(t_drow[pre])
+                            h_ms = elapsed_ms(t_last[b, blk, pre], k_sent, dt)
+                            t_last[b, blk, pre] = k_sent
+                            for sy in range(t_ptr[pre, blk], t_ptr[pre, blk + 1]):
+                                uu, xx, eff = tm_update(t_u[b, sy], t_x[b, sy], t_U[sy], t_rec[sy], t_fac[sy], h_ms,
+                                                        m)
+                                t_u[b, sy] = uu
+                                t_x[b, sy] = xx
+                                wt = np.float64(t_w[sy]) * eff
+                                if t_w[sy] >= 0:
+                                    Iex[t_tg[sy]] += wt
+                                else:
+                                    Iin[t_tg[sy]] += wt
+                sq_n[b, c, slot] = 0
+            if n_st > 0:
+                _sample(b, k, n_lo, n_hi, st_idx, st_var, st_every, st_base, st_out, V, Iex, Iin)
+        if status != DONE:
+            break
+        for blk in range(b_lo, b_hi):  # the room left in each owned queue, published for the next decision
+            headroom[b, 1 - parity, blk] = cap - _fullest(q_n, sq_n, b, blk, c, per_syn)
         step += Lk
         parity = 1 - parity
     # exit: every worker took the same decisions, so each may report them; the first writes the shared words
     if w == 0:
-        ctl.t_start[b] = step
-        ctl.status[b] = status
-        ctl.resume[b] = 1 if status == QUEUE_FULL or status == RECORD_FULL else 0
-        ctl.parity[b] = parity
-        ctl.ilen[b] = Lk
-        rec.spk_n[b] = spk_n
-        inp.cur_cur[b] = cur
+        t_start[b] = step
+        status_all[b] = status
+        resume_all[b] = 1 if status == QUEUE_FULL or status == RECORD_FULL else 0
+        parity_all[b] = parity
+        ilen_all[b] = Lk
+        spk_n_all[b] = spk_n
+        cur_cur[b] = cur
     if w == T - 1:
-        inp.sg_cur[b] = sg
+        sg_cur[b] = sg
+
+
+@njit(cache=True, inline="always")
+def _sample(b, k, lo, hi, st_idx, st_var, st_every, st_base, st_out, V, Iex, Iin):
+    """F: state samples of neurons in ``[lo, hi)`` after step ``k``, when ``k + 1`` is a multiple of ``st_every``."""
+    if (k + 1) % st_every == 0:
+        row = (k + 1) // st_every - 1 - st_base
+        for q in range(st_idx.size):
+            j = st_idx[q]
+            if lo <= j < hi:
+                var = st_var[q]
+                st_out[b, row, q] = V[j] if var == 0 else (Iex[j] if var == 1 else Iin[j])
 
 
 def _variant(fn, name: str):
