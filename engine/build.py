@@ -6,15 +6,7 @@ projections are merged into one CSR matrix over the presynaptic space: ``indptr[
 when they differ inside a row, per-synapse ``weights[float32]`` and ``delays[uint8|uint16 steps]``; otherwise one
 value per row. A row holds its projections' synapses in the order the projections were added.
 
-Per-population propagators (Rotter & Diesmann 1999) are computed here, once: for a step :math:`h`
-
-.. math::
-
-    P_{22} = e^{-h/\\tau_m},\\quad P_{20} = \\frac{\\tau_m}{C_m}(1 - P_{22}),\\quad P_{11} = e^{-h/\\tau_{syn}},\\quad
-    P_{21} = \\frac{e^{-h/\\tau_m}}{C_m}\\,\\frac{1 - e^{-h a}}{a},\\; a = \\frac{1}{\\tau_{syn}} - \\frac{1}{\\tau_m}
-
-with :math:`P_{21} = (h / C_m)\\,e^{-h/\\tau_m}` in the limit :math:`\\tau_m = \\tau_{syn}`; ``expm1`` keeps it exact
-close to that limit.
+Per-population propagators are computed here, once, by the population's neuron model (:mod:`engine.neuron_models`).
 """
 from __future__ import annotations
 
@@ -29,9 +21,9 @@ from engine.grid import grid_steps
 from engine.interrupt import checkpoint
 from engine.memory import GiB
 from engine.kernels.csr import block_order, scatter_rows
-from engine.kernels.neurons import DELTA, EXP, N_PAR, PAR_C0, PAR_P11EX, PAR_P11IN, PAR_P20, PAR_P21EX, PAR_P21IN, \
-    PAR_P22, PAR_VRESET, PAR_VTH
+from engine.kernels.neurons import N_PAR
 from engine.model import Network, PoissonSource, Population, SpikeSource
+from engine.neuron_models import NEURON_MODELS, propagators  # noqa: F401  (propagators: public here since issue 1)
 from engine.streams import named_stream
 from engine.synapse_models import TsodyksMarkram
 
@@ -50,27 +42,9 @@ def default_blocks() -> int:
     return max(1, min(int(numba.config.NUMBA_NUM_THREADS), _MAX_BLOCKS))
 
 
-def propagators(pop: Population, dt: float) -> dict[str, float]:
-    """Exact one-step propagators of ``pop``'s linear subthreshold dynamics for step ``dt`` (ms)."""
-    h, tm, C = dt, pop.tau_m, pop.C_m
-    p22 = math.exp(-h / tm)
-    out = {"P22": p22, "P20": -tm / C * math.expm1(-h / tm)}
-    for ch, ts in (("ex", pop.tau_syn_ex), ("in", pop.tau_syn_in)):
-        a = 1.0 / ts - 1.0 / tm
-        factor = h if a == 0.0 else -math.expm1(-h * a) / a
-        out["P21" + ch] = p22 * factor / C
-        out["P11" + ch] = math.exp(-h / ts)
-    return out
-
-
 def check_time_constants(pop: Population, dt: float) -> None:
-    """Reject steps longer than a time constant: spike times and Poisson input would be meaningless there."""
-    names = ["tau_m"] + (["tau_syn_ex", "tau_syn_in"] if pop.model == "iaf_psc_exp" else [])
-    for name in names:
-        tau = getattr(pop, name)
-        if dt > tau:
-            raise ValueError(f"Population {pop.name!r}: {name} = {tau} ms is shorter than dt = {dt} ms; "
-                             "the step must not exceed any time constant (use a smaller dt)")
+    """Reject steps longer than one of ``pop``'s time constants (see :mod:`engine.neuron_models`)."""
+    NEURON_MODELS[pop.model].check_time_constants(pop, dt)
 
 
 @dataclass
@@ -210,22 +184,18 @@ def _check_build_memory(net: Network) -> None:
 
 
 def _population_arrays(pops: list, dt: float, current_targets: set) -> dict:
-    cols = {k: np.empty(len(pops), dtype=np.float64)
-            for k in ("C0", "Vth", "Vreset", "P22", "P21ex", "P21in", "P20", "P11ex", "P11in")}
+    """Per-population kernel tables: model code, parameter row (:mod:`engine.neuron_models`), whether the external
+    current varies (per neuron or in time), and the refractory steps."""
     par = np.empty((len(pops), N_PAR), dtype=np.float64)
     model = np.empty(len(pops), dtype=np.int8)
     use_iext = np.empty(len(pops), dtype=np.bool_)
     ref_steps = np.empty(len(pops), dtype=np.int32)
     for k, p in enumerate(pops):
-        check_time_constants(p, dt)
-        prop = propagators(p, dt)
-        for name, val in prop.items():
-            cols[name][k] = val
-        # V(k+1) = C0 + P22·V(k) + ...: C0 = E_L(1 - P22), plus P20·I_e when I_e is one constant for the population
+        spec = NEURON_MODELS[p.model]
+        spec.check_time_constants(p, dt)
         use_iext[k] = np.ndim(p.I_e) > 0 or p.name in current_targets
-        cols["C0"][k] = -p.E_L * math.expm1(-dt / p.tau_m) + (0.0 if use_iext[k] else prop["P20"] * p.I_e)
-        cols["Vth"][k], cols["Vreset"][k] = p.V_th, p.V_reset
-        model[k] = EXP if p.model == "iaf_psc_exp" else DELTA
+        par[k] = spec.parameter_row(p, dt, not use_iext[k])
+        model[k] = spec.code
         # V is held for the R - 1 steps after the spike step, so integration resumes at t_spike + t_ref (Brian2).
         owner = f"Population {p.name!r}"
         t_ref = int(grid_steps(owner, "t_ref", p.t_ref, dt))
@@ -233,9 +203,6 @@ def _population_arrays(pops: list, dt: float, current_targets: set) -> dict:
             raise ValueError(f"{owner}: t_ref = {p.t_ref} ms is {t_ref} steps of dt = {dt} ms; at most 2**31 - 1 "
                              f"steps are allowed (use a larger dt)")
         ref_steps[k] = max(t_ref - 1, 0)
-    for name, col in (("C0", PAR_C0), ("Vth", PAR_VTH), ("Vreset", PAR_VRESET), ("P22", PAR_P22), ("P20", PAR_P20),
-                      ("P21ex", PAR_P21EX), ("P21in", PAR_P21IN), ("P11ex", PAR_P11EX), ("P11in", PAR_P11IN)):
-        par[:, col] = cols[name]
     return {"model": model, "use_iext": use_iext, "ref_steps": ref_steps, "par": par}
 
 

@@ -16,9 +16,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from engine.neuron_models import NEURON_MODELS
 from engine.synapse_models import SYNAPSE_MODELS, StaticSynapse
 
-MODELS = ("iaf_psc_exp", "iaf_psc_delta")
+MODELS = tuple(NEURON_MODELS)  # "iaf_psc_exp", "iaf_psc_delta"
 STATE_VARIABLES = ("V", "I_ex", "I_in")
 
 

@@ -8,7 +8,7 @@ refractoriness are branch-free so that LLVM vectorises the loops. A new model ad
 import numpy as np
 from numba import njit
 
-# model codes (the order of engine.neuron_models.MODELS)
+# model codes (NeuronModel.code in engine.neuron_models)
 EXP = 0  # iaf_psc_exp
 DELTA = 1  # iaf_psc_delta
 
