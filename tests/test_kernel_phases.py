@@ -59,14 +59,14 @@ def test_one_delta_step_adds_buffered_input_and_drops_it_while_refractory():
     pop = Population("n", 3, model="iaf_psc_delta", tau_m=10.0, E_L=0.0, V_th=20.0, V_reset=10.0)
     par, pr = _table(pop, 0.1)
     V = np.array([5.0, 19.5, 15.0])
-    buf_ex = np.array([1.0, 0.6, 2.0])
+    buf_ex = np.array([1.0, 0.8, 2.0])
     buf_in = np.array([-0.5, 0.0, 0.0])
     ref = np.array([0, 0, 4], dtype=np.int32)
     flags = np.zeros(64, np.uint8)
     _step(np.array([0]), np.array([3]), np.array([DELTA], np.int8), np.array([False]), par,
           np.array([19], np.int32), V, buf_ex, buf_in, ref, np.zeros(3), flags, 0, 3)
     assert V[0] == pytest.approx(5.0 * pr["P22"] + 0.5, rel=1e-15)
-    assert flags[1] == 1 and V[1] == 10.0  # 19.5·P22 + 0.6 crosses 20 mV
+    assert flags[1] == 1 and V[1] == 10.0  # 19.5·P22 + 0.8 crosses 20 mV
     assert V[2] == 15.0 and ref[2] == 3  # refractory: input dropped
     assert not buf_ex.any() and not buf_in.any()  # buffers consumed
 
