@@ -1,44 +1,82 @@
-"""Helpers shared by the benchmark scripts: running a reference tool in a child process, checking it is there."""
+"""Helpers shared by the benchmark scripts: interleaved repetitions, their summaries, the machine's description,
+the ``goals`` block, and running a reference tool in a child process.
+
+These machines are shared and noisy (one ratio can move 2x between runs), so every figure is the median of
+repetitions interleaved in time (pond, reference, pond, reference, ...), reported with its min and max; the ratio
+measured in one job is the figure that counts.
+"""
 from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
+import statistics
 import subprocess
 import sys
+from typing import Callable
 
 
-def run_child(args: list[str], timeout: float, env: dict | None = None) -> dict:
-    """Run ``python -c args...`` with one OpenMP thread; return the JSON object its last output line holds."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
+def run_child(args: list[str], timeout: float, env: dict | None = None, threads: int = 1) -> dict:
+    """Run ``python -c args...`` with ``threads`` OpenMP threads; return the JSON object its last output line holds."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), **(env or {}))
     out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, timeout=timeout, env=env)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def compare(runners: dict, tools: list[str], duration_s: float, n_neurons: int) -> dict:
-    """Run each requested tool (``runners[name]()`` returns build_s, loop_s, spikes, synapses, ...), derive
-    seconds per simulated second and mean rate, and pond's speed-up over every other tool that ran."""
-    results: dict = {}
-    for tool in tools:
-        reason = available(tool) if tool in runners else f"unknown tool; choose from {sorted(runners)}"
-        if reason:
-            results[tool] = {"skipped": reason}
-            continue
-        try:
-            r = runners[tool]()
-        except Exception as exc:  # a reference tool failing must not hide the others' figures
-            results[tool] = {"error": str(exc)}
-            continue
-        r["run_s_per_sim_s"] = r["loop_s"] / duration_s
-        r["rate_hz"] = r["spikes"] / n_neurons / duration_s
-        results[tool] = r
-    if "run_s_per_sim_s" in results.get("pond", {}):
-        p = results["pond"]["run_s_per_sim_s"]
-        results["pond"]["speedup"] = {t: r["run_s_per_sim_s"] / p for t, r in results.items()
-                                      if t != "pond" and "run_s_per_sim_s" in r}
-    return results
+def interleave(runners: dict[str, Callable[[], dict]], reps: int, progress: bool = True) -> dict[str, list[dict]]:
+    """Run every runner ``reps`` times, round-robin (a, b, c, a, b, c, ...); a runner that fails is dropped from
+    later rounds and its error kept as ``[{"error": ...}]``."""
+    out: dict[str, list[dict]] = {name: [] for name in runners}
+    failed: dict[str, str] = {}
+    for rep in range(reps):
+        for name, fn in runners.items():
+            if name in failed:
+                continue
+            try:
+                out[name].append(fn())
+            except Exception as exc:  # a reference tool failing must not hide the others' figures
+                failed[name] = f"{type(exc).__name__}: {exc}"
+            if progress:
+                print(f"  [{rep + 1}/{reps}] {name} done", file=sys.stderr, flush=True)
+    for name, err in failed.items():
+        out[name] = [{"error": err}]
+    return out
+
+
+def summary(values: list[float]) -> dict:
+    """Median, min and max of ``values`` (and the values themselves)."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": list(values)}
+
+
+def ratio_summary(num: list[float], den: list[float]) -> dict:
+    """The ratio of two interleaved series, round by round (so each ratio compares runs made side by side)."""
+    return summary([a / b for a, b in zip(num, den)])
+
+
+def goal(value: float | None, target: float, higher_is_better: bool = True) -> dict:
+    """One entry of a script's ``goals`` block."""
+    met = None if value is None else (value >= target if higher_is_better else value <= target)
+    return {"value": value, "goal": target, "met": met}
+
+
+def machine() -> dict:
+    """CPU model, cores and the thread settings the figures were measured with."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import numba
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "numba_threads": numba.config.NUMBA_NUM_THREADS,
+            "numba_threading_layer": numba.config.THREADING_LAYER, "python": platform.python_version()}
 
 
 def available(tool: str) -> str | None:
@@ -49,6 +87,10 @@ def available(tool: str) -> str | None:
         return "brian2 is not installed"
     if tool == "brian2-cpp" and shutil.which(os.environ.get("CXX", "g++")) is None:
         return "no C++ compiler"
-    if tool == "nest" and importlib.util.find_spec("nest") is None:
+    if tool.startswith("nest") and importlib.util.find_spec("nest") is None:
         return "nest is not installed"
     return None
+
+
+def fmt_summary(s: dict, unit: str = "", digits: int = 4) -> str:
+    return f"{s['median']:.{digits}g}{unit} [{s['min']:.{digits}g}, {s['max']:.{digits}g}]"

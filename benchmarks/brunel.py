@@ -2,13 +2,18 @@
 
 The model is NEST's ``examples/brunel_delta_nest.py`` (N_E = 10,000, N_I = 2,500, C_E = 1000 and C_I = 250 fixed
 in-degree, J = 0.1 mV, g = 5, D = 1.5 ms, eta = 2: a 20 kHz Poisson drive per neuron), as shipped in
-``pond/examples/brunel.toml``. pond runs in this process on one thread; NEST runs in a child process with one
-thread. Both record every spike. The figures: build seconds, wall seconds per simulated second, synaptic events per
-second (spikes times out-degree, plus the Poisson drive's events), spikes and mean rate.
+``pond/examples/brunel.toml``. pond runs in this process on one thread and on two (one trial split over both
+threads, exchanging spikes every minimum delay); NEST runs in child processes on two threads (and on one with
+``nest-1thread``). Both record every spike. Each figure is the median of ``--reps`` repetitions interleaved in time,
+with min and max: wall seconds per simulated second, synaptic events per second (spikes times out-degree, plus the
+Poisson drive's events), spikes and mean rate.
+
+Goals (``goals`` in the JSON): ``brunel_vs_nest`` >= 6 (both on two threads), ``brunel_2threads_vs_1`` >= 1.6,
+``brunel_events_per_s`` >= 1e9 (pond on two threads).
 
 Usage::
 
-    python benchmarks/brunel.py [--duration 1] [--tools pond,nest] [--json]
+    python benchmarks/brunel.py [--duration 1] [--reps 5] [--tools pond,pond-2threads,nest] [--json]
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import compare, run_child
+from _common import available, fmt_summary, goal, interleave, machine, ratio_summary, run_child, summary
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "pond" / "examples" / "brunel.toml"
 
@@ -28,7 +33,9 @@ NEST_CODE = textwrap.dedent("""
     import nest
     nest.set_verbosity("M_ERROR")
     nest.ResetKernel()
-    nest.SetKernelStatus({"resolution": 0.1, "local_num_threads": 1, "rng_seed": seed + 1, "print_time": False})
+    threads = int(sys.argv[3])
+    nest.SetKernelStatus({"resolution": 0.1, "local_num_threads": threads, "rng_seed": seed + 1,
+                          "print_time": False})
     t0 = time.perf_counter()
     NE, NI, CE, CI, J, g, D = 10000, 2500, 1000, 250, 0.1, 5.0, 1.5
     params = {"C_m": 1.0, "tau_m": 20.0, "t_ref": 2.0, "E_L": 0.0, "V_reset": 0.0, "V_m": 0.0, "V_th": 20.0}
@@ -54,49 +61,95 @@ NEST_CODE = textwrap.dedent("""
 """)
 
 
-def run_pond(duration: float) -> dict:
-    """Build the shipped example and run it on one thread (compilation is not counted in the loop)."""
+def pond_runner(duration: float, threads: int):
+    """Build the shipped example once (compilation not counted) and return a function that times one run."""
     from engine import Simulator
     from engine.modelfile import load_model
 
     net, _ = load_model(EXAMPLE)
     t0 = time.perf_counter()
-    sim = Simulator(net, n_jobs=1)
+    sim = Simulator(net, n_jobs=threads)
     sim.compile()
     sim.run(0.1)
     build_s = time.perf_counter() - t0
-    sim.run(duration * 1000.0)
-    st = sim.last_run
     drive = sum(sim.built.proj_slices[p.name][3] for p in net.projections if p.source.startswith("drive"))
-    return {"build_s": build_s, "loop_s": st.wall_s, "spikes": st.spikes, "synapses": sim.built.n_synapses - drive,
-            "bytes_per_synapse": sim.built.bytes_per_synapse(), "events_per_s": st.events_per_second}
+
+    def run() -> dict:
+        sim.run(duration * 1000.0, keep=False)
+        st = sim.last_run
+        return {"loop_s": st.wall_s, "spikes": st.spikes, "events_per_s": st.events_per_second, "build_s": build_s,
+                "synapses": sim.built.n_synapses - drive, "plan": list(sim.last_plan),
+                "bytes_per_synapse": sim.built.bytes_per_synapse()}
+    return run
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=float, default=1.0, help="simulated seconds (default 1)")
+    ap.add_argument("--duration", type=float, default=1.0, help="simulated seconds per repetition (default 1)")
+    ap.add_argument("--reps", type=int, default=5, help="interleaved repetitions (default 5)")
     ap.add_argument("--seed", type=int, default=1, help="NEST's seed (pond's is in the model file)")
-    ap.add_argument("--tools", default="pond,nest")
+    ap.add_argument("--tools", default="pond,pond-2threads,nest",
+                    help="any of pond, pond-2threads, nest (two threads), nest-1thread")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
-    runners = {"pond": lambda: run_pond(args.duration),
-               "nest": lambda: run_child([NEST_CODE, str(args.duration), str(args.seed)], timeout=3600)}
-    results = compare(runners, args.tools.split(","), args.duration, 12500)
+    makers = {"pond": lambda: pond_runner(args.duration, 1), "pond-2threads": lambda: pond_runner(args.duration, 2),
+              "nest": lambda: (lambda: run_child([NEST_CODE, str(args.duration), str(args.seed), "2"],
+                                                 timeout=3600, threads=2)),
+              "nest-1thread": lambda: (lambda: run_child([NEST_CODE, str(args.duration), str(args.seed), "1"],
+                                                         timeout=3600))}
+    runners, results = {}, {}
+    for tool in args.tools.split(","):
+        reason = available(tool) if tool in makers else f"unknown tool; choose from {sorted(makers)}"
+        if reason:
+            results[tool] = {"skipped": reason}
+        else:
+            runners[tool] = makers[tool]()
+    runs = interleave(runners, args.reps, progress=not args.json)
+    loops = {}
+    for tool, rs in runs.items():
+        if "error" in rs[0]:
+            results[tool] = rs[0]
+            continue
+        loops[tool] = [r["loop_s"] / args.duration for r in rs]
+        results[tool] = {"run_s_per_sim_s": summary(loops[tool]), "spikes": rs[-1]["spikes"],
+                         "rate_hz": rs[-1]["spikes"] / 12500 / args.duration, "build_s": rs[0]["build_s"],
+                         "synapses": rs[0]["synapses"]}
+        if "events_per_s" in rs[0]:
+            results[tool]["events_per_s"] = summary([r["events_per_s"] for r in rs])
+            results[tool]["plan"] = rs[-1]["plan"]
+    ratios = {}
+    for ref, fast in (("nest", "pond-2threads"), ("nest-1thread", "pond"), ("pond", "pond-2threads")):
+        if ref in loops and fast in loops:
+            ratios[f"{ref}/{fast}"] = ratio_summary(loops[ref], loops[fast])
+
+    def med(key):
+        return ratios[key]["median"] if key in ratios else None
+    ev = results.get("pond-2threads", {}).get("events_per_s")
     report = {"model": "Brunel 2000 AI (NEST brunel_delta_nest.py)", "duration_s": args.duration, "neurons": 12500,
-              "tools": results}
+              "reps": args.reps, "machine": machine(),
+              "threads": {"pond": 1, "pond-2threads": 2, "nest": 2, "nest-1thread": 1},
+              "tools": results, "ratios": ratios,
+              "goals": {"brunel_vs_nest": goal(med("nest/pond-2threads"), 6.0),
+                        "brunel_2threads_vs_1": goal(med("pond/pond-2threads"), 1.6),
+                        "brunel_events_per_s": goal(ev["median"] if ev else None, 1e9)}}
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        print(f"Brunel AI, 12,500 LIF, {args.duration:g} s simulated, one thread each")
-        print(f"{'tool':6s} {'build s':>8s} {'s/sim-s':>9s} {'spikes':>9s} {'rate Hz':>8s} {'synapses':>11s}")
+        m = report["machine"]
+        print(f"Brunel AI, 12,500 LIF, {args.duration:g} s simulated, {args.reps} interleaved repetitions; "
+              f"{m['cpu']}, {m['cores']} cores")
+        print(f"{'tool':14s} {'s/sim-s median [min, max]':>30s} {'spikes':>9s} {'rate Hz':>8s} {'synapses':>11s}")
         for tool, r in results.items():
             if "run_s_per_sim_s" in r:
-                print(f"{tool:6s} {r['build_s']:8.2f} {r['run_s_per_sim_s']:9.3f} {r['spikes']:9d} {r['rate_hz']:8.2f} "
+                print(f"{tool:14s} {fmt_summary(r['run_s_per_sim_s']):>30s} {r['spikes']:9d} {r['rate_hz']:8.2f} "
                       f"{r['synapses']:11,d}")
             else:
-                print(f"{tool:6s} {r.get('skipped') or r.get('error')}")
-        for tool, ratio in results.get("pond", {}).get("speedup", {}).items():
-            print(f"pond is {ratio:.1f}x faster than {tool}")
+                print(f"{tool:14s} {r.get('skipped') or r.get('error')}")
+        for key, rs in ratios.items():
+            print(f"ratio {key}: {fmt_summary(rs, 'x', 3)}")
+        for name, g in report["goals"].items():
+            value = "n/a" if g["value"] is None else f"{g['value']:.3g}"
+            print(f"goal {name}: {value} (goal {g['goal']:g}) met={g['met']}")
     return report
 
 

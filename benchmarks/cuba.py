@@ -1,24 +1,31 @@
 """CUBA benchmark: the Vogels–Abbott network of Brian2's ``examples/CUBA.py`` in pond, Brian2 and NEST, one job.
 
-pond runs in this process; Brian2 (runtime cython, and cpp_standalone when a C++ compiler is present) and NEST
-(``iaf_psc_exp``, one thread) each run in a subprocess of this script, so device state and thread settings cannot
-leak between tools. Every tool builds the same model (4000 LIF, p = 0.02, dt = 0.1 ms) and simulates
-``--duration`` seconds; the figures are the build time, the simulation loop's wall time per simulated second, the
-spike count and the mean rate. pond's ratio to each tool is that tool's loop time over pond's.
+pond runs in this process, on one thread and on two (one trial: the network's neurons and synapses split over both
+threads); Brian2 cpp_standalone (one thread), Brian2 runtime cython and NEST (``iaf_psc_exp``, one thread) run in
+subprocesses, so device state and thread settings cannot leak between tools. Every tool builds the same model (4000
+LIF, p = 0.02, dt = 0.1 ms) and simulates ``--duration`` seconds; each figure is the simulation loop's wall time per
+simulated second, the median of ``--reps`` repetitions interleaved in time (pond, pond on two threads, Brian2,
+NEST, pond, ...), with min and max. Brian2 cpp_standalone compiles once; its repetitions re-run the compiled
+binary and read its own run time. pond's ratio to each tool is that tool's loop time over pond's, round by round.
+
+Goals (``goals`` in the JSON): ``cuba_vs_brian2_cpp`` >= 4 (pond on one thread), ``cuba_2threads_vs_1`` >= 1.6,
+``cuba_2threads_vs_brian2_cpp`` >= 6.
 
 Usage::
 
-    python benchmarks/cuba.py [--duration 10] [--tools pond,brian2-cython,brian2-cpp,nest] [--json]
+    python benchmarks/cuba.py [--duration 2] [--reps 5] [--tools pond,pond-2threads,brian2-cpp,nest] [--json]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import tempfile
 import textwrap
 import time
 
-from _common import compare, run_child
+from _common import available, fmt_summary, goal, interleave, machine, ratio_summary, run_child, summary
 
 BRIAN2_CODE = textwrap.dedent("""
     import json, sys, time
@@ -104,19 +111,23 @@ NEST_CODE = textwrap.dedent("""
 """)
 
 
-def run_pond(duration: float, seed: int) -> dict:
-    """Build and run CUBA in pond (first a short run so compilation is not counted in the loop time)."""
+def pond_runner(duration: float, seed: int, threads: int):
+    """Build CUBA in pond once (compilation not counted) and return a function that times one run of it."""
     from engine import Simulator
     from engine.standard_models import cuba
 
     t0 = time.perf_counter()
-    sim = Simulator(cuba(seed), n_jobs=1)
+    sim = Simulator(cuba(seed), n_jobs=threads)
     sim.run(0.1)
     build_s = time.perf_counter() - t0
-    sim.run(duration * 1000.0, keep=False)
-    st = sim.last_run
-    return {"build_s": build_s, "loop_s": st.wall_s, "spikes": st.spikes, "synapses": sim.built.n_synapses,
-            "bytes_per_synapse": sim.built.bytes_per_synapse(), "events_per_s": st.events_per_second}
+
+    def run() -> dict:
+        sim.run(duration * 1000.0, keep=False)
+        st = sim.last_run
+        return {"loop_s": st.wall_s, "spikes": st.spikes, "events_per_s": st.events_per_second,
+                "build_s": build_s, "synapses": sim.built.n_synapses, "plan": list(sim.last_plan),
+                "bytes_per_synapse": sim.built.bytes_per_synapse()}
+    return run
 
 
 POND_STARTUP_CODE = textwrap.dedent("""
@@ -138,9 +149,23 @@ def pond_compile_times() -> dict:
     return {"first_call_s_cold_cache": cold, "first_call_s_cached": warm}
 
 
-def run_brian2(mode: str, duration: float, seed: int) -> dict:
-    with tempfile.TemporaryDirectory() as workdir:
-        return run_child([BRIAN2_CODE, mode, str(duration), str(seed), workdir], timeout=3600)
+def brian2_runner(mode: str, duration: float, seed: int, workdir: str):
+    """Brian2 in a child process. cpp_standalone builds (compiles) once, in ``workdir``; each later call re-runs the
+    compiled binary and reads the loop time it reports. Runtime (cython) mode runs a fresh child each time."""
+    first = {}
+
+    def run() -> dict:
+        if mode != "cpp":
+            return run_child([BRIAN2_CODE, mode, str(duration), str(seed), workdir], timeout=3600)
+        if not first:
+            first.update(run_child([BRIAN2_CODE, mode, str(duration), str(seed), workdir], timeout=3600))
+            return dict(first)
+        subprocess.run(["./main"], cwd=workdir, check=True, capture_output=True, timeout=3600,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+        with open(os.path.join(workdir, "results", "last_run_info.txt")) as f:
+            loop_s = float(f.read().split()[0])
+        return dict(first, loop_s=loop_s)
+    return run
 
 
 def run_nest(duration: float, seed: int) -> dict:
@@ -149,43 +174,82 @@ def run_nest(duration: float, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=float, default=10.0, help="simulated seconds (default 10)")
+    ap.add_argument("--duration", type=float, default=2.0, help="simulated seconds per repetition (default 2)")
+    ap.add_argument("--reps", type=int, default=5, help="interleaved repetitions (default 5)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--tools", default="pond,brian2-cython,brian2-cpp,nest")
+    ap.add_argument("--tools", default="pond,pond-2threads,brian2-cpp,nest",
+                    help="any of pond, pond-2threads, brian2-cpp, brian2-cython, nest")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--no-compile-times", action="store_true",
                     help="skip measuring pond's first-call compile time (cold and cached Numba cache)")
     args = ap.parse_args(argv)
-    def pond():
-        r = run_pond(args.duration, args.seed)
-        if not args.no_compile_times:
-            r.update(pond_compile_times())
-        return r
-
-    runners = {"pond": pond, "brian2-cython": lambda: run_brian2("cython", args.duration, args.seed),
-               "brian2-cpp": lambda: run_brian2("cpp", args.duration, args.seed),
-               "nest": lambda: run_nest(args.duration, args.seed)}
-    results = compare(runners, args.tools.split(","), args.duration, 4000)
+    tools = args.tools.split(",")
     report = {"model": "CUBA (Vogels & Abbott 2005; brian2/examples/CUBA.py)", "duration_s": args.duration,
-              "neurons": 4000, "tools": results}
+              "neurons": 4000, "reps": args.reps, "machine": machine(),
+              "threads": {"pond": 1, "pond-2threads": 2, "brian2-cpp": 1, "brian2-cython": 1, "nest": 1}}
+    with tempfile.TemporaryDirectory() as workdir:
+        makers = {"pond": lambda: pond_runner(args.duration, args.seed, 1),
+                  "pond-2threads": lambda: pond_runner(args.duration, args.seed, 2),
+                  "brian2-cpp": lambda: brian2_runner("cpp", args.duration, args.seed, workdir),
+                  "brian2-cython": lambda: brian2_runner("cython", args.duration, args.seed, workdir),
+                  "nest": lambda: (lambda: run_nest(args.duration, args.seed))}
+        runners, skipped = {}, {}
+        for tool in tools:
+            reason = available(tool) if tool in makers else f"unknown tool; choose from {sorted(makers)}"
+            if reason:
+                skipped[tool] = reason
+            else:
+                runners[tool] = makers[tool]()
+        runs = interleave(runners, args.reps, progress=not args.json)
+    results = {tool: {"skipped": why} for tool, why in skipped.items()}
+    loops = {}
+    for tool, rs in runs.items():
+        if "error" in rs[0]:
+            results[tool] = rs[0]
+            continue
+        loops[tool] = [r["loop_s"] / args.duration for r in rs]
+        results[tool] = {"run_s_per_sim_s": summary(loops[tool]), "spikes": rs[-1]["spikes"],
+                         "rate_hz": rs[-1]["spikes"] / 4000 / args.duration,
+                         "build_s": rs[0].get("build_s"), "synapses": rs[0].get("synapses")}
+        for key in ("events_per_s", "plan", "bytes_per_synapse"):
+            if key in rs[-1]:
+                results[tool][key] = rs[-1][key]
+    ratios = {}
+    for fast in ("pond", "pond-2threads"):
+        for ref in loops:
+            if ref != fast and fast in loops and not (fast == "pond-2threads" and ref == "pond"):
+                ratios[f"{ref}/{fast}"] = ratio_summary(loops[ref], loops[fast])
+    report["tools"] = results
+    report["ratios"] = ratios
+    if "pond" in results and not args.no_compile_times and "error" not in results["pond"]:
+        results["pond"].update(pond_compile_times())
+
+    def med(key):
+        return ratios[key]["median"] if key in ratios else None
+    report["goals"] = {"cuba_vs_brian2_cpp": goal(med("brian2-cpp/pond"), 4.0),
+                       "cuba_2threads_vs_1": goal(med("pond/pond-2threads"), 1.6),
+                       "cuba_2threads_vs_brian2_cpp": goal(med("brian2-cpp/pond-2threads"), 6.0)}
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        print(f"CUBA, 4000 LIF, {args.duration:g} s simulated")
-        print(f"{'tool':15s} {'build s':>9s} {'s/sim-s':>9s} {'spikes':>9s} {'rate Hz':>8s} {'synapses':>9s}")
+        m = report["machine"]
+        print(f"CUBA, 4000 LIF, {args.duration:g} s simulated, {args.reps} interleaved repetitions; {m['cpu']}, "
+              f"{m['cores']} cores")
+        print(f"{'tool':15s} {'s/sim-s median [min, max]':>30s} {'spikes':>9s} {'rate Hz':>8s}")
         for tool, r in results.items():
             if "run_s_per_sim_s" in r:
-                print(f"{tool:15s} {r['build_s']:9.2f} {r['run_s_per_sim_s']:9.4f} {r['spikes']:9d} "
-                      f"{r['rate_hz']:8.2f} {r['synapses']:9d}")
+                print(f"{tool:15s} {fmt_summary(r['run_s_per_sim_s']):>30s} {r['spikes']:9d} {r['rate_hz']:8.2f}")
             else:
                 print(f"{tool:15s} {r.get('skipped') or r.get('error')}")
+        for key, rs in ratios.items():
+            print(f"ratio {key}: {fmt_summary(rs, 'x', 3)}")
         pond = results.get("pond", {})
         if "first_call_s_cold_cache" in pond:
             print(f"pond first call (import, build, compile, 1 ms): {pond['first_call_s_cold_cache']:.1f} s with an "
-                  f"empty Numba cache, {pond['first_call_s_cached']:.2f} s cached; "
-                  f"{pond['bytes_per_synapse']:.2f} bytes per synapse")
-        for tool, ratio in pond.get("speedup", {}).items():
-            print(f"pond is {ratio:.1f}x faster than {tool}")
+                  f"empty Numba cache, {pond['first_call_s_cached']:.2f} s cached")
+        for name, g in report["goals"].items():
+            print(f"goal {name}: {g['value'] if g['value'] is None else round(g['value'], 2)} (goal {g['goal']}) "
+                  f"met={g['met']}")
     return report
 
 

@@ -529,7 +529,7 @@ class Simulator:
             self._state_parts.append(state[:, :reached // self.st_every - st_base])
 
     def _call_kernel(self, t_end: int, record: tuple, plan: tuple) -> None:
-        b, p, sm = self.built, self.built.pois, self._sampler
+        p, sm = self.built.pois, self._sampler
         rate, rate_base, state, st_base = record
         mode, T, L = plan
         conn, stp = self._groups()
@@ -539,8 +539,8 @@ class Simulator:
         rec = Records(self.rec_mask, self._spk_step, self._spk_id, self._spk_n, self.n_events, self.rate_col,
                       rate_base, rate, self.st_idx, self.st_var, self.st_every, st_base, state)
         state_arrays = State(self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._flags)
-        args = (t_end, L, self._ctl, self._nrn(), state_arrays, conn, stp, inputs, self._spike_queue_copies(T if mode == "blocks" else 1),
-                self._ensure_buffers(L), rec)
+        queues = self._spike_queue_copies(T if mode == "blocks" else 1)
+        args = (t_end, L, self._ctl, self._nrn(), state_arrays, conn, stp, inputs, queues, self._ensure_buffers(L), rec)
         if mode == "blocks":
             run_blocks_parallel(T, *args)
         elif T > 1:

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import engine.simulator as simulator_module
-from conftest import recurrent_network
 from engine import Network, PoissonSource, Population, Projection, Simulator, SpikeMonitor, StateMonitor
 from engine.build import build
 from engine.connectivity import FixedInDegree, FixedProbability

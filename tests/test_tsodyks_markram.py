@@ -200,7 +200,11 @@ source = "pre"
 target = "n"
 rule = "all_to_all"
 weight = 100.0
-synapse = {type = "tsodyks_markram", U = {dist = "normal", mean = 0.5, std = 0.25}, tau_rec = "1.1 s", tau_fac = "50 ms"}
+[projection.synapse]
+type = "tsodyks_markram"
+U = {dist = "normal", mean = 0.5, std = 0.25}
+tau_rec = "1.1 s"
+tau_fac = "50 ms"
 [[projection]]
 source = "pre"
 target = "n"

@@ -5,7 +5,6 @@ consistent): they compile into the calling kernel, so kernels using them can sti
 synchronise workers between phases of a step (a barrier); spike delivery itself never uses them, which is what keeps
 results bit-identical for any thread count (every target is owned by one worker, which adds in a fixed order).
 """
-from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
