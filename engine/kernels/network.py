@@ -249,7 +249,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                 if spk_n + nrec > rec_cap:
                     status = RECORD_FULL
                     break
-                # D. queue every spike of the interval for the owned blocks, in global order; C. the first worker records
+                # D. queue every spike of the interval for the owned blocks, in global order; C. worker 0 records
                 for i2 in range(Lk):
                     k2 = step + i2
                     slot = k2 % D
@@ -279,8 +279,8 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                             t_last[b, blk, pre] = k2
                                             dr = np.int64(t_drow[pre])
                                             for sy in range(t_ptr[pre, blk], t_ptr[pre, blk + 1]):
-                                                uu, xx, eff = tm_update(t_u[b, sy], t_x[b, sy], t_U[sy], t_rec[sy], t_fac[sy],
-                                                                        h_ms, m)
+                                                uu, xx, eff = tm_update(t_u[b, sy], t_x[b, sy], t_U[sy], t_rec[sy],
+                                                                        t_fac[sy], h_ms, m)
                                                 t_u[b, sy] = uu
                                                 t_x[b, sy] = xx
                                                 e_slot = slot + (np.int64(t_dsyn[sy]) if tm_d else dr)
