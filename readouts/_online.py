@@ -3,7 +3,7 @@ import numpy as np
 from numba import njit
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from readouts._io import register
+from readouts.io import register
 from readouts._ridge import _flatten_X, _flatten_y
 from readouts.validation import (Interval, check_array, check_fields, check_fitted, restore_params,
                                  validate_params)

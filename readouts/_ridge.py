@@ -6,7 +6,7 @@ import numpy as np
 import scipy.linalg as sla
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from readouts._io import register
+from readouts.io import register
 from readouts.validation import (ArrayLike, Interval, Options, as_float_array, check_array, check_fields,
                                  check_finite, check_fitted, check_n_features, check_param, restore_params,
                                  validate_params)

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from tqdm.auto import tqdm
 
 from engine.memory import check_fits
-from readouts import register, save
+from readouts.io import register, save
 from readouts.validation import (ArrayLike, Interval, Options, as_float_array, check_array, check_fields,
                                  check_finite, check_fitted, check_n_features, check_param, restore_params,
                                  validate_params)

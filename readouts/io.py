@@ -1,5 +1,9 @@
 """Save and load pond estimators to one HDF5 (``.h5``/``.hdf5``) or ``.npz`` file.
 
+Public and shared: the readouts and the reservoirs (:class:`reservoirs.ESN`, :class:`reservoirs.LSM`) register
+their classes here, so a reservoir and its trained readout go into one file (``save(path, lsm, readout)``) and
+come back with :func:`load`. Parameter and array checks on loading are :mod:`readouts.validation`'s.
+
 Layout (both formats): a format version, a JSON header listing the objects
 (class, module, constructor parameters) and, for each object ``i``, its
 learned arrays under ``obj<i>/<name>``. Nothing is pickled: loading never
