@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict:
     ratios = {}
     for fast in ("pond", "pond-2threads"):
         for ref in loops:
-            if ref != fast and fast in loops and not (fast == "pond-2threads" and ref == "pond"):
+            if ref != fast and fast in loops and not (fast == "pond" and ref == "pond-2threads"):
                 ratios[f"{ref}/{fast}"] = ratio_summary(loops[ref], loops[fast])
     report["tools"] = results
     report["ratios"] = ratios

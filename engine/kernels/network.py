@@ -124,6 +124,9 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     syn_d = d_syn.size > 0  # static delays per synapse (else per row)
     tm_d = t_dsyn.size > 0
     n_st = st_idx.size
+    ch_lo = np.empty(NB + 1, dtype=np.int64)  # the Poisson channels of each block
+    for blk in range(NB + 1):
+        ch_lo[blk] = n_pois * blk // NB
     step = t_start[b]
     resuming = resume_all[b] != 0
     parity = parity_all[b] if resuming else 0
@@ -185,7 +188,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                         n += 1
                     ends[b, parity, blk, i, _NEURONS] = n
                     # Poisson channels: k ~ Poisson(lam) by inverse CDF of one uniform per (trial, channel, step)
-                    for ch in range(n_pois * blk // NB, n_pois * (blk + 1) // NB):
+                    for ch in range(ch_lo[blk], ch_lo[blk + 1]):
                         u = uniform(pois_key[b, ch], k)
                         pz = p0a[bt, seg, ch]
                         if u < pz:
@@ -250,9 +253,10 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                     status = RECORD_FULL
                     break
                 # D. queue every spike of the interval for the owned blocks, in global order; C. worker 0 records
+                slot = (step % D) - 1
                 for i2 in range(Lk):
                     k2 = step + i2
-                    slot = k2 % D
+                    slot = slot + 1 if slot + 1 < D else 0
                     for sec in range(3):
                         for src in range(NB):
                             lo = 0 if sec == 0 and i2 == 0 else (ends[b, parity, src, i2, sec - 1] if sec > 0
@@ -313,7 +317,9 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                     n_events[b] += need
             # E. the events due at k, to own targets, in the order they were queued (those of the interval's last
             # step include what D just queued with the shortest delays); F. samples
-            slot = k % D
+            slot = (step % D) + i
+            if slot >= D:
+                slot -= D
             if per_syn:
                 for blk in range(b_lo, b_hi):
                     for e in range(q_n[b, blk, slot]):
@@ -366,8 +372,12 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                 _sample(b, k, n_lo, n_hi, st_idx, st_var, st_every, st_base, st_out, V, Iex, Iin)
         if status != DONE:
             break
+        added = need if per_syn else nsp  # at most this many entries went into any one slot
         for blk in range(b_lo, b_hi):  # the room left in each owned queue, published for the next decision
-            headroom[b, 1 - parity, blk] = cap - _fullest(q_n, sq_n, b, blk, c, per_syn)
+            room_left = headroom[b, parity, blk] - added  # a lower bound: slots also empty as they are delivered
+            if room_left < cap // 2:  # look at the real fill only when the bound says the queue may be filling up
+                room_left = cap - _fullest(q_n, sq_n, b, blk, c, per_syn)
+            headroom[b, 1 - parity, blk] = room_left
         step += Lk
         parity = 1 - parity
     # exit: every worker took the same decisions, so each may report them; the first writes the shared words
