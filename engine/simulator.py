@@ -20,6 +20,7 @@ import numpy as np
 from engine.build import Built, build, current_events, poisson_sampler, segment_rates, spike_generator_events
 from engine.grid import grid_steps, step_times
 from engine.interrupt import deferred_interrupts
+from engine.progress import interactive
 from engine.memory import check_fits
 from engine.kernels.network import (QUEUE_FULL, RECORD_FULL, STALLED, Buffers, Conn, Control, Inputs, Neurons,
                                     Queues, Records, State, Stp, run_blocks_parallel, run_trials_parallel,
@@ -416,8 +417,8 @@ class Simulator:
         keep : bool, default=True
             Keep recorded spikes in memory (set False on long runs that stream to a sink).
         progress : bool, optional
-            Show a tqdm bar (biological time, real-time factor, events/s). Default: only when stderr is a terminal,
-            and only once the run has lasted two seconds.
+            Show a tqdm bar (biological time, real-time factor, events/s). Default: when stderr is a terminal or
+            the code runs in a Jupyter notebook, and only once the run has lasted two seconds.
         """
         dt = self.network.dt
         if isinstance(duration_ms, (bool, np.bool_)) or not isinstance(duration_ms, (int, float, np.number)):
@@ -433,7 +434,7 @@ class Simulator:
                                f"({self._interrupted_at.tolist()}); create a new Simulator to continue")
         sinks = list(sinks)
         if progress is None:
-            progress = sys.stderr.isatty()
+            progress = interactive()
         with deferred_interrupts() as signals:
             if self._sg_dirty:
                 self._prepare_inputs()

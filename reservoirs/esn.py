@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from tqdm.auto import tqdm
 
 from engine.memory import check_fits
+from engine.progress import interactive
 from readouts.io import register, save
 from readouts.validation import (ArrayLike, Interval, Options, as_float_array, check_array, check_fields,
                                  check_finite, check_fitted, check_n_features, check_param, restore_params,
@@ -424,7 +425,7 @@ class ESN(TransformerMixin, BaseEstimator):
             method = self.sr_method
             if method == "auto":
                 method = "arpack" if N <= SR_EXACT_MAX_UNITS else "power"
-            progress = sys.stderr is not None and sys.stderr.isatty()
+            progress = interactive()
             rho = spectral_radius(W, method=method, progress=progress)
             if rho <= 0:
                 raise ValueError(f"{name}: the random W has spectral radius {rho}; increase connectivity "

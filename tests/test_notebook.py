@@ -58,3 +58,32 @@ def test_progress_bar_is_tqdm_auto(monkeypatch):
     Simulator(recurrent_network(), chunk_ms=5.0).run(20.0, progress=True)
     assert made[0]["total"] == 20.0 and made[0]["unit"] == "ms"
     assert made[-1] == 20.0
+
+
+def test_bars_show_by_default_in_a_notebook_and_a_terminal_but_not_in_a_pipe(monkeypatch):
+    """``progress=None`` means: show the bar when someone is watching (a terminal, or a Jupyter kernel)."""
+    import sys
+    import types
+
+    from engine.progress import interactive
+
+    class Stream:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    monkeypatch.setattr(sys, "stderr", Stream(False))
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert not interactive()
+    monkeypatch.setattr(sys, "stderr", Stream(True))
+    assert interactive()
+    monkeypatch.setattr(sys, "stderr", Stream(False))
+    ZMQInteractiveShell = type("ZMQInteractiveShell", (), {})
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: ZMQInteractiveShell()))
+    assert interactive()
+    TerminalShell = type("TerminalInteractiveShell", (), {})
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: TerminalShell()))
+    assert not interactive()
