@@ -120,19 +120,19 @@ class Population(_Validated):
     :math:`h` applies the matrix exponential of the system, so there is no Euler error for any ``dt``; the case
     :math:`\tau_m = \tau_{syn}` uses the analytic limit (no division by zero).
 
-    ==============  ==============  ==================  ==========================================================
-    Parameter       Default         Symbol              Meaning
-    ==============  ==============  ==================  ==========================================================
-    ``tau_m``       10 ms           :math:`\tau_m`      membrane time constant, > 0
-    ``C_m``         250 pF          :math:`C_m`         membrane capacitance, > 0
-    ``E_L``         -65 mV          :math:`E_L`         resting potential
-    ``V_th``        -50 mV          :math:`V_{th}`      spike threshold
-    ``V_reset``     -65 mV          :math:`V_{reset}`   reset potential, < ``V_th``
-    ``t_ref``       2 ms            :math:`t_{ref}`     absolute refractory period, >= 0, a multiple of dt
-    ``I_e``         0 pA            :math:`I_e`         constant input current (scalar or one value per neuron)
-    ``tau_syn_ex``  2 ms            :math:`\tau_{syn,ex}`  excitatory synaptic time constant (iaf_psc_exp), > 0
-    ``tau_syn_in``  2 ms            :math:`\tau_{syn,in}`  inhibitory synaptic time constant (iaf_psc_exp), > 0
-    ==============  ==============  ==================  ==========================================================
+    ==============  =======  =====================  =======================================================
+    Parameter       Default  Symbol                 Meaning
+    ==============  =======  =====================  =======================================================
+    ``tau_m``       10 ms    :math:`\tau_m`         membrane time constant, > 0
+    ``C_m``         250 pF   :math:`C_m`            membrane capacitance, > 0
+    ``E_L``         -65 mV   :math:`E_L`            resting potential
+    ``V_th``        -50 mV   :math:`V_{th}`         spike threshold
+    ``V_reset``     -65 mV   :math:`V_{reset}`      reset potential, < ``V_th``
+    ``t_ref``       2 ms     :math:`t_{ref}`        absolute refractory period, >= 0, a multiple of dt
+    ``I_e``         0 pA     :math:`I_e`            constant input current (scalar or one value per neuron)
+    ``tau_syn_ex``  2 ms     :math:`\tau_{syn,ex}`  excitatory synaptic time constant (iaf_psc_exp), > 0
+    ``tau_syn_in``  2 ms     :math:`\tau_{syn,in}`  inhibitory synaptic time constant (iaf_psc_exp), > 0
+    ==============  =======  =====================  =======================================================
 
     ========  ===============  ======================================================================
     State     Initial value    Meaning
