@@ -330,43 +330,42 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                         else:
                             Iin[j] += wt
                     q_n[b, blk, slot] = 0
-            else:  # walk the block segments of the spikes that arrive now (this worker's spike-queue copy)
+            else:  # walk the row segments of the spikes that arrive now (this worker's spike-queue copy)
                 for e in range(sq_n[b, c, slot]):
                     pre = sq_pre[b, c, slot, e]
                     m = sq_mult[b, c, slot, e]
                     fm = np.float64(m)
-                    for blk in range(b_lo, b_hi):
-                        lo = row_ptr[pre, blk]
-                        hi = row_ptr[pre, blk + 1]
-                        if syn_w:
-                            for sy in range(lo, hi):
-                                wt = np.float64(w_syn[sy]) * fm
-                                if wt >= 0:
-                                    Iex[targets[sy]] += wt
-                                else:
-                                    Iin[targets[sy]] += wt
-                        else:
-                            wt = np.float64(w_row[pre]) * fm
+                    lo = row_ptr[pre, b_lo]  # the owned blocks' segments lie side by side: one walk
+                    hi = row_ptr[pre, b_hi]
+                    if syn_w:
+                        for sy in range(lo, hi):
+                            wt = np.float64(w_syn[sy]) * fm
                             if wt >= 0:
-                                for sy in range(lo, hi):
-                                    Iex[targets[sy]] += wt
+                                Iex[targets[sy]] += wt
                             else:
-                                for sy in range(lo, hi):
-                                    Iin[targets[sy]] += wt
-                        if has_tm:  # Tsodyks–Markram: the spike left one row delay ago
-                            k_sent = k - np.int64(t_drow[pre])
-                            h_ms = elapsed_ms(t_last[b, blk, pre], k_sent, dt)
+                                Iin[targets[sy]] += wt
+                    else:
+                        wt = np.float64(w_row[pre]) * fm
+                        if wt >= 0:
+                            for sy in range(lo, hi):
+                                Iex[targets[sy]] += wt
+                        else:
+                            for sy in range(lo, hi):
+                                Iin[targets[sy]] += wt
+                    if has_tm:  # Tsodyks–Markram: the spike left one row delay ago
+                        k_sent = k - np.int64(t_drow[pre])
+                        h_ms = elapsed_ms(t_last[b, b_lo, pre], k_sent, dt)
+                        for blk in range(b_lo, b_hi):
                             t_last[b, blk, pre] = k_sent
-                            for sy in range(t_ptr[pre, blk], t_ptr[pre, blk + 1]):
-                                uu, xx, eff = tm_update(t_u[b, sy], t_x[b, sy], t_U[sy], t_rec[sy], t_fac[sy], h_ms,
-                                                        m)
-                                t_u[b, sy] = uu
-                                t_x[b, sy] = xx
-                                wt = np.float64(t_w[sy]) * eff
-                                if t_w[sy] >= 0:
-                                    Iex[t_tg[sy]] += wt
-                                else:
-                                    Iin[t_tg[sy]] += wt
+                        for sy in range(t_ptr[pre, b_lo], t_ptr[pre, b_hi]):
+                            uu, xx, eff = tm_update(t_u[b, sy], t_x[b, sy], t_U[sy], t_rec[sy], t_fac[sy], h_ms, m)
+                            t_u[b, sy] = uu
+                            t_x[b, sy] = xx
+                            wt = np.float64(t_w[sy]) * eff
+                            if t_w[sy] >= 0:
+                                Iex[t_tg[sy]] += wt
+                            else:
+                                Iin[t_tg[sy]] += wt
                 sq_n[b, c, slot] = 0
             if n_st > 0:
                 _sample(b, k, n_lo, n_hi, st_idx, st_var, st_every, st_base, st_out, V, Iex, Iin)

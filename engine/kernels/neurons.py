@@ -64,17 +64,22 @@ def _update_delta(V, Iex, Iin, ref, Iext, flags, lo, n, c0, p22, p20, vth, vr, r
 
 @njit(cache=True, inline="always")
 def update_range(pop_lo, pop_hi, model, use_iext, par, ref_steps, V, Iex, Iin, ref, Iext, flags, lo, hi):
-    """Advance neurons ``[lo, hi)`` of one trial by one step, population by population."""
+    """Advance neurons ``[lo, hi)`` of one trial by one step, population by population.
+
+    One loop over the populations per model, each calling one update: a single loop dispatching to both models
+    made LLVM's code for the neuron loop about 20 % slower (measured on CUBA's 4000 neurons)."""
     for p in range(pop_lo.size):
         a = max(pop_lo[p], lo)
         z = min(pop_hi[p], hi)
-        if a >= z:
+        if a >= z or model[p] != EXP:
             continue
-        rs = np.int64(ref_steps[p])
-        # the parameters as scalar arguments: read inside the update, LLVM's loop came out 20 % slower
-        c0, p22, p20, vth, vr = par[p, PAR_C0], par[p, PAR_P22], par[p, PAR_P20], par[p, PAR_VTH], par[p, PAR_VRESET]
-        if model[p] == EXP:
-            _update_exp(V, Iex, Iin, ref, Iext, flags, np.uint64(a), z - a, c0, p22, p20, par[p, PAR_P21EX],
-                        par[p, PAR_P21IN], par[p, PAR_P11EX], par[p, PAR_P11IN], vth, vr, rs, use_iext[p])
-        else:
-            _update_delta(V, Iex, Iin, ref, Iext, flags, np.uint64(a), z - a, c0, p22, p20, vth, vr, rs, use_iext[p])
+        _update_exp(V, Iex, Iin, ref, Iext, flags, np.uint64(a), z - a, par[p, PAR_C0], par[p, PAR_P22],
+                    par[p, PAR_P20], par[p, PAR_P21EX], par[p, PAR_P21IN], par[p, PAR_P11EX], par[p, PAR_P11IN],
+                    par[p, PAR_VTH], par[p, PAR_VRESET], np.int64(ref_steps[p]), use_iext[p])
+    for p in range(pop_lo.size):
+        a = max(pop_lo[p], lo)
+        z = min(pop_hi[p], hi)
+        if a >= z or model[p] != DELTA:
+            continue
+        _update_delta(V, Iex, Iin, ref, Iext, flags, np.uint64(a), z - a, par[p, PAR_C0], par[p, PAR_P22],
+                      par[p, PAR_P20], par[p, PAR_VTH], par[p, PAR_VRESET], np.int64(ref_steps[p]), use_iext[p])
