@@ -107,8 +107,8 @@ def test_bench_json(tmp_path):
     assert proc.returncode == 0 and "real-time factor" in proc.stdout and "events/s" in proc.stdout
 
 
-def test_demo(tmp_path):
-    proc = pond("demo", "--outdir", tmp_path / "out", cwd=tmp_path)
+def test_demo_cuba(tmp_path):
+    proc = pond("demo", "cuba", "--outdir", tmp_path / "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     spikes = tmp_path / "out" / "cuba_spikes.h5"
     info = file_info(spikes)
@@ -118,14 +118,15 @@ def test_demo(tmp_path):
     else:
         assert "matplotlib" in proc.stderr
     assert "cuba_spikes.h5" in proc.stdout
-    assert pond("demo", "--outdir", tmp_path / "out", "--quiet", cwd=tmp_path).returncode == 0  # replaces
+    assert pond("demo", "cuba", "--outdir", tmp_path / "out", "--quiet", cwd=tmp_path).returncode == 0  # replaces
 
 
 @pytest.mark.parametrize("command, words", [
     ("run", ["--output", "--duration", "bare number is ms", "--seed", "--threads", "--trials", "--quiet", "--overwrite", "--plot",
              "--debug", "brunel"]),
     ("bench", ["--duration", "bare number is ms", "--json", "--threads", "--seed"]),
-    ("demo", ["--outdir", "--duration", "bare number is ms", "cuba_raster.png"]),
+    ("demo", ["--outdir", "--duration", "bare number is ms", "cuba_raster.png", "digits_lsm_spikes.h5",
+              "digits_demo.png", "liquid state machine", "echo state network"]),
 ])
 def test_help(tmp_path, command, words):
     proc = pond(command, "--help", cwd=tmp_path)
