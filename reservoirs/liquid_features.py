@@ -6,9 +6,11 @@ For column (neuron) :math:`c`, trial :math:`b` and sample time :math:`t_j` (ms),
 
     x_{b,j,c} = \sum_{t^{(f)}_{b,c} < t_j} e^{-(t_j - t^{(f)}_{b,c}) / \tau}, \qquad
     n_{b,j,c} = \#\{f : t_j - \Delta \le t^{(f)}_{b,c} < t_j\}
+    \quad\text{or}\quad \#\{f : t_{j-1} \le t^{(f)}_{b,c} < t_j\}\ (t_{-1} = 0)
 
 with :math:`t^{(f)}` the spike times (ms), :math:`\tau` the trace time constant (ms, default 30, Maass et al.
-2002) and :math:`\Delta` the count window (ms). A spike at exactly :math:`t_j` is *not* counted: the sample is the
+2002) and :math:`\Delta` the count window (ms), or, with ``bin_ms="samples"``, the bins between consecutive sample
+times (each spike before the last sample counted once). A spike at exactly :math:`t_j` is *not* counted: the sample is the
 state at the end of the step that ends at :math:`t_j` (the spike belongs to the step that starts there), the
 convention of the engine's :class:`~engine.model.StateMonitor`. Sample times are multiples of ``dt`` and the trace
 is exact (no time discretisation beyond the spike times themselves).
@@ -55,6 +57,17 @@ def _sample_steps(owner: str, sample_times, dt: float, n_trials: int, duration: 
     return np.ascontiguousarray(steps)
 
 
+def _bin_steps(owner: str, bin_ms, dt: float) -> int:
+    """0: no counts, -1: bins between samples, k > 0: a window of k steps."""
+    if bin_ms is None:
+        return 0
+    if isinstance(bin_ms, str) and bin_ms == "samples":
+        return -1
+    if isinstance(bin_ms, str) or not np.isfinite(bin_ms) or bin_ms <= 0:
+        raise ValueError(f"{owner}: bin_ms = {bin_ms!r} is not allowed; give a window > 0 ms, 'samples' or None")
+    return int(grid_steps(owner, "bin_ms", bin_ms, dt))
+
+
 class LiquidStateSink:
     r"""A sink for :meth:`engine.Simulator.run` that turns spikes into liquid-state features during the run.
 
@@ -73,8 +86,9 @@ class LiquidStateSink:
         The network's step (ms).
     tau : float, default=30.0
         Trace time constant (ms), > 0.
-    bin_ms : float, optional
-        Count window :math:`\Delta` (ms, a multiple of ``dt``, > 0); None: no counts.
+    bin_ms : float or 'samples', optional
+        Count window :math:`\Delta` (ms, a multiple of ``dt``, > 0), or ``"samples"``: the bins between consecutive
+        sample times of each trial (the first from 0); None: no counts.
 
     Attributes
     ----------
@@ -93,7 +107,7 @@ class LiquidStateSink:
     """
 
     def __init__(self, columns: Mapping[str, Sequence[int]], n_columns: int, trial_ids: Sequence[int],
-                 sample_times, dt: float, tau: float = 30.0, bin_ms: float | None = None):
+                 sample_times, dt: float, tau: float = 30.0, bin_ms: float | str | None = None):
         owner = "LiquidStateSink"
         if not (isinstance(tau, (int, float)) and np.isfinite(tau) and tau > 0):
             raise ValueError(f"{owner}: tau = {tau!r} is not allowed; the trace time constant must be > 0 ms")
@@ -108,9 +122,7 @@ class LiquidStateSink:
             if c.ndim != 1 or (c.size and (c.min() < 0 or c.max() >= n_columns)):
                 raise ValueError(f"{owner}: columns[{name!r}] must be 1-D indices in [0, {n_columns})")
         self._dt_tau = self.dt / float(tau)
-        self._bin = 0 if bin_ms is None else int(grid_steps(owner, "bin_ms", bin_ms, self.dt))
-        if bin_ms is not None and self._bin <= 0:
-            raise ValueError(f"{owner}: bin_ms = {bin_ms!r} is not allowed; the count window must be > 0 ms")
+        self._bin = _bin_steps(owner, bin_ms, self.dt)
         self.traces = np.zeros((B, S, n_columns), dtype=np.float64)
         self.counts = np.zeros((B, S, n_columns), dtype=np.int64) if self._bin else None
         self._counts = self.counts if self.counts is not None else np.zeros((B, S, n_columns), dtype=np.int64)[:, :0]
@@ -144,7 +156,7 @@ class LiquidStateSink:
 
 
 def filtered_spike_trains(times_ms, ids, n: int, sample_times, dt: float, tau: float = 30.0,
-                          bin_ms: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                          bin_ms: float | str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     r"""Traces :math:`x_{j,c}` and counts :math:`n_{j,c}` (see the module docstring) of one full spike record.
 
     Parameters
@@ -161,8 +173,8 @@ def filtered_spike_trains(times_ms, ids, n: int, sample_times, dt: float, tau: f
         Step (ms) of the time grid.
     tau : float, default=30.0
         Trace time constant (ms), > 0.
-    bin_ms : float, optional
-        Count window (ms); None: counts are not computed.
+    bin_ms : float or 'samples', optional
+        Count window (ms), or ``"samples"`` for the bins between consecutive sample times; None: no counts.
 
     Returns
     -------
@@ -187,6 +199,6 @@ def filtered_spike_trains(times_ms, ids, n: int, sample_times, dt: float, tau: f
     steps = grid_steps(owner, "times_ms", times, dt)
     order = np.argsort(steps, kind="stable")
     sample = _sample_steps(owner, sample_times, dt, 1, None)[0]
-    bin_steps = 0 if bin_ms is None else int(grid_steps(owner, "bin_ms", bin_ms, dt))
+    bin_steps = _bin_steps(owner, bin_ms, dt)
     out, counts = _k.filtered_at(steps[order], idx[order], int(n), sample, float(dt) / float(tau), bin_steps)
     return out, (counts if bin_ms is not None else None)

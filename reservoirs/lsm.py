@@ -192,16 +192,17 @@ class LSM(TransformerMixin, BaseEstimator):
     tau : float, default=30.0
         Trace time constant (ms), > 0.
     bin_ms : float, default=None
-        Window (ms) of the ``'counts'`` feature: spikes in ``[t_j - bin_ms, t_j)``; default: the spacing of the
-        sample times (or ``duration`` for one sample).
+        Window (ms) of the ``'counts'`` feature: spikes in ``[t_j - bin_ms, t_j)``; default: the bins between
+        consecutive sample times of each trial, ``[t_{j-1}, t_j)`` with ``t_{-1} = 0``.
     features : tuple of str, default=('trace',)
         Any of 'trace', 'counts', 'V', concatenated along the last axis in this order.
     output : {'3d', 'flat'}, default='3d'
         ``(trials, samples, N · k)`` or ``(trials, samples · N · k)``.
     dt : float, default=0.1
         Step (ms), > 0.
-    batch_size : int, default=64
-        Trials per simulator (memory: a spike buffer of about 3 MB per trial).
+    batch_size : int, default=256
+        Trials per simulator (each trial reserves a spike buffer of about 3 MB of address space, of which only the
+        pages one chunk's spikes fill are touched). Results never depend on it.
     chunk_ms : float, default=100.0
         Biological time between feature updates (results never depend on it).
     n_jobs : int, optional
@@ -260,7 +261,7 @@ class LSM(TransformerMixin, BaseEstimator):
                  t_ref=(3.0, 2.0), tau_syn=(3.0, 6.0), I_background=13500.0, V_init=(13.5, 15.0), input_p=0.3,
                  input_A=(18000.0, 9000.0), input_synapse="static", input_delay=0.8, current_scale=3000.0,
                  input_dt=1.0, input_type="auto", n_inputs=None, duration=None, sample_times=None, tau=30.0,
-                 bin_ms=None, features=("trace",), output="3d", dt=0.1, batch_size=64, chunk_ms=100.0, n_jobs=None,
+                 bin_ms=None, features=("trace",), output="3d", dt=0.1, batch_size=256, chunk_ms=100.0, n_jobs=None,
                  seed=None):
         self.grid = grid
         self.spacing = spacing
@@ -668,11 +669,7 @@ class LSM(TransformerMixin, BaseEstimator):
             sample_times = self.sample_times if self.sample_times is not None else [duration]
         steps = _sample_steps("LSM", sample_times, dt, B, duration)
         S = steps.shape[1]
-        if self.bin_ms is not None:
-            bin_ms = float(self.bin_ms)
-        else:
-            gaps = np.diff(steps[0])
-            bin_ms = float(step_times(gaps.min() if gaps.size else steps[0, 0], dt))
+        bin_ms = float(self.bin_ms) if self.bin_ms is not None else "samples"
         return self._run(kind, data, duration, ids, steps, bin_ms)
 
     def _run(self, kind, data, duration, ids, steps, bin_ms) -> np.ndarray:

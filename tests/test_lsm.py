@@ -72,6 +72,9 @@ def test_sink_equals_full_spike_record(small):
 def test_spike_at_sample_time_is_not_counted():
     tr, cnt = filtered_spike_trains([10.0, 20.0], [0, 0], 1, [20.0], dt=0.1, tau=10.0, bin_ms=10.0)
     assert tr[0, 0] == pytest.approx(np.exp(-1.0)) and cnt[0, 0] == 1
+    _, cnt = filtered_spike_trains([0.0, 10.0, 20.0, 25.0], [0, 0, 0, 0], 1, [15.0, 25.0, 30.0], dt=0.1,
+                                   bin_ms="samples")
+    assert cnt[:, 0].tolist() == [2, 1, 1]
 
 
 def test_batch_equals_single_trial_any_threads_chunks_batches(small):
@@ -270,3 +273,24 @@ def test_docstring_examples(name):
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_plot_helpers(small):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from reservoirs.lsm import plot_raster, plot_state_distance
+
+    lsm, X = small
+    ax = plot_raster(lsm, X[0])
+    assert len(ax.lines) >= 1
+    ax = plot_state_distance(np.arange(3) * 10.0, {"d = 0.1": np.ones((4, 3)), "d = 0.2": np.arange(3.0)})
+    assert len(ax.lines) == 2
+
+
+def test_per_trial_sample_times(small):
+    lsm, X = small
+    times = np.array([[20.0, 200.0], [35.5, 99.9], [0.1, 150.0], [60.0, 61.0]])
+    F = lsm.transform(X, sample_times=times)
+    assert F.shape == (4, 2, 3 * lsm.n_neurons_)
+    for b in range(4):
+        assert np.array_equal(lsm.transform(X[b:b + 1], sample_times=times[b], trial_ids=[b])[0], F[b])

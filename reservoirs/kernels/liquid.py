@@ -35,8 +35,9 @@ def feed_spikes(steps, local, cols, sample_steps, j, tr, last, out, dt_tau, coun
     """Add one population's spikes (``steps`` non-decreasing, ``local`` indices into ``cols``) of one trial.
 
     Samples before a spike's step are finalised first (their traces see only earlier spikes); ``counts[j, c]``
-    counts the spikes at steps ``k`` with ``m_j - bin_steps <= k < m_j`` (when ``bin_steps > 0``). Returns the
-    index of the first sample not yet finalised.
+    counts the spikes at steps ``k`` with ``m_j - bin_steps <= k < m_j`` when ``bin_steps > 0``, with
+    ``m_{j-1} <= k < m_j`` (``m_{-1} = 0``) when ``bin_steps < 0``, none when 0. Returns the index of the first
+    sample not yet finalised.
     """
     S = sample_steps.shape[0]
     for i in range(steps.shape[0]):
@@ -55,6 +56,10 @@ def feed_spikes(steps, local, cols, sample_steps, j, tr, last, out, dt_tau, coun
             b = np.searchsorted(sample_steps, k + bin_steps, side="right")
             for jj in range(a, b):
                 counts[jj, c] += 1
+        elif bin_steps < 0:  # bins between consecutive samples: the spike counts at the first sample after it
+            a = np.searchsorted(sample_steps, k, side="right")
+            if a < S:
+                counts[a, c] += 1
     return j
 
 
