@@ -9,10 +9,10 @@ For column (neuron) :math:`c`, trial :math:`b` and sample time :math:`t_j` (ms),
     \quad\text{or}\quad \#\{f : t_{j-1} \le t^{(f)}_{b,c} < t_j\}\ (t_{-1} = 0)
 
 with :math:`t^{(f)}` the spike times (ms), :math:`\tau` the trace time constant (ms, default 30, Maass et al.
-2002) and :math:`\Delta` the count window (ms), or, with ``bin_ms="samples"``, the bins between consecutive sample
-times (each spike before the last sample counted once). A spike at exactly :math:`t_j` is *not* counted: the sample is the
-state at the end of the step that ends at :math:`t_j` (the spike belongs to the step that starts there), the
-convention of the engine's :class:`~engine.model.StateMonitor`. Sample times are multiples of ``dt`` and the trace
+2002) and :math:`\Delta` the count window (ms), or, with ``bin_ms="samples"``, the bins between consecutive
+sample times (each spike before the last sample counted once). A spike at exactly :math:`t_j` is *not* counted: the
+sample is the state at the end of the step that ends at :math:`t_j` (the spike belongs to the step that starts there),
+the convention of the engine's :class:`~engine.model.StateMonitor`. Sample times are multiples of ``dt`` and the trace
 is exact (no time discretisation beyond the spike times themselves).
 
 Only the features and one trace value and last-spike step per (trial, neuron) are kept: spike lists are never

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from engine.connectivity import DistanceDependent, Explicit, FixedProbability, build_connectivity, grid_positions
 from engine.distributions import Gamma, Normal, resolve_values
 from engine.grid import grid_steps, step_times
+from engine.memory import check_fits
 from engine.model import CurrentSource, Network, Population, Projection, SpikeMonitor, SpikeSource, StateMonitor
 from engine.streams import named_stream
 from engine.synapse_models import StaticSynapse, TsodyksMarkram
@@ -652,6 +653,8 @@ class LSM(TransformerMixin, BaseEstimator):
         ------
         ValueError
             Bad input (channel count, NaN, sample times outside the run, ...), before any simulation.
+        MemoryError
+            The features (and V records) would not fit in the memory available (checked before any simulation).
         """
         check_fitted(self, "connections_")
         self._check_params()
@@ -670,6 +673,12 @@ class LSM(TransformerMixin, BaseEstimator):
         steps = _sample_steps("LSM", sample_times, dt, B, duration)
         S = steps.shape[1]
         bin_ms = float(self.bin_ms) if self.bin_ms is not None else "samples"
+        k = len(self.features)
+        rows_V = int(duration / dt) // int(np.gcd.reduce(steps.ravel())) if "V" in self.features else 0
+        check_fits(8 * (2 * B * S * self.n_neurons_ * k + min(B, int(self.batch_size)) * rows_V * self.n_neurons_),
+                   f"LSM.transform: the features of {B} trials ({S} samples x {self.n_neurons_} neurons x {k})",
+                   "transform fewer trials per call, ask for fewer sample times or features, or a smaller batch_size "
+                   "when V is recorded")
         return self._run(kind, data, duration, ids, steps, bin_ms)
 
     def _run(self, kind, data, duration, ids, steps, bin_ms) -> np.ndarray:

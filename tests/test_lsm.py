@@ -294,3 +294,12 @@ def test_per_trial_sample_times(small):
     assert F.shape == (4, 2, 3 * lsm.n_neurons_)
     for b in range(4):
         assert np.array_equal(lsm.transform(X[b:b + 1], sample_times=times[b], trial_ids=[b])[0], F[b])
+
+
+def test_features_that_cannot_fit_are_refused_first(small, monkeypatch):
+    lsm, X = small
+    import reservoirs.lsm as L
+
+    monkeypatch.setattr(L, "check_fits", lambda need, what, advice: (_ for _ in ()).throw(MemoryError(what)))
+    with pytest.raises(MemoryError, match="features of 4 trials"):
+        lsm.transform(X)
