@@ -140,7 +140,8 @@ class LSM(TransformerMixin, BaseEstimator):
     A : tuple of 4 float, default=(30000, 60000, -19000, -19000)
         Mean weight scale (pA) for EE, EI, IE, II; EE and EI > 0, IE and II < 0.
     weight_cv : float, default=1.0
-        Coefficient of variation of the gamma-distributed weights (shape 1/cv², scale |A|·cv²), >= 0 (0: all |A|).
+        Coefficient of variation of the gamma-distributed weights (shape 1/cv², scale ``abs(A)``·cv²), >= 0 (0: every
+        weight is ``A``).
     synapse : {'dynamic', 'static'}, default='dynamic'
         Tsodyks–Markram synapses, or static ones delivering A·U (the first spike's efficacy of the dynamic synapse).
     U, tau_rec, tau_fac : tuple of 4 float
