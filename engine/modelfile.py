@@ -388,22 +388,27 @@ _RULES = {
 }
 
 
-def _rule(v):
+def _typed_table(v, registry: dict, what: str, example: str, all_required: bool, strip_owner: bool):
+    """A ``{type = "...", key = value, ...}`` table (or just the type's name) made into the class ``registry`` maps
+    the type to, each value through its converter; errors name the key they are about."""
     if isinstance(v, str):
         v = {"type": v}
     if not isinstance(v, dict):
-        raise _Bad(f"{_short(v)} is {_type_name(v)}; expected a table such as "
-                   "{type = \"fixed_probability\", p = 0.02}")
-    kind = _kind(v, "type", tuple(_RULES), "a rule")
-    cls, params = _RULES[kind]
-    _table_keys(v, ("type",) + tuple(params), tuple(params), f"rule {kind!r}")
-    args = {p: _wrap((p,), conv, v[p]) for p, conv in params.items()}
+        raise _Bad(f"{_short(v)} is {_type_name(v)}; expected {example}")
+    kind = _kind(v, "type", tuple(registry), f"a {what}")
+    cls, params = registry[kind]
+    _table_keys(v, ("type",) + tuple(params), tuple(params) if all_required else (), f"{what} {kind!r}")
+    args = {p: _wrap((p,), conv, v[p]) for p, conv in params.items() if p in v}
     try:
         return cls(**args)
     except (TypeError, ValueError) as e:
         msg = str(e)
         bad = next((p for p in params if re.search(rf"\b{p}\b", msg)), None)
-        raise _Bad(msg, (bad,) if bad else ()) from None
+        raise _Bad(_strip_owner(msg) if strip_owner else msg, (bad,) if bad else ()) from None
+
+
+def _rule(v):
+    return _typed_table(v, _RULES, "rule", "a table such as {type = \"fixed_probability\", p = 0.02}", True, False)
 
 
 # synapse models: type -> (class, parameters and their converters)
@@ -416,21 +421,8 @@ _SYNAPSES = {
 
 
 def _synapse(v):
-    if isinstance(v, str):
-        v = {"type": v}
-    if not isinstance(v, dict):
-        raise _Bad(f"{_short(v)} is {_type_name(v)}; expected \"static\" or a table such as "
-                   "{type = \"tsodyks_markram\", U = 0.5, tau_rec = 800.0}")
-    kind = _kind(v, "type", tuple(_SYNAPSES), "a synapse model")
-    cls, params = _SYNAPSES[kind]
-    _table_keys(v, ("type",) + tuple(params), (), f"synapse {kind!r}")
-    args = {p: _wrap((p,), conv, v[p]) for p, conv in params.items() if p in v}
-    try:
-        return cls(**args)
-    except (TypeError, ValueError) as e:
-        msg = str(e)
-        bad = next((p for p in params if re.search(rf"\b{p}\b", msg)), None)
-        raise _Bad(_strip_owner(msg), (bad,) if bad else ()) from None
+    return _typed_table(v, _SYNAPSES, "synapse", "\"static\" or a table such as {type = \"tsodyks_markram\", U = 0.5, "
+                        "tau_rec = 800.0}", False, True)
 
 
 def _strip_owner(msg: str) -> str:
