@@ -94,3 +94,23 @@ def available(tool: str) -> str | None:
 
 def fmt_summary(s: dict, unit: str = "", digits: int = 4) -> str:
     return f"{s['median']:.{digits}g}{unit} [{s['min']:.{digits}g}, {s['max']:.{digits}g}]"
+
+
+def print_report(title: str, report: dict, n_neurons: int) -> None:
+    """The human-readable form of a report: each tool's seconds per simulated second (median [min, max]), spikes and
+    rate, then the ratios and the goals."""
+    m = report["machine"]
+    print(f"{title}, {report['duration_s']:g} s simulated, {report['reps']} interleaved repetitions; {m['cpu']}, "
+          f"{m['cores']} cores")
+    print(f"{'tool':15s} {'s/sim-s median [min, max]':>30s} {'spikes':>9s} {'rate Hz':>8s}")
+    for tool, r in report["tools"].items():
+        if "run_s_per_sim_s" in r:
+            print(f"{tool:15s} {fmt_summary(r['run_s_per_sim_s']):>30s} {r['spikes']:9d} "
+                  f"{r['spikes'] / n_neurons / report['duration_s']:8.2f}")
+        else:
+            print(f"{tool:15s} {r.get('skipped') or r.get('error')}")
+    for key, rs in report["ratios"].items():
+        print(f"ratio {key}: {fmt_summary(rs, 'x', 3)}")
+    for name, g in report["goals"].items():
+        value = "n/a" if g["value"] is None else f"{g['value']:.3g}"
+        print(f"goal {name}: {value} (goal {g['goal']:g}) met={g['met']}")

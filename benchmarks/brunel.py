@@ -23,7 +23,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import available, fmt_summary, goal, interleave, machine, ratio_summary, run_child, summary
+from _common import available, goal, interleave, machine, print_report, ratio_summary, run_child, summary
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "pond" / "examples" / "brunel.toml"
 
@@ -135,21 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        m = report["machine"]
-        print(f"Brunel AI, 12,500 LIF, {args.duration:g} s simulated, {args.reps} interleaved repetitions; "
-              f"{m['cpu']}, {m['cores']} cores")
-        print(f"{'tool':14s} {'s/sim-s median [min, max]':>30s} {'spikes':>9s} {'rate Hz':>8s} {'synapses':>11s}")
-        for tool, r in results.items():
-            if "run_s_per_sim_s" in r:
-                print(f"{tool:14s} {fmt_summary(r['run_s_per_sim_s']):>30s} {r['spikes']:9d} {r['rate_hz']:8.2f} "
-                      f"{r['synapses']:11,d}")
-            else:
-                print(f"{tool:14s} {r.get('skipped') or r.get('error')}")
-        for key, rs in ratios.items():
-            print(f"ratio {key}: {fmt_summary(rs, 'x', 3)}")
-        for name, g in report["goals"].items():
-            value = "n/a" if g["value"] is None else f"{g['value']:.3g}"
-            print(f"goal {name}: {value} (goal {g['goal']:g}) met={g['met']}")
+        print_report("Brunel AI, 12,500 LIF", report, 12500)
     return report
 
 

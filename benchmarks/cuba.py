@@ -25,7 +25,7 @@ import tempfile
 import textwrap
 import time
 
-from _common import available, fmt_summary, goal, interleave, machine, ratio_summary, run_child, summary
+from _common import available, goal, interleave, machine, print_report, ratio_summary, run_child, summary
 
 BRIAN2_CODE = textwrap.dedent("""
     import json, sys, time
@@ -232,24 +232,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        m = report["machine"]
-        print(f"CUBA, 4000 LIF, {args.duration:g} s simulated, {args.reps} interleaved repetitions; {m['cpu']}, "
-              f"{m['cores']} cores")
-        print(f"{'tool':15s} {'s/sim-s median [min, max]':>30s} {'spikes':>9s} {'rate Hz':>8s}")
-        for tool, r in results.items():
-            if "run_s_per_sim_s" in r:
-                print(f"{tool:15s} {fmt_summary(r['run_s_per_sim_s']):>30s} {r['spikes']:9d} {r['rate_hz']:8.2f}")
-            else:
-                print(f"{tool:15s} {r.get('skipped') or r.get('error')}")
-        for key, rs in ratios.items():
-            print(f"ratio {key}: {fmt_summary(rs, 'x', 3)}")
+        print_report("CUBA, 4000 LIF", report, 4000)
         pond = results.get("pond", {})
         if "first_call_s_cold_cache" in pond:
             print(f"pond first call (import, build, compile, 1 ms): {pond['first_call_s_cold_cache']:.1f} s with an "
                   f"empty Numba cache, {pond['first_call_s_cached']:.2f} s cached")
-        for name, g in report["goals"].items():
-            print(f"goal {name}: {g['value'] if g['value'] is None else round(g['value'], 2)} (goal {g['goal']}) "
-                  f"met={g['met']}")
     return report
 
 
