@@ -3,9 +3,11 @@ trained readouts, each path one scikit-learn :class:`~sklearn.pipeline.Pipeline`
 
 - **features alone**: scikit-learn's 8×8 digits → the shipped CNN's 128 features (ONNX, no torch) → ridge
   classifier;
-- **through the LSM**: the same features → Poisson rate code (200 Hz at the top of the range, 100 ms) → a liquid
+- **through the LSM**: the same features → Poisson rate code (400 Hz at the top of the range, 100 ms) → a liquid
   state machine of 1000 LIF neurons with Tsodyks–Markram synapses (the Maass 2002 column's rules on a 10×10×10
-  grid) → filtered spike trains (τ = 30 ms) at 25, 50, 75 and 100 ms → ridge classifier;
+  grid, its recurrent weights a quarter of the column's, which keeps this larger liquid from firing near
+  saturation: 97.0 % held out against 96.9 % at half the column's scale and 95.7 % at its full scale with 200 Hz
+  input and four samples) → filtered spike trains (τ = 30 ms) every 12.5 ms → ridge classifier;
 - **through the ESN**: the same features, scaled to [0, 1] and held for 5 steps → an echo state network of 1000
   tanh units → its last state → ridge classifier.
 
@@ -26,8 +28,10 @@ ALPHAS = np.logspace(-3, 3, 13)
 #: The LSM path's settings.
 LSM_GRID = (10, 10, 10)
 DURATION_MS = 100.0
-SAMPLE_TIMES = (25.0, 50.0, 75.0, 100.0)
-MAX_RATE_HZ = 200.0
+SAMPLE_TIMES = tuple(12.5 * k for k in range(1, 9))
+MAX_RATE_HZ = 400.0
+#: Recurrent weight scales A (pA) for EE, EI, IE, II: a quarter of the Maass column's.
+LSM_A = (7500.0, 15000.0, -4750.0, -4750.0)
 #: The ESN path's settings.
 ESN_UNITS = 1000
 ESN_STEPS = 5
@@ -61,8 +65,8 @@ def pipelines(seed: int = 0, grid: tuple = LSM_GRID, esn_units: int = ESN_UNITS)
         "features": Pipeline([cnn(), ("readout", RidgeClassifier(alpha=ALPHAS))]),
         "lsm": Pipeline([cnn(),
                          ("encode", RateEncoder(max_rate=MAX_RATE_HZ, duration=DURATION_MS, dt=0.1, seed=seed)),
-                         ("liquid", LSM(grid=grid, n_inputs=128, duration=DURATION_MS, sample_times=SAMPLE_TIMES,
-                                        output="flat", seed=seed)),
+                         ("liquid", LSM(grid=grid, A=LSM_A, n_inputs=128, duration=DURATION_MS,
+                                        sample_times=SAMPLE_TIMES, output="flat", seed=seed)),
                          ("readout", RidgeClassifier(alpha=ALPHAS))]),
         "esn": Pipeline([cnn(), ("scale", MaxAbsScaler()), ("hold", FunctionTransformer(_hold)),
                          ("esn", ESN(units=esn_units, spectral_radius=0.9, input_scaling=0.5, input_connectivity=0.2,
