@@ -294,7 +294,10 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                                 q_tgt[b, blk, e_slot, ee] = t_tg[sy]
                                                 q_w[b, blk, e_slot, ee] = np.float64(t_w[sy]) * eff
                                                 q_n[b, blk, e_slot] = ee + 1
-                                else:
+                                elif row_ptr[pre, b_hi] > row_ptr[pre, b_lo] or (
+                                        has_tm and t_ptr[pre, b_hi] > t_ptr[pre, b_lo]):
+                                    # the spike itself, when it has synapses onto this worker's blocks (a one-to-one
+                                    # drive reaches one block: each worker queues only its own share)
                                     d_slot = slot + np.int64(d_row[pre])
                                     if d_slot >= D:
                                         d_slot -= D
