@@ -1,6 +1,9 @@
 """Property tests on random small networks: results (spikes, rate and state records) never depend on chunking,
-batching, record-buffer drains, queue growth or the thread count."""
+batching, record-buffer drains, queue growth or the thread count, whether the threads share trials or one trial's
+target blocks."""
+import numba
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,9 +14,9 @@ from engine.distributions import Normal, Uniform
 
 
 @st.composite
-def networks(draw):
+def networks(draw, sizes=(1, 30)):
     seed = draw(st.integers(0, 2**31))
-    n_a, n_b = draw(st.integers(1, 30)), draw(st.integers(1, 30))
+    n_a, n_b = draw(st.integers(*sizes)), draw(st.integers(*sizes))
     model_b = draw(st.sampled_from(["iaf_psc_exp", "iaf_psc_delta"]))
     delta = model_b == "iaf_psc_delta"
     net = Network(dt=0.1, seed=seed)
@@ -79,3 +82,18 @@ def test_chunking_batching_and_threads_never_change_any_record(net, chunk, split
                 _TinyBuffers(net, trials=3, n_jobs=2, chunk_ms=chunk).run(split * 0.1).run(50.0 - split * 0.1)):
         for k in range(3):
             _same(_records(alone[k], 0), _records(sim, k))
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs numba to allow two threads")
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=networks(sizes=(40, 110)), chunk=st.floats(0.3, 30.0), split=st.integers(1, 499))
+def test_one_trial_on_two_threads_never_changes_any_record(net, chunk, split):
+    """Networks of 80-220 neurons span two target blocks: with n_jobs=2 a single trial runs block-parallel (the
+    workers meet once per minimum delay), and every record equals the one-thread run's."""
+    one = Simulator(net, trials=[1], n_jobs=1).run(50.0)
+    chunk = max(0.1, round(chunk, 1))
+    two = Simulator(net, trials=[1], n_jobs=2).run(50.0)
+    tiny = _TinyBuffers(net, trials=[1], n_jobs=2, chunk_ms=chunk).run(split * 0.1).run(50.0 - split * 0.1)
+    assert two.last_plan[0] == "blocks" and tiny.last_plan[0] == "blocks"
+    for sim in (two, tiny):
+        _same(_records(one, 0), _records(sim, 0))
