@@ -56,6 +56,42 @@ def ratio_summary(num: list[float], den: list[float]) -> dict:
     return summary([a / b for a, b in zip(num, den)])
 
 
+def measure_tools(makers: dict, tools: list[str], reps: int, duration_s: float, n_neurons: int,
+                  progress: bool = True) -> tuple[dict, dict]:
+    """Set up every requested tool that can run here (``makers[tool]()`` returns a function timing one run:
+    ``loop_s``, ``spikes``, ...), run them interleaved ``reps`` times, and summarise each: seconds per simulated
+    second, spikes and rate, build time and synapses, and pond's events per second and thread plan. Returns the
+    per-tool results (skipped and failed tools say why) and each tool's series of seconds per simulated second."""
+    runners, results = {}, {}
+    for tool in tools:
+        reason = available(tool) if tool in makers else f"unknown tool; choose from {sorted(makers)}"
+        if reason:
+            results[tool] = {"skipped": reason}
+        else:
+            runners[tool] = makers[tool]()
+    runs = interleave(runners, reps, progress=progress)
+    loops = {}
+    for tool, rs in runs.items():
+        if "error" in rs[0]:
+            results[tool] = rs[0]
+            continue
+        loops[tool] = [r["loop_s"] / duration_s for r in rs]
+        results[tool] = {"run_s_per_sim_s": summary(loops[tool]), "spikes": rs[-1]["spikes"],
+                         "rate_hz": rs[-1]["spikes"] / n_neurons / duration_s,
+                         "build_s": rs[0].get("build_s"), "synapses": rs[0].get("synapses")}
+        if "events_per_s" in rs[0]:
+            results[tool]["events_per_s"] = summary([r["events_per_s"] for r in rs])
+        for key in ("plan", "bytes_per_synapse"):
+            if key in rs[-1]:
+                results[tool][key] = rs[-1][key]
+    return results, loops
+
+
+def median_of(ratios: dict, key: str) -> float | None:
+    """The median of ratio ``key``, or None when one of its tools did not run."""
+    return ratios[key]["median"] if key in ratios else None
+
+
 def goal(value: float | None, target: float, higher_is_better: bool = True) -> dict:
     """One entry of a script's ``goals`` block."""
     met = None if value is None else (value >= target if higher_is_better else value <= target)

@@ -23,7 +23,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import available, goal, interleave, machine, print_report, ratio_summary, run_child, summary
+from _common import goal, machine, measure_tools, median_of, print_report, ratio_summary, run_child
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "pond" / "examples" / "brunel.toml"
 
@@ -97,40 +97,20 @@ def main(argv: list[str] | None = None) -> dict:
                                                  timeout=3600, threads=2)),
               "nest-1thread": lambda: (lambda: run_child([NEST_CODE, str(args.duration), str(args.seed), "1"],
                                                          timeout=3600))}
-    runners, results = {}, {}
-    for tool in args.tools.split(","):
-        reason = available(tool) if tool in makers else f"unknown tool; choose from {sorted(makers)}"
-        if reason:
-            results[tool] = {"skipped": reason}
-        else:
-            runners[tool] = makers[tool]()
-    runs = interleave(runners, args.reps, progress=not args.json)
-    loops = {}
-    for tool, rs in runs.items():
-        if "error" in rs[0]:
-            results[tool] = rs[0]
-            continue
-        loops[tool] = [r["loop_s"] / args.duration for r in rs]
-        results[tool] = {"run_s_per_sim_s": summary(loops[tool]), "spikes": rs[-1]["spikes"],
-                         "rate_hz": rs[-1]["spikes"] / 12500 / args.duration, "build_s": rs[0]["build_s"],
-                         "synapses": rs[0]["synapses"]}
-        if "events_per_s" in rs[0]:
-            results[tool]["events_per_s"] = summary([r["events_per_s"] for r in rs])
-            results[tool]["plan"] = rs[-1]["plan"]
+    results, loops = measure_tools(makers, args.tools.split(","), args.reps, args.duration, 12500,
+                                   progress=not args.json)
     ratios = {}
     for ref, fast in (("nest", "pond-2threads"), ("nest-1thread", "pond"), ("pond", "pond-2threads")):
         if ref in loops and fast in loops:
             ratios[f"{ref}/{fast}"] = ratio_summary(loops[ref], loops[fast])
 
-    def med(key):
-        return ratios[key]["median"] if key in ratios else None
     ev = results.get("pond-2threads", {}).get("events_per_s")
     report = {"model": "Brunel 2000 AI (NEST brunel_delta_nest.py)", "duration_s": args.duration, "neurons": 12500,
               "reps": args.reps, "machine": machine(),
               "threads": {"pond": 1, "pond-2threads": 2, "nest": 2, "nest-1thread": 1},
               "tools": results, "ratios": ratios,
-              "goals": {"brunel_vs_nest": goal(med("nest/pond-2threads"), 6.0),
-                        "brunel_2threads_vs_1": goal(med("pond/pond-2threads"), 1.6),
+              "goals": {"brunel_vs_nest": goal(median_of(ratios, "nest/pond-2threads"), 6.0),
+                        "brunel_2threads_vs_1": goal(median_of(ratios, "pond/pond-2threads"), 1.6),
                         "brunel_events_per_s": goal(ev["median"] if ev else None, 1e9)}}
     if args.json:
         print(json.dumps(report, indent=1))

@@ -25,7 +25,7 @@ import tempfile
 import textwrap
 import time
 
-from _common import available, goal, interleave, machine, print_report, ratio_summary, run_child, summary
+from _common import goal, machine, measure_tools, median_of, print_report, ratio_summary, run_child
 
 BRIAN2_CODE = textwrap.dedent("""
     import json, sys, time
@@ -193,27 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
                   "brian2-cpp": lambda: brian2_runner("cpp", args.duration, args.seed, workdir),
                   "brian2-cython": lambda: brian2_runner("cython", args.duration, args.seed, workdir),
                   "nest": lambda: (lambda: run_nest(args.duration, args.seed))}
-        runners, skipped = {}, {}
-        for tool in tools:
-            reason = available(tool) if tool in makers else f"unknown tool; choose from {sorted(makers)}"
-            if reason:
-                skipped[tool] = reason
-            else:
-                runners[tool] = makers[tool]()
-        runs = interleave(runners, args.reps, progress=not args.json)
-    results = {tool: {"skipped": why} for tool, why in skipped.items()}
-    loops = {}
-    for tool, rs in runs.items():
-        if "error" in rs[0]:
-            results[tool] = rs[0]
-            continue
-        loops[tool] = [r["loop_s"] / args.duration for r in rs]
-        results[tool] = {"run_s_per_sim_s": summary(loops[tool]), "spikes": rs[-1]["spikes"],
-                         "rate_hz": rs[-1]["spikes"] / 4000 / args.duration,
-                         "build_s": rs[0].get("build_s"), "synapses": rs[0].get("synapses")}
-        for key in ("events_per_s", "plan", "bytes_per_synapse"):
-            if key in rs[-1]:
-                results[tool][key] = rs[-1][key]
+        results, loops = measure_tools(makers, tools, args.reps, args.duration, 4000, progress=not args.json)
     ratios = {}
     for fast in ("pond", "pond-2threads"):
         for ref in loops:
@@ -223,12 +203,9 @@ def main(argv: list[str] | None = None) -> dict:
     report["ratios"] = ratios
     if "pond" in results and not args.no_compile_times and "error" not in results["pond"]:
         results["pond"].update(pond_compile_times())
-
-    def med(key):
-        return ratios[key]["median"] if key in ratios else None
-    report["goals"] = {"cuba_vs_brian2_cpp": goal(med("brian2-cpp/pond"), 4.0),
-                       "cuba_2threads_vs_1": goal(med("pond/pond-2threads"), 1.6),
-                       "cuba_2threads_vs_brian2_cpp": goal(med("brian2-cpp/pond-2threads"), 6.0)}
+    report["goals"] = {"cuba_vs_brian2_cpp": goal(median_of(ratios, "brian2-cpp/pond"), 4.0),
+                       "cuba_2threads_vs_1": goal(median_of(ratios, "pond/pond-2threads"), 1.6),
+                       "cuba_2threads_vs_brian2_cpp": goal(median_of(ratios, "brian2-cpp/pond-2threads"), 6.0)}
     if args.json:
         print(json.dumps(report, indent=1))
     else:

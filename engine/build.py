@@ -22,7 +22,7 @@ from engine.interrupt import checkpoint
 from engine.memory import GiB
 from engine.kernels.csr import block_order, scatter_rows
 from engine.kernels.neurons import N_PAR
-from engine.model import Network, PoissonSource, Population, SpikeSource
+from engine.model import Network, PoissonSource, SpikeSource
 from engine.neuron_models import NEURON_MODELS, propagators  # noqa: F401  (propagators: public here since issue 1)
 from engine.streams import named_stream
 from engine.synapse_models import TsodyksMarkram
@@ -40,11 +40,6 @@ def default_blocks() -> int:
     import numba
 
     return max(1, min(int(numba.config.NUMBA_NUM_THREADS), _MAX_BLOCKS))
-
-
-def check_time_constants(pop: Population, dt: float) -> None:
-    """Reject steps longer than one of ``pop``'s time constants (see :mod:`engine.neuron_models`)."""
-    NEURON_MODELS[pop.model].check_time_constants(pop, dt)
 
 
 @dataclass

@@ -9,7 +9,6 @@ batch, on any number of threads.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence

@@ -12,21 +12,30 @@ from numba.extending import intrinsic
 _SPIN_LIMIT = 1 << 36  # about a minute of spinning: a worker that never arrives means the threads were not there
 
 
+def _int64_array(arr) -> bool:
+    return isinstance(arr, types.Array) and arr.dtype == types.int64
+
+
 def _pointer(context, builder, arrty, arr, idx):
     ary = context.make_array(arrty)(context, builder, arr)
     return cgutils.get_item_pointer(context, builder, arrty, ary, [idx], wraparound=False)
 
 
+def _pointer_and_value(context, builder, signature, args):
+    """The element pointer ``&arr[idx]`` and ``value`` as an int64, of an ``(arr, idx, value)`` intrinsic call."""
+    ptr = _pointer(context, builder, signature.args[0], args[0], args[1])
+    return ptr, context.cast(builder, args[2], signature.args[2], types.int64)
+
+
 @intrinsic
 def atomic_add(typingctx, arr, idx, value):
     """``arr[idx] += value`` atomically (int64 array); returns the value before the addition."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+    if not _int64_array(arr):
         return None
     sig = types.int64(arr, idx, value)
 
     def codegen(context, builder, signature, args):
-        ptr = _pointer(context, builder, signature.args[0], args[0], args[1])
-        val = context.cast(builder, args[2], signature.args[2], types.int64)
+        ptr, val = _pointer_and_value(context, builder, signature, args)
         return builder.atomic_rmw("add", ptr, val, "seq_cst")
 
     return sig, codegen
@@ -35,7 +44,7 @@ def atomic_add(typingctx, arr, idx, value):
 @intrinsic
 def atomic_load(typingctx, arr, idx):
     """``arr[idx]`` read atomically (int64 array), so a spinning loop sees other threads' stores."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+    if not _int64_array(arr):
         return None
     sig = types.int64(arr, idx)
 
@@ -49,13 +58,12 @@ def atomic_load(typingctx, arr, idx):
 @intrinsic
 def atomic_store(typingctx, arr, idx, value):
     """``arr[idx] = value`` written atomically (int64 array)."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+    if not _int64_array(arr):
         return None
     sig = types.void(arr, idx, value)
 
     def codegen(context, builder, signature, args):
-        ptr = _pointer(context, builder, signature.args[0], args[0], args[1])
-        val = context.cast(builder, args[2], signature.args[2], types.int64)
+        ptr, val = _pointer_and_value(context, builder, signature, args)
         builder.store_atomic(val, ptr, "seq_cst", 8)
         return context.get_dummy_value()
 
