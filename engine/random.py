@@ -20,11 +20,10 @@ True
 """
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from engine.kernels.rng import mix64, stream_key, uniform, uniform_open
+from engine.streams import name_hash
 
 __all__ = ["mix64", "stream_key", "uniform", "uniform_open", "named_seed"]
 
@@ -51,5 +50,5 @@ def named_seed(seed: int, name: str) -> int:
         raise ValueError(f"named_seed: seed={seed!r} must be an int in [0, 2**63)")
     if not isinstance(name, str) or not name:
         raise ValueError(f"named_seed: name={name!r} must be a non-empty string")
-    tag = int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
+    tag = name_hash(name)
     return int(stream_key(int(seed), tag & _MASK63, tag >> 63)) & _MASK63

@@ -10,7 +10,12 @@ from __future__ import annotations
 import hashlib
 
 
+def name_hash(text: str) -> int:
+    """A 64-bit hash of ``text`` that is the same on every machine and Python version (BLAKE2b of its UTF-8 bytes,
+    little-endian; not Python's salted ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
 def named_stream(kind: str, name: str, quantity: str) -> int:
     """The stream id of ``quantity`` of the ``kind`` object called ``name`` (an int in [0, 2**62))."""
-    digest = hashlib.blake2b(f"{kind}\x00{name}\x00{quantity}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 2
+    return name_hash(f"{kind}\x00{name}\x00{quantity}") >> 2
