@@ -44,19 +44,22 @@ class Uniform:
         _real("Uniform", "high", self.high, f"a finite number >= low = {self.low}", lambda v: v >= float(self.low))
 
     def _kernel_args(self):
-        return 0, float(self.low), float(self.high)
+        return 0, float(self.low), float(self.high), -math.inf, math.inf
 
 
 @dataclass(frozen=True)
 class Normal:
-    r"""Normal with mean ``mean`` and standard deviation ``std``, keeping the sign of the mean.
+    r"""Normal with mean ``mean`` and standard deviation ``std``, redrawn outside ``[low, high]``.
 
-    .. math:: x = \mu + \sigma z, \quad z \sim N(0, 1), \text{ redrawn while } x\,\mu < 0
+    .. math:: x = \mu + \sigma z, \quad z \sim N(0, 1), \text{ redrawn while } x \notin [low, high]
 
-    A value whose sign differs from the mean's is redrawn (not clipped to 0), so an excitatory weight stays
+    Without bounds a value whose sign differs from the mean's is redrawn (not clipped to 0): ``[0, ∞)`` for a
+    positive mean, ``(-∞, 0]`` for a negative one, no bound for ``mean == 0``. So an excitatory weight stays
     excitatory and an inhibitory one inhibitory; the result is the normal truncated at 0 on the far side of the mean
     (its mean is therefore slightly further from 0 than ``mean`` when ``std`` is not small against ``|mean|``).
-    With ``mean == 0`` nothing is redrawn. Box–Muller transform.
+    Given ``low`` and/or ``high`` replace that rule (a missing side is unbounded), as NEST's
+    ``redraw(normal(...), min=..., max=...)`` does: e.g. delays ``Normal(1.5, 0.75, low=0.1)``. Box–Muller
+    transform.
 
     Parameters
     ----------
@@ -64,17 +67,44 @@ class Normal:
         Finite.
     std : float
         Finite, >= 0.
+    low, high : float or None, default=None
+        Redraw bounds, finite, ``low < high``; the interval must hold at least 1e-6 of the normal's mass (so the
+        redraw loop ends), or contain ``mean`` when ``std == 0``.
     """
 
     mean: float
     std: float
+    low: float | None = None
+    high: float | None = None
 
     def __post_init__(self):
         _real("Normal", "mean", self.mean, "a finite number", lambda v: True)
         _real("Normal", "std", self.std, "a finite number >= 0", lambda v: v >= 0.0)
+        for name in ("low", "high"):
+            if getattr(self, name) is not None:
+                _real("Normal", name, getattr(self, name), "a finite number or None", lambda v: True)
+        if self.low is not None and self.high is not None and not float(self.low) < float(self.high):
+            raise ValueError(f"Normal: low = {self.low!r}, high = {self.high!r} is not allowed; low must be < high")
+        lo, hi = self.bounds()
+        if self.std == 0:
+            mass = 1.0 if lo <= self.mean <= hi else 0.0
+        else:
+            cdf = lambda x: 0.5 * math.erfc(-(x - float(self.mean)) / (float(self.std) * math.sqrt(2.0)))  # noqa: E731
+            mass = cdf(hi) - cdf(lo)
+        if mass < 1e-6:
+            raise ValueError(f"Normal: [low, high] = [{lo}, {hi}] holds {mass:.3g} of the mass of "
+                             f"N({self.mean}, {self.std}²); it must hold at least 1e-6 (move the bounds or the mean)")
+
+    def bounds(self) -> tuple[float, float]:
+        """The accepted interval ``[low, high]`` (infinite where unbounded), with the sign rule when neither is set."""
+        if self.low is None and self.high is None:
+            m = float(self.mean)
+            return (0.0 if m > 0 else -math.inf), (0.0 if m < 0 else math.inf)
+        return (-math.inf if self.low is None else float(self.low)), (math.inf if self.high is None
+                                                                       else float(self.high))
 
     def _kernel_args(self):
-        return 1, float(self.mean), float(self.std)
+        return (1, float(self.mean), float(self.std)) + self.bounds()
 
 
 @dataclass(frozen=True)
@@ -99,7 +129,7 @@ class Gamma:
         _real("Gamma", "scale", self.scale, "a finite number > 0", lambda v: v > 0.0)
 
     def _kernel_args(self):
-        return 2, float(self.shape), float(self.scale)
+        return 2, float(self.shape), float(self.scale), -math.inf, math.inf
 
 
 @dataclass(frozen=True)
@@ -123,7 +153,7 @@ class LogNormal:
         _real("LogNormal", "sigma", self.sigma, "a finite number >= 0", lambda v: v >= 0.0)
 
     def _kernel_args(self):
-        return 3, float(self.mu), float(self.sigma)
+        return 3, float(self.mu), float(self.sigma), -math.inf, math.inf
 
 
 DISTRIBUTIONS = (Uniform, Normal, Gamma, LogNormal)
@@ -168,8 +198,7 @@ def resolve_values(spec, n: int, *, seed: int, stream: int, name: str) -> tuple[
             raise ValueError(f"{name}: {pname} = {value!r} is not allowed; it must be an integer in [0, 2**63 - 1]")
     if isinstance(spec, DISTRIBUTIONS):
         from engine.kernels.distributions import sample
-        kind, a, b = spec._kernel_args()
-        return None, sample(kind, a, b, int(n), int(seed), int(stream))
+        return None, sample(*spec._kernel_args(), int(n), int(seed), int(stream))
     if isinstance(spec, (bool, np.bool_)) or isinstance(spec, (str, bytes)) or spec is None:
         raise ValueError(f"{name} = {spec!r} is not allowed; give a finite number, a distribution "
                          f"(Uniform, Normal, Gamma, LogNormal) or an array of {n} finite values")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.connectivity import DistanceDependent, expected_synapses
+from engine.distributions import Gamma, LogNormal, Normal, Uniform
 from engine.memory import GiB, available_bytes
 from engine.model import Network, PoissonSource
 
@@ -71,6 +72,23 @@ def _const(v) -> bool:
     return np.ndim(v) == 0 and isinstance(v, (int, float, np.number))
 
 
+def _delay_bound(delay) -> float:
+    """A delay's largest value: a constant, a distribution's upper bound (its mean plus 4 SD when unbounded), or
+    an array's maximum."""
+    if _const(delay):
+        return float(delay)
+    if isinstance(delay, Uniform):
+        return float(delay.high)
+    if isinstance(delay, Normal):
+        hi = delay.bounds()[1]
+        return hi if np.isfinite(hi) else float(delay.mean) + 4.0 * float(delay.std)
+    if isinstance(delay, (Gamma, LogNormal)):
+        mean = float(delay.shape * delay.scale) if isinstance(delay, Gamma) else float(np.exp(delay.mu))
+        return 4.0 * mean
+    arr = np.asarray(delay, dtype=np.float64)
+    return float(arr.max()) if arr.size else 1.0
+
+
 def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None) -> MemoryEstimate:
     """The :class:`MemoryEstimate` of ``net`` run with ``trials`` trials (see the module docstring)."""
     from engine.build import default_blocks
@@ -91,8 +109,7 @@ def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None) 
         counts[group] += _expected(proj.rule, sizes.get(proj.source, 0), sizes.get(proj.target, 0))
         drawn_w[group] |= not _const(proj.weight)
         drawn_d[group] |= not _const(proj.delay)
-        delay = proj.delay if _const(proj.delay) else getattr(proj.delay, "high", getattr(proj.delay, "mean", 1.0))
-        max_delay = max(max_delay, float(delay))  # a drawn delay counts its upper bound, or its mean
+        max_delay = max(max_delay, _delay_bound(proj.delay))
     D = int(round(max_delay / net.dt)) + 1
     d_size = 1 if D <= 256 else 2
     static, dynamic = counts["static"], counts["dynamic"]

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from engine.distributions import DISTRIBUTIONS
 from engine.neuron_models import NEURON_MODELS
 from engine.synapse_models import SYNAPSE_MODELS, StaticSynapse
 
@@ -138,7 +139,8 @@ class Population(_Validated):
     State     Initial value    Meaning
     ========  ===============  ======================================================================
     ``V``     ``V_init``       membrane potential (mV): a number, ``(low, high)`` for uniform random
-                               values drawn per trial, or an array of ``size`` values
+                               values drawn per trial, a distribution (e.g. ``Normal(-58, 10)``)
+                               drawn per neuron and trial, or an array of ``size`` values
     ``I_ex``  0 pA             excitatory synaptic current
     ``I_in``  0 pA             inhibitory synaptic current
     ========  ===============  ======================================================================
@@ -210,6 +212,8 @@ class Population(_Validated):
         v = self.V_init
         if v is None:
             return self.E_L
+        if isinstance(v, DISTRIBUTIONS):
+            return v
         if np.ndim(v) == 0:
             return _finite_number(owner, "V_init", v, "mV")
         if isinstance(v, tuple) and len(v) == 2:

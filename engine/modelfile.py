@@ -52,8 +52,9 @@ Synapse models (``synapse.type``, :mod:`engine.synapse_models`): ``static`` and 
 Rules (``rule.type``): ``all_to_all``, ``one_to_one``, ``fixed_probability`` (``p``), ``fixed_in_degree`` (``k``),
 ``fixed_out_degree`` (``k``), ``fixed_total_number`` (``n``), ``distance_dependent`` (``C``, ``lam``), ``explicit``
 (``sources``, ``targets``); a rule without parameters may be written as a string (``rule = "all_to_all"``).
-Distributions (``dist``): ``uniform`` (``low``, ``high``), ``normal`` (``mean``, ``std``), ``gamma`` (``shape``,
-``scale``), ``lognormal`` (``mu``, ``sigma``).
+Distributions (``dist``): ``uniform`` (``low``, ``high``), ``normal`` (``mean``, ``std``, optional redraw bounds
+``low``, ``high``), ``gamma`` (``shape``, ``scale``), ``lognormal`` (``mu``, ``sigma``). ``V_init`` takes any of them
+(drawn per neuron and trial).
 
 Units: a bare number is in pond's base unit of the quantity (ms, mV, pA, pF, Hz). A string with a unit is converted
 and its dimension checked: ``delay = "1.5 ms"``, ``tau_m = "0.02 s"``, ``I_e = "13.5 nA"``, ``C_m = "30 nF"``,
@@ -302,20 +303,21 @@ def _kind(v: dict, key: str, options: tuple, what: str) -> str:
     return _wrap((key,), _choice(options), v[key])
 
 
-# distributions: name -> (class, parameters, which parameters carry the quantity's unit)
+# distributions: name -> (class, required parameters, optional parameters, which parameters carry the quantity's unit)
 _DISTS = {
-    "uniform": (D.Uniform, ("low", "high"), ("low", "high")),
-    "normal": (D.Normal, ("mean", "std"), ("mean", "std")),
-    "gamma": (D.Gamma, ("shape", "scale"), ("scale",)),
-    "lognormal": (D.LogNormal, ("mu", "sigma"), ()),
+    "uniform": (D.Uniform, ("low", "high"), (), ("low", "high")),
+    "normal": (D.Normal, ("mean", "std"), ("low", "high"), ("mean", "std", "low", "high")),
+    "gamma": (D.Gamma, ("shape", "scale"), (), ("scale",)),
+    "lognormal": (D.LogNormal, ("mu", "sigma"), (), ()),
 }
 
 
 def _distribution(v: dict, kind: str):
     name = _kind(v, "dist", tuple(_DISTS), "a distribution table")
-    cls, params, with_unit = _DISTS[name]
-    _table_keys(v, ("dist",) + params, params, f"a {name} distribution")
-    args = {p: _wrap((p,), lambda x, p=p: _number(x, kind if p in with_unit else "number"), v[p]) for p in params}
+    cls, params, optional, with_unit = _DISTS[name]
+    _table_keys(v, ("dist",) + params + optional, params, f"a {name} distribution")
+    args = {p: _wrap((p,), lambda x, p=p: _number(x, kind if p in with_unit else "number"), v[p])
+            for p in params + optional if p in v}
     try:
         return cls(**args)
     except (TypeError, ValueError) as e:
@@ -335,10 +337,8 @@ def _value_spec(kind: str) -> Callable:
 
 def _v_init(v):
     if isinstance(v, dict):
-        if v.get("dist") != "uniform":
-            raise _Bad("V_init takes a number, one value per neuron or {dist = \"uniform\", low = .., high = ..}")
         d = _distribution(v, "voltage")
-        return (d.low, d.high)
+        return (d.low, d.high) if isinstance(d, D.Uniform) else d
     if isinstance(v, list):
         return _number_array(v, "voltage")
     return _number(v, "voltage")

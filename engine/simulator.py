@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from engine.build import Built, build, current_events, poisson_sampler, segment_rates, spike_generator_events
+from engine.distributions import DISTRIBUTIONS
 from engine.grid import grid_steps, step_times
 from engine.interrupt import deferred_interrupts
 from engine.progress import interactive
@@ -24,7 +25,7 @@ from engine.memory import check_fits
 from engine.kernels.network import (QUEUE_FULL, RECORD_FULL, STALLED, Buffers, Conn, Control, Inputs, Neurons,
                                     Queues, Records, State, Stp, run_blocks_parallel, run_trials_parallel,
                                     run_trials_serial)
-from engine.kernels.state import init_uniform, stream_keys
+from engine.kernels.state import init_draw, init_uniform, stream_keys
 from engine.streams import named_stream
 from engine.model import (STATE_VARIABLES, CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor,
                           SpikeSource, StateMonitor, check_spike_arrays)
@@ -193,11 +194,14 @@ class Simulator:
         for k, pop in enumerate(self.network.populations):
             lo, hi = b.pop_lo[k], b.pop_hi[k]
             v = pop.V_init
-            if isinstance(v, tuple):
+            if isinstance(v, tuple) or isinstance(v, DISTRIBUTIONS):
                 stream = named_stream("population", pop.name, "V_init")
                 keys = stream_keys(self.network.seed, stream, 1, self.trial_ids)[:, 0].copy()
                 block = np.empty((B, hi - lo), dtype=np.float64)
-                init_uniform(block, keys, v[0], v[1])
+                if isinstance(v, tuple):
+                    init_uniform(block, keys, v[0], v[1])
+                else:
+                    init_draw(block, keys, *v._kernel_args())
                 self.V[:, lo:hi] = block
             else:
                 self.V[:, lo:hi] = v

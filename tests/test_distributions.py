@@ -158,3 +158,51 @@ def test_resolve_values_bad_arguments():
         resolve_values(Uniform(0, 1), 3, seed=-3, stream=0, name="weight")
     with pytest.raises(ValueError, match="weight: stream = 0.5"):
         resolve_values(Uniform(0, 1), 3, seed=0, stream=0.5, name="weight")
+
+
+def test_normal_bounds_redraw_outside_the_interval():
+    v = resolve_values(Normal(1.5, 0.75, low=0.1), 20000, seed=3, stream=7, name="delay")[1]
+    assert v.min() >= 0.1 and abs(np.median(v) - 1.5) < 0.05
+    v = resolve_values(Normal(0.0, 1.0, low=-0.5, high=0.5), 5000, seed=3, stream=7, name="w")[1]
+    assert v.min() >= -0.5 and v.max() <= 0.5
+    # without bounds the sign rule: identical to bounds at 0 on the far side
+    a = resolve_values(Normal(-2.0, 3.0), 1000, seed=1, stream=2, name="w")[1]
+    b = resolve_values(Normal(-2.0, 3.0, high=0.0), 1000, seed=1, stream=2, name="w")[1]
+    assert a.max() <= 0.0 and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"low": 2.0, "high": 1.0}, "low must be < high"),
+    ({"low": 1.0, "high": 1.0}, "low must be < high"),
+    ({"low": 100.0}, "at least 1e-6"),
+    ({"low": float("nan")}, "low = nan"),
+    ({"high": "x"}, "high = 'x'"),
+])
+def test_normal_bounds_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Normal(1.0, 1.0, **kwargs)
+
+
+def test_normal_zero_std_needs_mean_inside_bounds():
+    with pytest.raises(ValueError, match="at least 1e-6"):
+        Normal(1.0, 0.0, low=2.0)
+    assert resolve_values(Normal(1.0, 0.0, low=0.5), 3, seed=0, stream=0, name="w")[1].tolist() == [1.0] * 3
+
+
+def test_v_init_distribution_per_neuron_and_trial():
+    from engine import Network, Population, Simulator
+    from engine.modelfile import loads_model
+
+    def v0(trials):
+        net = Network(dt=0.1, seed=5)
+        net.add(Population("a", 4000, V_init=Normal(-58.0, 10.0)))
+        return Simulator(net, trials=trials).V0
+
+    v = v0(2)
+    assert abs(v[0].mean() + 58.0) < 0.5 and abs(v[0].std() - 10.0) < 0.5
+    assert not np.array_equal(v[0], v[1])  # each trial draws its own
+    assert np.array_equal(v, v0(2)) and np.array_equal(v[0], v0(1)[0])
+    net, _ = loads_model('[[population]]\nname = "a"\nsize = 4000\n'
+                         'V_init = {dist = "normal", mean = -58.0, std = 10.0}\n[network]\nseed = 5\n')
+    assert net.get("a").V_init == Normal(-58.0, 10.0)
+    assert np.array_equal(Simulator(net).V0[0], v[0])

@@ -25,13 +25,13 @@ def _std_normal(key, c):
 
 
 @njit(cache=True, inline="always")
-def _normal_same_sign(key, mean, std):
-    """``mean + std · N(0, 1)``, redrawn while its sign is opposite to ``mean``'s (``mean == 0``: never)."""
+def _normal_within(key, mean, std, low, high):
+    """``mean + std · N(0, 1)``, redrawn while outside ``[low, high]``."""
     c = 0
     while True:
         x = mean + std * _std_normal(key, c)
         c += 2
-        if x * mean >= 0.0:
+        if low <= x <= high:
             return x
 
 
@@ -57,19 +57,23 @@ def _gamma(key, shape, scale):
             return g * scale
 
 
+@njit(cache=True, inline="always")
+def draw(kind, a, b, low, high, key):
+    """One sample of distribution ``kind`` with parameters ``(a, b)`` from stream ``key``: UNIFORM (low, high),
+    NORMAL (mean, std; redrawn outside ``[low, high]``), GAMMA (shape, scale), LOGNORMAL (mu, sigma)."""
+    if kind == UNIFORM:
+        return a + (b - a) * uniform(key, 0)
+    if kind == NORMAL:
+        return _normal_within(key, a, b, low, high)
+    if kind == GAMMA:
+        return _gamma(key, a, b)
+    return np.exp(a + b * _std_normal(key, 0))
+
+
 @njit(cache=True, parallel=True)
-def sample(kind, a, b, n, seed, stream):
-    """``n`` float64 samples of distribution ``kind`` with parameters ``(a, b)``:
-    UNIFORM (low, high), NORMAL (mean, std, sign kept), GAMMA (shape, scale), LOGNORMAL (mu, sigma)."""
+def sample(kind, a, b, low, high, n, seed, stream):
+    """``n`` float64 samples of :func:`draw`, sample ``i`` from stream ``(seed, stream, i)``."""
     out = np.empty(n, dtype=np.float64)
     for i in prange(n):
-        key = stream_key(seed, stream, i)
-        if kind == UNIFORM:
-            out[i] = a + (b - a) * uniform(key, 0)
-        elif kind == NORMAL:
-            out[i] = _normal_same_sign(key, a, b)
-        elif kind == GAMMA:
-            out[i] = _gamma(key, a, b)
-        else:
-            out[i] = np.exp(a + b * _std_normal(key, 0))
+        out[i] = draw(kind, a, b, low, high, stream_key(seed, stream, i))
     return out

@@ -2,7 +2,8 @@
 import numpy as np
 from numba import njit
 
-from engine.kernels.rng import stream_key, uniform
+from engine.kernels.distributions import draw
+from engine.kernels.rng import mix64, stream_key, uniform
 
 
 @njit(cache=True)
@@ -11,6 +12,15 @@ def init_uniform(out, keys, low, high):
     for b in range(out.shape[0]):
         for i in range(out.shape[1]):
             out[b, i] = low + (high - low) * uniform(keys[b], i)
+
+
+@njit(cache=True)
+def init_draw(out, keys, kind, a, b, low, high):
+    """``out[b, i]``: a :func:`~engine.kernels.distributions.draw` from the stream whose key is the ``i``-th 64-bit
+    output of trial ``b``'s stream ``keys[b]``."""
+    for t in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            out[t, i] = draw(kind, a, b, low, high, mix64(keys[t] + np.uint64(i) * np.uint64(0x9E3779B97F4A7C15)))
 
 
 @njit(cache=True)
