@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.connectivity import build_connectivity
-from engine.distributions import resolve_values
+from engine.connectivity import RowSource, expected_synapses, row_source
+from engine.distributions import DISTRIBUTIONS, Uniform, resolve_values
 from engine.grid import grid_steps
 from engine.interrupt import checkpoint
+from engine.progress import interactive
 from engine.memory import GiB
-from engine.kernels.csr import block_order, scatter_rows
 from engine.kernels.neurons import N_PAR
 from engine.model import Network, PoissonSource, SpikeSource
 from engine.neuron_models import NEURON_MODELS, propagators  # noqa: F401  (propagators: public here since issue 1)
@@ -228,143 +228,246 @@ def _delay_steps(proj, n: int, dt: float, seed: int, stream: int) -> tuple[int |
     return None, np.clip(np.rint(arr / dt), 1, _MAX_DELAY_STEPS).astype(np.int64)  # drawn: rounded, as NEST does
 
 
+_ROW_CHUNK = 1 << 16  # rows per kernel call of the streaming passes: progress and Ctrl-C between two calls
+
+
+@dataclass
+class _Part:
+    """One projection's plan in the streaming build: where its rows go, how they are regenerated, its constant
+    weight and delay (None when they vary), and, after the counting pass, its own row pointers."""
+
+    proj: object
+    dynamic: bool
+    pre_lo: int
+    n_src: int
+    post_lo: int
+    rows: RowSource | None
+    d_off: int  # delta targets take input one step earlier (see kernels.network): delays stored one step shorter
+    w_const: float | None
+    d_const: int | None  # steps
+    p_indptr: np.ndarray | None = None
+
+    @property
+    def nnz(self) -> int:
+        return int(self.p_indptr[-1])
+
+
 def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: int, block_size: int, n_blocks: int):
-    """Generate every projection's synapses (random draws keyed by the projection's name) and merge them into one
-    synapse group per synapse model, each a CSR over the presynaptic space with rows cut into target blocks."""
+    """Generate every projection's synapses straight into one synapse group per synapse model, each a CSR over the
+    presynaptic space with rows cut into target blocks (:mod:`engine.kernels.csr`: a counting pass, then a filling
+    pass; random draws keyed by the projection's name). Peak memory is the final arrays' (rules that are not row
+    by row hold their own 4-byte targets until their rows are written)."""
     dt, seed = net.dt, net.seed
     parts = []
     for proj in net.projections:
         pre_lo, pre = pre_index[proj.source]
         post_lo, post = post_index[proj.target]
-        same = proj.source == proj.target
         checkpoint()  # Ctrl-C or SIGTERM: stop between two compiled calls, never inside one
-        indptr, targets = build_connectivity(
-            proj.rule, pre.size, post.size, seed=seed, stream=named_stream("projection", proj.name, "connectivity"),
-            allow_autapses=proj.allow_autapses, allow_multapses=proj.allow_multapses, same_population=same,
-            pre_positions=getattr(pre, "positions", None), post_positions=post.positions)
-        checkpoint()
-        nnz = targets.size
-        w_const, w_arr = resolve_values(proj.weight, nnz, seed=seed,
-                                        stream=named_stream("projection", proj.name, "weight"),
-                                        name=f"Projection {proj.name!r} weight")
-        d_const, d_arr = _delay_steps(proj, nnz, dt, seed, named_stream("projection", proj.name, "delay"))
-        if post.model == "iaf_psc_delta":  # delta targets take input one step earlier (see kernels.network)
-            d_const, d_arr = (None, d_arr - 1) if d_arr is not None else (d_const - 1, None)
-        params = _synapse_parameters(proj, nnz, seed)
-        parts.append((proj, pre_lo, pre.size, post_lo, indptr, targets, w_const, w_arr, d_const, d_arr, params))
-    stored = [p[8] for p in parts if p[9] is None] + [int(p[9].max()) for p in parts if p[9] is not None and p[9].size]
-    stored_min = [p[8] for p in parts if p[9] is None] + [int(p[9].min()) for p in parts
-                                                          if p[9] is not None and p[9].size]
-    max_delay = max(stored + [1])
-    d_dtype = np.uint8 if max_delay <= np.iinfo(np.uint8).max else np.uint16
-    static = [p for p in parts if p[10] is None]
-    dynamic = [p for p in parts if p[10] is not None]
-    row_d = _row_homogeneous(parts, 8, 9)  # one delay per source across every group: spikes are queued whole
-    groups = []
-    for members, per_syn_w in ((static, False), (dynamic, True)):
-        if per_syn_w and not members:  # no dynamic synapses: an empty group costs nothing
-            groups.append(_empty_dynamic_group(n_blocks, d_dtype))
-            continue
-        groups.append(_merge_group(members, n_pre, d_dtype, per_syn_w, row_d, block_size, n_blocks))
-    proj_slices = {p[0].name: (p[1], p[1] + p[2], p[3], int(p[5].size)) for p in parts}
-    static_group = groups[0]
-    static_group.update(max_delay=max_delay, min_delay=min(stored_min) if stored_min else 1,
-                        row_delays=row_d is not None)
-    return groups, proj_slices
+        rows = row_source(proj.rule, pre.size, post.size, seed=seed,
+                          stream=named_stream("projection", proj.name, "connectivity"),
+                          allow_autapses=proj.allow_autapses, allow_multapses=proj.allow_multapses,
+                          same_population=proj.source == proj.target, pre_positions=getattr(pre, "positions", None),
+                          post_positions=post.positions)
+        d_const = _delay_steps(proj, 0, dt, 0, 0)[0] if _is_const(proj.delay) else None
+        if isinstance(proj.delay, DISTRIBUTIONS):
+            _check_delay_support(proj, dt)
+        parts.append(_Part(proj, isinstance(proj.synapse, TsodyksMarkram), pre_lo, pre.size, post_lo, rows,
+                           int(post.model == "iaf_psc_delta"), float(proj.weight) if _is_const(proj.weight) else None,
+                           d_const))
+    row_d = _row_homogeneous(parts, "d_const")  # one delay per source across every group: spikes are queued whole
+    d_dtype = np.uint8 if _delay_bound(parts, dt) <= np.iinfo(np.uint8).max else np.uint16
+    total_rows = 2 * sum(p.n_src for p in parts)
+    with _build_bar(total_rows, sum(_expected(p) for p in parts)) as bar:
+        static = _stream_group([p for p in parts if not p.dynamic], False, n_pre, d_dtype, row_d, block_size,
+                               n_blocks, seed, dt, bar)
+        dynamic = _stream_group([p for p in parts if p.dynamic], True, n_pre, d_dtype, row_d, block_size,
+                                n_blocks, seed, dt, bar)
+    stored = [(p.d_const - p.d_off, p.d_const - p.d_off) for p in parts if p.d_const is not None]
+    stored += static.pop("delay_range") + dynamic.pop("delay_range")
+    static.update(max_delay=max([hi for _, hi in stored] + [1]), min_delay=min([lo for lo, _ in stored] or [1]),
+                  row_delays=row_d is not None)
+    proj_slices = {p.proj.name: (p.pre_lo, p.pre_lo + p.n_src, p.post_lo, p.nnz) for p in parts}
+    return (static, dynamic), proj_slices
 
 
-def _empty_dynamic_group(n_blocks: int, d_dtype) -> dict:
-    return {"indptr": np.zeros(1, np.int64), "row_ptr": np.zeros((0, n_blocks + 1), np.int64),
-            "targets": np.zeros(0, np.int32), "w": np.zeros(0, np.float32), "d_syn": np.zeros(0, d_dtype),
-            "d_row": np.zeros(0, np.int32), **{name: np.zeros(0) for name in TsodyksMarkram.parameters}}
+def _is_const(v) -> bool:
+    return np.ndim(v) == 0 and isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
 
 
-def _synapse_parameters(proj, nnz: int, seed: int) -> dict | None:
-    """Per-synapse parameters of a dynamic synapse model (None for static synapses), drawn from streams keyed by the
-    projection's name."""
-    model = proj.synapse
-    if not isinstance(model, TsodyksMarkram):
-        return None
-    out = {}
-    for name in model.parameters:
-        if name == "u0" and model.u0 is None:  # the first spike's utilisation is each synapse's U
-            out[name] = out["U"].copy()
-            continue
-        const, arr = resolve_values(getattr(model, name), nnz, seed=seed,
-                                    stream=named_stream("projection", proj.name, name),
-                                    name=f"Projection {proj.name!r} synapse {name}")
-        values = np.full(nnz, const, dtype=np.float64) if arr is None else arr
-        if name in model.clipped:
-            values = np.clip(values, 0.0, 1.0)
-        elif name == "tau_rec" and values.size and values.min() <= 0:
-            raise ValueError(f"Projection {proj.name!r}: tau_rec drew {values.min()} ms; it must be > 0")
-        elif name == "tau_fac" and values.size and values.min() < 0:
-            raise ValueError(f"Projection {proj.name!r}: tau_fac drew {values.min()} ms; it must be >= 0")
-        out[name] = values
-    return out
+def _expected(part: _Part) -> float:
+    n = expected_synapses(part.proj.rule, part.n_src, part.rows.ip[0])
+    return float(n) if n is not None else 0.0
 
 
-def _merge_group(parts: list, n_pre: int, d_dtype, per_syn_w: bool, row_d_all: dict | None, block_size: int,
-                 n_blocks: int) -> dict:
-    """One synapse group from its projections' parts: rows hold their projections' synapses in the order the
-    projections were added, then each row is cut into target blocks (a stable reorder). ``row_d_all`` gives every
-    source's one delay when all groups agree on it (the spike queue then holds spikes, whatever their group)."""
-    counts = np.zeros(n_pre, dtype=np.int64)
-    for part in parts:
-        counts[part[1]:part[1] + part[2]] += np.diff(part[4])
-    indptr = np.zeros(n_pre + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
+def _build_bar(total_rows: int, synapses: float):
+    """A tqdm bar over the rows of both passes, shown to a person watching a build of at least 1e7 synapses."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total_rows, unit="rows", unit_scale=True, delay=2.0, leave=False, desc="building synapses",
+                disable=not interactive() or synapses < 1e7)
+
+
+def _check_delay_support(proj, dt: float) -> None:
+    """A uniform delay whose range reaches below dt or beyond the queue is refused before anything is drawn (other
+    distributions are checked draw by draw: their tails are rarely reached)."""
+    if not isinstance(proj.delay, Uniform):
+        return
+    lo, hi = proj.delay.support()
+    owner = f"Projection {proj.name!r}"
+    if lo < dt * (1 - 1e-9):
+        raise ValueError(f"{owner}: delay = {proj.delay!r} draws down to {lo} ms, which is not allowed; delays must "
+                         f"be >= dt = {dt} ms")
+    if hi > _MAX_DELAY_STEPS * dt * (1 + 1e-9):
+        raise ValueError(f"{owner}: delay = {proj.delay!r} draws up to {hi} ms, which is not allowed; delays must "
+                         f"be at most {_MAX_DELAY_STEPS} steps of dt = {dt} ms ({_MAX_DELAY_STEPS * dt:g} ms)")
+
+
+def _delay_bound(parts: list, dt: float) -> int:
+    """The largest delay (steps, as stored) any synapse can get, known before any synapse exists: it chooses the
+    delay dtype."""
+    bound = 1
+    for p in parts:
+        if p.d_const is not None:
+            hi = p.d_const
+        elif isinstance(p.proj.delay, DISTRIBUTIONS):
+            hi = min(max(int(np.rint(p.proj.delay.support()[1] / dt)), 1), _MAX_DELAY_STEPS)
+        else:  # given delays (checked against the grid once their count is known)
+            try:
+                arr = np.asarray(p.proj.delay, dtype=np.float64)
+            except (TypeError, ValueError):
+                arr = np.ones(0)
+            finite = arr[np.isfinite(arr)]
+            hi = min(max(int(np.rint(finite.max() / dt)), 1), _MAX_DELAY_STEPS) if finite.size else 1
+        bound = max(bound, hi - p.d_off)
+    return bound
+
+
+def _stream_group(parts: list, dynamic: bool, n_pre: int, d_dtype, row_d: dict | None, block_size: int,
+                  n_blocks: int, seed: int, dt: float, bar) -> dict:
+    """One synapse group from its projections (in the order they were added): count every (row, block) segment,
+    allocate the final arrays once, then write every synapse at its place."""
+    from engine.kernels import csr as K
+
+    names = TsodyksMarkram.parameters if dynamic else ()
+    if dynamic and not parts:  # no dynamic synapses: an empty group costs nothing
+        return {"indptr": np.zeros(1, np.int64), "row_ptr": np.zeros((0, n_blocks + 1), np.int64),
+                "targets": np.zeros(0, np.int32), "w": np.zeros(0, np.float32), "d_syn": np.zeros(0, d_dtype),
+                "d_row": np.zeros(0, np.int32), **{name: np.zeros(0) for name in names}, "delay_range": []}
+    row_w = None if dynamic else _row_homogeneous(parts, "w_const")
+    row_d = row_d if row_d is not None else _row_homogeneous(parts, "d_const")
+    counts = np.zeros((n_pre, n_blocks), dtype=np.int64)
+    for p in parts:
+        r = p.rows
+        sizes = np.empty(p.n_src, dtype=np.int64)
+        for r0 in range(0, p.n_src, _ROW_CHUNK):
+            checkpoint()
+            r1 = min(r0 + _ROW_CHUNK, p.n_src)
+            K.count_row_blocks(r.kind, r.ip, r.fp, r.indptr, r.targets, r.pre_pos, r.post_pos, r0, r1,
+                               max(r.longest, 1), p.pre_lo, p.post_lo, block_size, n_blocks, counts, sizes)
+            bar.update(r1 - r0)
+        p.p_indptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)])
+    row_ptr, indptr = K.segment_pointers(counts)
+    del counts
     nnz = int(indptr[-1])
-    row_w = None if per_syn_w else _row_homogeneous(parts, 6, 7)
-    row_d = row_d_all if row_d_all is not None else _row_homogeneous(parts, 8, 9)
     targets = np.empty(nnz, dtype=np.int32)
     w_syn = np.empty(0 if row_w is not None else nnz, dtype=np.float32)
     d_syn = np.empty(0 if row_d is not None else nnz, dtype=d_dtype)
+    params = np.empty((len(names), nnz), dtype=np.float64)
+    fill = np.ascontiguousarray(row_ptr[:, :n_blocks])
+    delay_range = []
+    for p in parts:
+        r = p.rows
+        vmode, vconst, vdist, vstream, varr = _value_specs(p, names, seed, dt)
+        clip = np.array([name in TsodyksMarkram.clipped for name in names], dtype=np.bool_)
+        stats = []
+        for r0 in range(0, p.n_src, _ROW_CHUNK):
+            checkpoint()
+            r1 = min(r0 + _ROW_CHUNK, p.n_src)
+            stats.append(K.fill_rows(r.kind, r.ip, r.fp, r.indptr, r.targets, r.pre_pos, r.post_pos, r0, r1,
+                                     max(r.longest, 1), p.p_indptr, p.pre_lo, p.post_lo, block_size, n_blocks, fill,
+                                     seed, vmode, vconst, vdist, vstream, varr, clip, dt, p.d_off, targets, w_syn,
+                                     d_syn, params))
+            bar.update(r1 - r0)
+        p.rows = None  # a generated matrix is no longer needed
+        st = np.concatenate(stats) if stats else np.zeros((0, 4), np.int64)
+        _check_drawn(p, st, dt)
+        if p.d_const is None and p.nnz and d_syn.size:
+            delay_range.append((int(st[:, 0].min()), int(st[:, 1].max())))
     w_row = np.zeros(n_pre, dtype=np.float32)
     d_row = np.ones(n_pre, dtype=np.int32)
-    names = parts[0][10].keys() if parts and parts[0][10] is not None else ()
-    params = {name: np.empty(nnz, dtype=np.float64) for name in names}
-    fill = indptr[:-1].copy()
-    for proj, pre_lo, n_src, post_lo, p_indptr, p_targets, w_const, w_arr, d_const, d_arr, p_params in parts:
-        start = fill.copy() if params else None
-        w_vals = (np.full(p_targets.size, w_const, dtype=np.float32) if w_arr is None
-                  else w_arr.astype(np.float32)) if w_syn.size else np.empty(0, np.float32)
-        d_vals = (np.full(p_targets.size, d_const, dtype=d_dtype) if d_arr is None else d_arr.astype(d_dtype)) \
-            if d_syn.size else np.empty(0, d_dtype)
-        scatter_rows(fill, pre_lo, p_indptr, p_targets, post_lo, targets, w_vals, w_syn, d_vals, d_syn)
-        for name, values in params.items():  # the same scatter for each parameter (positions from start)
-            dest = np.repeat(start[pre_lo:pre_lo + n_src], np.diff(p_indptr)) + \
-                (np.arange(p_targets.size) - np.repeat(p_indptr[:-1], np.diff(p_indptr)))
-            values[dest] = p_params[name]
     for pre_lo, (n_src, w_const) in (row_w or {}).items():
         w_row[pre_lo:pre_lo + n_src] = w_const
     for pre_lo, (n_src, d_const) in (row_d or {}).items():
         d_row[pre_lo:pre_lo + n_src] = d_const
-    row_ptr, perm = block_order(indptr, targets, block_size, n_blocks)
-    if n_blocks > 1 and nnz:
-        targets = targets[perm]
-        w_syn = w_syn[perm] if w_syn.size else w_syn
-        d_syn = d_syn[perm] if d_syn.size else d_syn
-        params = {name: values[perm] for name, values in params.items()}
-    group = {"indptr": indptr, "row_ptr": row_ptr, "targets": targets, "w_syn": w_syn, "w_row": w_row,
-             "d_syn": d_syn, "d_row": d_row}
-    if per_syn_w:  # the dynamic group: weights always per synapse, parameters per synapse
-        group = {"indptr": indptr, "row_ptr": row_ptr, "targets": targets, "w": w_syn, "d_syn": d_syn,
-                 "d_row": d_row, **{name: params.get(name, np.zeros(0)) for name in TsodyksMarkram.parameters}}
-    return group
+    if dynamic:  # weights always per synapse, parameters per synapse
+        return {"indptr": indptr, "row_ptr": row_ptr, "targets": targets, "w": w_syn, "d_syn": d_syn, "d_row": d_row,
+                **{name: params[q] for q, name in enumerate(names)}, "delay_range": delay_range}
+    return {"indptr": indptr, "row_ptr": row_ptr, "targets": targets, "w_syn": w_syn, "w_row": w_row, "d_syn": d_syn,
+            "d_row": d_row, "delay_range": delay_range}
 
 
-def _row_homogeneous(parts: list, const_pos: int, arr_pos: int) -> dict | None:
+def _value_specs(p: _Part, names: tuple, seed: int, dt: float):
+    """The kernel's value table of one projection (see :mod:`engine.kernels.csr`): weight, delay, then the synapse
+    model's parameters ``names``."""
+    proj = p.proj
+    owner = f"Projection {proj.name!r}"
+    n = 2 + len(names)
+    vmode = np.zeros(n, dtype=np.int64)
+    vconst = np.zeros(n, dtype=np.float64)
+    vdist = np.zeros((n, 5), dtype=np.float64)
+    vstream = np.zeros(n, dtype=np.int64)
+    arrays = []
+    specs = [(proj.weight, "weight"), (proj.delay, "delay")] + [(getattr(proj.synapse, name), name) for name in names]
+    for v, (spec, name) in enumerate(specs):
+        stream = named_stream("projection", proj.name, name)
+        if spec is None:  # a Tsodyks–Markram u0 that follows U
+            vmode[v] = 3
+        elif isinstance(spec, DISTRIBUTIONS):
+            vmode[v], vdist[v], vstream[v] = 1, spec._kernel_args(), stream
+        elif v == 1 and p.d_const is not None:
+            vconst[v] = p.d_const
+        elif v == 1:  # given delays: checked on the grid, stored as steps
+            vmode[v], vconst[v] = 2, len(arrays)
+            arrays.append(_delay_steps(proj, p.nnz, dt, seed, stream)[1].astype(np.float64))
+        else:
+            const, arr = resolve_values(spec, p.nnz, seed=seed, stream=stream,
+                                        name=f"{owner} {'weight' if v == 0 else 'synapse ' + name}")
+            if arr is None:
+                vconst[v] = const
+            else:
+                vmode[v], vconst[v] = 2, len(arrays)
+                arrays.append(arr)
+    varr = np.stack(arrays) if arrays else np.zeros((0, 0), dtype=np.float64)
+    return vmode, vconst, vdist, vstream, varr
+
+
+def _check_drawn(p: _Part, stats: np.ndarray, dt: float) -> None:
+    """Drawn delays off the queue's range, or drawn time constants off theirs, are refused once counted."""
+    owner = f"Projection {p.proj.name!r}"
+    bad_d, bad_p = int(stats[:, 2].sum()), int(stats[:, 3].sum())
+    if bad_d:
+        raise ValueError(f"{owner}: delay = {p.proj.delay!r} drew {bad_d} values outside [dt, {_MAX_DELAY_STEPS} dt] "
+                         f"= [{dt}, {_MAX_DELAY_STEPS * dt:g}] ms, which is not allowed; delays must be >= dt = {dt} "
+                         f"ms and at most {_MAX_DELAY_STEPS} steps (bound the distribution, e.g. "
+                         f"Normal(mean, std, low={dt}))")
+    if bad_p:
+        raise ValueError(f"{owner}: the synapse's tau_rec or tau_fac drew {bad_p} values out of range, which is not "
+                         f"allowed; tau_rec must be > 0 ms and tau_fac >= 0 ms (bound the distribution)")
+
+
+def _row_homogeneous(parts: list, attr: str) -> dict | None:
     """Per-row storage is possible when each projection is constant and projections sharing a source agree:
-    ``{first presynaptic index: (source size, value)}``, or None."""
+    ``{first presynaptic index: (source size, value as stored)}``, or None."""
     seen: dict[int, tuple] = {}
     for part in parts:
-        const = part[const_pos]
-        if part[arr_pos] is not None:
+        const = getattr(part, attr)
+        if const is None:
             return None
-        if part[1] in seen and seen[part[1]][1] != const:
+        if attr == "d_const":
+            const -= part.d_off
+        if part.pre_lo in seen and seen[part.pre_lo][1] != const:
             return None
-        seen[part[1]] = (part[2], const)
+        seen[part.pre_lo] = (part.n_src, const)
     return seen
 
 

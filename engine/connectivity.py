@@ -394,6 +394,18 @@ def _empty(n_pre: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(n_pre + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
 
 
+def _dd_positions(pre_positions, post_positions, n_pre: int, n_post: int, same_population: bool):
+    """Checked positions of a distance-dependent rule (one side may stand for both on one population)."""
+    if same_population:
+        pre_positions = post_positions if pre_positions is None else pre_positions
+        post_positions = pre_positions if post_positions is None else post_positions
+    if pre_positions is None or post_positions is None:
+        missing = "pre_positions" if pre_positions is None else "post_positions"
+        raise ValueError(f"DistanceDependent: {missing} = None is not allowed; the rule needs neuron positions "
+                         f"of shape (n, 3)")
+    return _positions("pre_positions", pre_positions, n_pre), _positions("post_positions", post_positions, n_post)
+
+
 def _build_connectivity(rule, n_pre, n_post, seed, stream, allow_autapses, allow_multapses, same_population,
                         pre_positions, post_positions):
     """:func:`build_connectivity` without the checks (inputs already validated)."""
@@ -401,15 +413,7 @@ def _build_connectivity(rule, n_pre, n_post, seed, stream, allow_autapses, allow
 
     skip = same_population and not allow_autapses
     if isinstance(rule, DistanceDependent):
-        if same_population:
-            pre_positions = post_positions if pre_positions is None else pre_positions
-            post_positions = pre_positions if post_positions is None else post_positions
-        if pre_positions is None or post_positions is None:
-            missing = "pre_positions" if pre_positions is None else "post_positions"
-            raise ValueError(f"DistanceDependent: {missing} = None is not allowed; the rule needs neuron positions "
-                             f"of shape (n, 3)")
-        pre = _positions("pre_positions", pre_positions, n_pre)
-        post = _positions("post_positions", post_positions, n_post)
+        pre, post = _dd_positions(pre_positions, post_positions, n_pre, n_post, same_population)
     if n_pre == 0 or n_post == 0:
         return _empty(n_pre)
     if isinstance(rule, AllToAll):
@@ -453,3 +457,61 @@ def _build_connectivity(rule, n_pre, n_post, seed, stream, allow_autapses, allow
                                  f"allow_multapses = False")
         return indptr, targets
     raise ValueError(f"rule = {rule!r} is not allowed; unknown connectivity rule")  # pragma: no cover
+
+
+@dataclass
+class RowSource:
+    """How the streaming build (:mod:`engine.kernels.csr`) regenerates a projection's rows: a kind of
+    :func:`engine.kernels.connect.gen_row` with its integer and float parameters, a generated CSR matrix for the
+    rules that are not row by row (or row pointers, for the fixed total number), positions, and the longest row."""
+
+    kind: int
+    ip: np.ndarray
+    fp: np.ndarray
+    indptr: np.ndarray
+    targets: np.ndarray
+    pre_pos: np.ndarray
+    post_pos: np.ndarray
+    longest: int
+
+
+def row_source(rule, n_pre: int, n_post: int, *, seed: int, stream: int, allow_autapses: bool = True,
+               allow_multapses: bool = True, same_population: bool = False, pre_positions=None,
+               post_positions=None) -> RowSource:
+    """The :class:`RowSource` of ``rule`` (arguments as :func:`build_connectivity`, already validated): its rows are
+    the rows :func:`build_connectivity` returns, bit for bit. Rules that generate row by row (all-to-all,
+    one-to-one, fixed probability, fixed out-degree, fixed total number with multapses, distance-dependent) hold
+    nothing per synapse; the others (fixed in-degree, fixed total number without multapses, explicit) are built
+    whole first (4 bytes per synapse while the network is assembled)."""
+    from engine.kernels import connect as K
+
+    skip = bool(same_population and not allow_autapses)
+    none_i, none_f = np.zeros(0, np.int64), np.zeros((0, 3), np.float64)
+
+    def src(kind, fp=(), indptr=none_i, targets=np.zeros(0, np.int32), pre=none_f, post=none_f, longest=0, k=0,
+            replace=False):
+        ip = np.array([n_post, skip, seed, stream, k, replace], dtype=np.int64)
+        return RowSource(kind, ip, np.array(fp, dtype=np.float64), indptr, targets, pre, post, int(longest))
+
+    p = float(getattr(rule, "p", 0.5))
+    if isinstance(rule, DistanceDependent):  # positions are checked first, as build_connectivity does
+        pre, post = _dd_positions(pre_positions, post_positions, n_pre, n_post, same_population)
+    if n_pre == 0 or n_post == 0 or (isinstance(rule, FixedProbability) and p == 0.0):
+        return src(K.ROWS_CSR, indptr=np.zeros(n_pre + 1, np.int64))
+    if isinstance(rule, AllToAll) or (isinstance(rule, FixedProbability) and p == 1.0):
+        return src(K.ROWS_ALL, longest=n_post)
+    if isinstance(rule, OneToOne):
+        return src(K.ROWS_ONE, longest=1)
+    if isinstance(rule, FixedProbability):
+        return src(K.ROWS_PROB, fp=(p,), longest=n_post)
+    if isinstance(rule, FixedOutDegree):
+        return src(K.ROWS_OUT, longest=int(rule.k), k=int(rule.k), replace=allow_multapses)
+    if isinstance(rule, FixedTotalNumber) and allow_multapses and int(rule.n) > 0:
+        indptr = K.total_number_sizes(int(rule.n), n_pre, seed, stream, _nchunks(int(rule.n), n_pre))
+        return src(K.ROWS_TOTAL, indptr=indptr, longest=int(np.diff(indptr).max()))
+    if isinstance(rule, DistanceDependent):
+        return src(K.ROWS_DIST, fp=(float(rule.C), float(rule.lam)), pre=pre, post=post,
+                   longest=n_post)
+    indptr, targets = _build_connectivity(rule, n_pre, n_post, seed, stream, allow_autapses, allow_multapses,
+                                          same_population, pre_positions, post_positions)
+    return src(K.ROWS_CSR, indptr=indptr, targets=targets, longest=int(np.diff(indptr).max()) if n_pre else 0)

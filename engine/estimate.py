@@ -5,8 +5,10 @@ The figures follow the layout :mod:`engine.build` and :class:`~engine.simulator.
 of ``u``, ``x`` per trial for Tsodyks–Markram synapses; per presynaptic row its pointers, one per target block and
 one more; per neuron and trial 37 bytes of state; the delivery queues at their starting size (they grow with the
 number of events in flight); the spike record. Synapse counts are the rules' expected numbers (distance-dependent
-rules are counted at their largest, ``C`` to every target). The build holds more than the result while it
-generates: the ``build_peak`` part is that transient excess.
+rules are counted at their largest, ``C`` to every target). The build streams synapses into their final arrays
+(:mod:`engine.kernels.csr`); ``build_peak`` is what it holds besides them: per-segment counts and fill pointers,
+each projection's row pointers, and the targets of the rules that are generated whole (in-degree, explicit, total
+number without multapses).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.connectivity import DistanceDependent, expected_synapses
+from engine.connectivity import DistanceDependent, Explicit, FixedInDegree, FixedTotalNumber, expected_synapses
 from engine.distributions import Gamma, LogNormal, Normal, Uniform
 from engine.memory import GiB, available_bytes
 from engine.model import Network, PoissonSource
@@ -131,8 +133,11 @@ def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None) 
         "spike buffers": int(B * 2 * NB * 8 * (-(-N // NB) + -(-n_ch // NB))),
         "spike record": int(B * 12 * (1 << 18)),
     }
-    build_peak = int(max([0.0] + [4 * _expected(p.rule, sizes.get(p.source, 0), sizes.get(p.target, 0))
-                                  * (1 + (0 if _const(p.weight) else 2) + (0 if _const(p.delay) else 2))
-                                  for p in net.projections]) + 8 * (static + dynamic))
+    # the streaming build holds, besides the result, its per-segment counts and fill pointers, each projection's
+    # row pointers, and the 4-byte targets of rules that are not generated row by row
+    whole = sum(_expected(p.rule, sizes.get(p.source, 0), sizes.get(p.target, 0)) for p in net.projections
+                if isinstance(p.rule, (FixedInDegree, Explicit)) or (isinstance(p.rule, FixedTotalNumber)
+                                                                     and not p.allow_multapses))
+    build_peak = int(4 * whole + 16 * NB * n_pre + 8 * sum(sizes.get(p.source, 0) + 1 for p in net.projections))
     return MemoryEstimate(trials=B, synapses=static + dynamic, parts=parts, build_peak=build_peak,
                           available=available_bytes())

@@ -8,7 +8,8 @@ import pytest
 from numba import njit, prange
 
 from engine.build import propagators
-from engine.kernels.csr import block_order
+from engine.kernels.connect import ROWS_CSR
+from engine.kernels.csr import count_row_blocks, fill_rows, segment_pointers
 from engine.kernels.neurons import DELTA, EXP, N_PAR, PAR_C0, PAR_P11EX, PAR_P11IN, PAR_P20, PAR_P21EX, PAR_P21IN, \
     PAR_P22, PAR_VRESET, PAR_VTH, update_range
 from engine.kernels.synapses import elapsed_ms, tm_update
@@ -105,16 +106,37 @@ def test_elapsed_counts_whole_steps():
     assert f(-1, 50) == -1.0 and f(20, 50) == 30 * 0.1
 
 
-def test_block_order_is_a_stable_cut_of_each_row():
+def test_streaming_passes_cut_each_row_stably_into_target_blocks():
+    """count_row_blocks + segment_pointers + fill_rows on rows copied from a CSR: every segment holds its block's
+    targets in input order, each synapse carries its own value (quantity 0 given per synapse)."""
     rng = np.random.default_rng(0)
     indptr = np.array([0, 6, 6, 11], dtype=np.int64)
     targets = rng.integers(0, 300, 11).astype(np.int32)
-    row_ptr, perm = block_order(indptr, targets, 128, 3)
-    assert row_ptr.shape == (3, 4) and np.array_equal(row_ptr[:, 0], indptr[:-1])
+    ip = np.array([300, 0, 0, 0, 0, 0], dtype=np.int64)
+    none = np.zeros((0, 3))
+    counts = np.zeros((3, 3), dtype=np.int64)
+    sizes = np.empty(3, dtype=np.int64)
+    count_row_blocks(ROWS_CSR, ip, np.zeros(0), indptr, targets, none, none, 0, 3, 6, 0, 0, 128, 3, counts, sizes)
+    assert sizes.tolist() == [6, 0, 5]
+    row_ptr, ptr = segment_pointers(counts)
+    assert np.array_equal(ptr, indptr) and np.array_equal(row_ptr[:, 0], indptr[:-1])
     assert np.array_equal(row_ptr[:, 3], indptr[1:])
+    out_t = np.empty(11, np.int32)
+    out_w = np.empty(11, np.float32)
+    vmode = np.array([2, 0], np.int64)  # weight: given per synapse (its input position); delay: constant 3 steps
+    vconst = np.array([0.0, 3.0])
+    varr = np.arange(11, dtype=np.float64)[None, :]
+    out_d = np.empty(11, np.uint8)
+    fill = row_ptr[:, :3].copy()
+    stats = fill_rows(ROWS_CSR, ip, np.zeros(0), indptr, targets, none, none, 0, 3, 6, indptr, 0, 0, 128, 3, fill, 0,
+                      vmode, vconst, np.zeros((2, 5)), np.zeros(2, np.int64), varr, np.zeros(0, np.bool_), 0.1, 1,
+                      out_t, out_w, out_d, np.zeros((0, 11)))
+    assert np.array_equal(fill, row_ptr[:, 1:]) and stats[:, 2:].sum() == 0
+    assert np.all(out_d == 2) and stats[:, 0].min() == 2  # stored one step shorter (d_off = 1)
+    perm = out_w.astype(np.int64)  # each synapse's input position
+    assert np.array_equal(out_t, targets[perm])
     for r in range(3):
-        seg = perm[indptr[r]:indptr[r + 1]]
-        assert sorted(seg) == list(range(indptr[r], indptr[r + 1]))
+        assert sorted(perm[indptr[r]:indptr[r + 1]]) == list(range(indptr[r], indptr[r + 1]))
         for blk in range(3):
             part = perm[row_ptr[r, blk]:row_ptr[r, blk + 1]]
             assert np.all(np.minimum(targets[part] // 128, 2) == blk)

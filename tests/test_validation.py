@@ -224,7 +224,7 @@ def test_constant_delay_and_weight_checked_before_generating_synapses(monkeypatc
     def no_generation(*args, **kwargs):
         raise AssertionError("connectivity was generated before the parameters were checked")
 
-    monkeypatch.setattr(engine.build, "build_connectivity", no_generation)
+    monkeypatch.setattr(engine.build, "row_source", no_generation)
     for bad, match in (({"delay": 0.25}, "not a multiple of dt"), ({"weight": float("nan")}, "weight")):
         net = Network(dt=0.1).add(Population("a", 5), Projection("a", "a", OneToOne()),
                                   Projection("a", "a", OneToOne(), name="last", **bad))

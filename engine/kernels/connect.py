@@ -216,26 +216,16 @@ def fixed_in_degree_sources(n_pre, n_post, k, replace, skip_diag, seed, stream):
 def total_number_replace(n, n_pre, n_post, skip_diag, seed, stream, nchunks):
     """``n`` independent uniform pairs (multapses possible), generated row by row.
 
-    Source of pair ``t`` is draw ``t`` of stream ``(seed, stream, 0)``; the histogram of sources (a multinomial) gives
-    the row sizes, then row ``i`` draws its targets, sorted, from stream ``(seed, stream, 1 + i)``. Same distribution
-    as drawing the pairs one by one, without storing or sorting them; independent of ``nchunks``.
+    Source of pair ``t`` is draw ``t`` of stream ``(seed, stream, 0)``; the histogram of sources (a multinomial,
+    :func:`total_number_sizes`) gives the row sizes, then row ``i`` draws its targets, sorted, from stream
+    ``(seed, stream, 1 + i)``. Same distribution as drawing the pairs one by one, without storing or sorting them;
+    independent of ``nchunks``.
     """
-    key = stream_key(seed, stream, 0)
-    counts = np.zeros((nchunks, n_pre), dtype=np.int64)
-    for c in prange(nchunks):
-        for t in range(c * n // nchunks, (c + 1) * n // nchunks):
-            counts[c, _randint(key, t, n_pre)] += 1
-    sizes = np.zeros(n_pre, dtype=np.int64)
-    for i in prange(n_pre):
-        s = 0
-        for c in range(nchunks):
-            s += counts[c, i]
-        sizes[i] = s
-    indptr = _prefix(sizes)
+    indptr = total_number_sizes(n, n_pre, seed, stream, nchunks)
     m = n_post - 1 if skip_diag else n_post
     targets = np.empty(n, dtype=np.int32)
     for i in prange(n_pre):
-        k = sizes[i]
+        k = indptr[i + 1] - indptr[i]
         row = targets[indptr[i]:indptr[i + 1]]
         _sample_sorted(stream_key(seed, stream, 1 + i), k, m, True, True, row)
         if skip_diag:
@@ -344,3 +334,73 @@ def distance_dependent(pre_pos, post_pos, c0, lam, skip_diag, seed, stream):
         skip = i if skip_diag else -1
         _dd_row(stream_key(seed, stream, i), i, pre_pos, post_pos, c0, inv_lam2, skip, targets, indptr[i], True)
     return indptr, targets
+
+
+# Row sources of the streaming build (:mod:`engine.kernels.csr`): how row ``i`` of a projection is (re)generated.
+ROWS_CSR = 0  # copied from a generated CSR matrix (rules that are not row by row: in-degree, total distinct, explicit)
+ROWS_ALL = 1  # every target (ip: n_post, skip_diag)
+ROWS_ONE = 2  # i -> i
+ROWS_OUT = 3  # fixed out-degree (ip: n_post, skip_diag, seed, stream, k, replace)
+ROWS_PROB = 4  # fixed probability (ip: n_post, skip_diag, seed, stream; fp: p)
+ROWS_TOTAL = 5  # fixed total number with multapses: row sizes in ``indptr`` (ip: n_post, skip_diag, seed, stream)
+ROWS_DIST = 6  # distance-dependent (ip: n_post, skip_diag, seed, stream; fp: C, lam)
+
+
+@njit(cache=True)
+def gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out):
+    """Write row ``i`` of a projection (targets in the projection's own index space, ascending) to ``out``;
+    return its size. The row is a pure function of the rule, seed, stream and ``i``: the same bits as the
+    whole-matrix kernels above produce for that row."""
+    n_post = ip[0]
+    skip = i if ip[1] else -1
+    if kind == ROWS_CSR:
+        lo = indptr[i]
+        n = indptr[i + 1] - lo
+        for t in range(n):
+            out[t] = targets[lo + t]
+        return n
+    if kind == ROWS_ALL:
+        t = 0
+        for j in range(n_post):
+            if j != skip:
+                out[t] = j
+                t += 1
+        return t
+    if kind == ROWS_ONE:
+        out[0] = i
+        return 1
+    key = stream_key(ip[2], ip[3], i)
+    m = n_post - 1 if ip[1] else n_post
+    if kind == ROWS_OUT:
+        k = ip[4]
+        _sample_sorted(key, k, m, ip[5] != 0, True, out[:k])
+        if ip[1]:
+            _skip_self(out, k, i)
+        return k
+    if kind == ROWS_PROB:
+        return _fp_row(key, fp[0], np.log1p(-fp[0]), n_post, skip, out, 0, True)
+    if kind == ROWS_TOTAL:
+        k = indptr[i + 1] - indptr[i]
+        _sample_sorted(stream_key(ip[2], ip[3], 1 + i), k, m, True, True, out[:k])
+        if ip[1]:
+            _skip_self(out, k, i)
+        return k
+    return _dd_row(key, i, pre_pos, post_pos, fp[0], 1.0 / (fp[1] * fp[1]), skip, out, 0, True)
+
+
+@njit(cache=True, parallel=True)
+def total_number_sizes(n, n_pre, seed, stream, nchunks):
+    """Row pointers of :func:`total_number_replace` (the multinomial histogram of ``n`` uniform sources) without
+    generating the targets."""
+    key = stream_key(seed, stream, 0)
+    counts = np.zeros((nchunks, n_pre), dtype=np.int64)
+    for c in prange(nchunks):
+        for t in range(c * n // nchunks, (c + 1) * n // nchunks):
+            counts[c, _randint(key, t, n_pre)] += 1
+    sizes = np.zeros(n_pre, dtype=np.int64)
+    for i in prange(n_pre):
+        s = 0
+        for c in range(nchunks):
+            s += counts[c, i]
+        sizes[i] = s
+    return _prefix(sizes)

@@ -1,58 +1,151 @@
-"""CSR assembly kernels: merging per-projection matrices into the network's one presynaptic CSR matrix."""
+"""Streaming CSR assembly: every projection's synapses generated straight into the network's final arrays.
+
+A synapse group is one CSR matrix over the presynaptic space whose rows are cut into target blocks: segment ``blk``
+of row ``r`` is ``row_ptr[r, blk] .. row_ptr[r, blk + 1]``; inside a segment, synapses come projection by projection
+(in the order the projections were added), each projection's in its own row order. Building it takes two passes
+over each projection's rows, which are regenerated from their random streams (:func:`engine.kernels.connect.gen_row`)
+rather than stored: :func:`count_row_blocks` counts every (row, block) segment, then :func:`fill_rows` writes each
+synapse's target, weight, delay and parameters at its final position. Nothing of size "synapses" exists besides
+the final arrays, so the build's peak memory is the result's.
+
+Values (weights, delays, synapse parameters) are given per quantity ``v`` by ``vmode[v]``: 0 a constant
+``vconst[v]``; 1 a draw of distribution ``vdist[v]`` (kind, a, b, low, high) from stream ``(seed, vstream[v], s)``,
+``s`` the synapse's index in its projection's own CSR order (so it equals
+:func:`engine.distributions.resolve_values`' sample ``s``); 2 row ``vconst[v]`` of ``varr`` at ``s``; 3 the value of
+quantity 2 (a Tsodyks–Markram ``u0`` that follows ``U``). Quantity 0 is the weight, 1 the delay (in ms when drawn,
+in steps otherwise), 2.. the synapse model's parameters.
+"""
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+from engine.kernels.connect import gen_row
+from engine.kernels.distributions import draw
+from engine.kernels.rng import stream_key
+
+_MAX_DELAY_STEPS = 65535
+
+
+@njit(cache=True, inline="always")
+def _chunks(n_rows):
+    """Row chunks of a parallel pass (each with its own scratch row); results do not depend on their number."""
+    return max(1, min(n_rows, 256))
+
+
+@njit(cache=True, parallel=True)
+def count_row_blocks(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_len, pre_lo, post_lo,
+                     block_size, n_blocks, counts, sizes):
+    """Pass 1, rows ``r0 .. r1 - 1``: add each row's synapses per target block to ``counts[pre_lo + i, blk]`` and
+    store its size in ``sizes[i]``."""
+    n_rows = r1 - r0
+    nch = _chunks(n_rows)
+    last = n_blocks - 1
+    for c in prange(nch):
+        out = np.empty(scratch_len, dtype=np.int32)
+        for i in range(r0 + c * n_rows // nch, r0 + (c + 1) * n_rows // nch):
+            n = gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out)
+            sizes[i] = n
+            r = pre_lo + i
+            if n_blocks == 1:
+                counts[r, 0] += n
+                continue
+            for t in range(n):
+                counts[r, min((np.int64(out[t]) + post_lo) // block_size, last)] += 1
 
 
 @njit(cache=True)
-def scatter_rows(fill, pre_lo, indptr, targets, post_lo, out_targets, w_vals, out_w, d_vals, out_d):
-    """Append every row ``r`` of one projection at ``fill[pre_lo + r]`` of the merged arrays, advancing ``fill``.
-
-    Targets are shifted by ``post_lo`` into the global neuron space; weights and delays are copied only when the
-    merged matrix stores them per synapse (non-empty ``out_w`` / ``out_d``).
-    """
-    n_rows = indptr.size - 1
-    copy_w = out_w.size > 0
-    copy_d = out_d.size > 0
+def segment_pointers(counts):
+    """``row_ptr[r, blk]`` (absolute start of each segment, ``row_ptr[r, n_blocks]`` the row's end) and ``indptr``
+    from the per-segment counts."""
+    n_rows, nb = counts.shape
+    row_ptr = np.empty((n_rows, nb + 1), dtype=np.int64)
+    indptr = np.empty(n_rows + 1, dtype=np.int64)
+    pos = 0
     for r in range(n_rows):
-        pos = fill[pre_lo + r]
-        for s in range(indptr[r], indptr[r + 1]):
-            out_targets[pos] = targets[s] + post_lo
-            if copy_w:
-                out_w[pos] = w_vals[s]
-            if copy_d:
-                out_d[pos] = d_vals[s]
-            pos += 1
-        fill[pre_lo + r] = pos
-
-
-@njit(cache=True)
-def block_order(indptr, targets, block_size, n_blocks):
-    """Stable order of every row's synapses by target block (``target // block_size``, at most ``n_blocks - 1``).
-
-    Returns ``row_ptr`` of shape ``(n_rows, n_blocks + 1)`` (absolute positions: segment ``blk`` of row ``r`` is
-    ``row_ptr[r, blk] .. row_ptr[r, blk + 1]`` in the reordered arrays) and ``perm``, the position in the input of
-    each reordered synapse. Within a segment synapses keep their input order, so each target sees its synapses in
-    the same order as before.
-    """
-    n_rows = indptr.size - 1
-    row_ptr = np.empty((n_rows, n_blocks + 1), dtype=np.int64)
-    perm = np.empty(targets.size, dtype=np.int64)
-    fill = np.empty(n_blocks, dtype=np.int64)
-    for r in range(n_rows):
-        lo = indptr[r]
-        hi = indptr[r + 1]
-        fill[:] = 0
-        for s in range(lo, hi):
-            fill[min(np.int64(targets[s]) // block_size, n_blocks - 1)] += 1
-        pos = lo
-        for blk in range(n_blocks):
+        indptr[r] = pos
+        for blk in range(nb):
             row_ptr[r, blk] = pos
-            c = fill[blk]
-            fill[blk] = pos
-            pos += c
-        row_ptr[r, n_blocks] = hi
-        for s in range(lo, hi):
-            blk = min(np.int64(targets[s]) // block_size, n_blocks - 1)
-            perm[fill[blk]] = s
-            fill[blk] += 1
-    return row_ptr, perm
+            pos += counts[r, blk]
+        row_ptr[r, nb] = pos
+    indptr[n_rows] = pos
+    return row_ptr, indptr
+
+
+@njit(cache=True, inline="always")
+def _value(v, s, seed, vmode, vconst, vdist, vstream, varr, first):
+    m = vmode[v]
+    if m == 0:
+        return vconst[v]
+    if m == 1:
+        return draw(np.int64(vdist[v, 0]), vdist[v, 1], vdist[v, 2], vdist[v, 3], vdist[v, 4],
+                    stream_key(seed, vstream[v], s))
+    if m == 2:
+        return varr[np.int64(vconst[v]), s]
+    return first
+
+
+@njit(cache=True, parallel=True)
+def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_len, p_indptr, pre_lo, post_lo,
+              block_size, n_blocks, fill, seed, vmode, vconst, vdist, vstream, varr, clip, dt, d_off,
+              out_t, out_w, out_d, out_p):
+    """Pass 2, rows ``r0 .. r1 - 1``: write every synapse of the projection's rows at ``fill[pre_lo + i, blk]``
+    (advancing it): target (shifted by ``post_lo``), weight (when ``out_w`` is not empty), delay steps minus
+    ``d_off`` (when ``out_d`` is not empty) and the parameters ``out_p[q]`` (quantity ``2 + q``; clipped to [0, 1]
+    where ``clip[q]``).
+
+    Returns per chunk: the smallest and largest stored delay, the number of drawn delays off the allowed range
+    ``[dt, 65535 dt]``, and the number of drawn ``tau_rec <= 0`` (parameter 1) or ``tau_fac < 0`` (parameter 2).
+    """
+    n_rows = r1 - r0
+    nch = _chunks(n_rows)
+    stats = np.zeros((nch, 4), dtype=np.int64)
+    last = n_blocks - 1
+    write_w = out_w.size > 0
+    write_d = out_d.size > 0
+    n_par = out_p.shape[0]
+    lo_ok = dt * (1.0 - 1e-9)
+    hi_ok = _MAX_DELAY_STEPS * dt * (1.0 + 1e-9)
+    for c in prange(nch):
+        out = np.empty(scratch_len, dtype=np.int32)
+        dmin = _MAX_DELAY_STEPS
+        dmax = 0
+        bad_d = 0
+        bad_p = 0
+        for i in range(r0 + c * n_rows // nch, r0 + (c + 1) * n_rows // nch):
+            n = gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out)
+            r = pre_lo + i
+            s0 = p_indptr[i]
+            for t in range(n):
+                tgt = np.int64(out[t]) + post_lo
+                blk = min(tgt // block_size, last)
+                pos = fill[r, blk]
+                fill[r, blk] = pos + 1
+                out_t[pos] = tgt
+                s = s0 + t
+                if write_w:
+                    out_w[pos] = _value(0, s, seed, vmode, vconst, vdist, vstream, varr, 0.0)
+                if write_d:
+                    if vmode[1] == 1:
+                        x = _value(1, s, seed, vmode, vconst, vdist, vstream, varr, 0.0)
+                        if x < lo_ok or x > hi_ok:
+                            bad_d += 1
+                        d = min(max(np.int64(np.rint(x / dt)), 1), _MAX_DELAY_STEPS) - d_off
+                    else:
+                        d = np.int64(_value(1, s, seed, vmode, vconst, vdist, vstream, varr, 0.0)) - d_off
+                    out_d[pos] = d
+                    dmin = min(dmin, d)
+                    dmax = max(dmax, d)
+                first = 0.0
+                for q in range(n_par):
+                    x = _value(2 + q, s, seed, vmode, vconst, vdist, vstream, varr, first)
+                    if clip[q]:
+                        x = min(max(x, 0.0), 1.0)
+                    elif (q == 1 and x <= 0.0) or (q == 2 and x < 0.0):
+                        bad_p += 1
+                    if q == 0:
+                        first = x
+                    out_p[q, pos] = x
+        stats[c, 0] = dmin
+        stats[c, 1] = dmax
+        stats[c, 2] = bad_d
+        stats[c, 3] = bad_p
+    return stats
