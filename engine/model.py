@@ -281,8 +281,8 @@ class SpikeSource(_Validated):
     """Spikes at given times on given channels (Brian2's ``SpikeGeneratorGroup``, NEST's ``spike_generator``).
 
     Times must lie on the time grid of the network's ``dt`` (the one rule for every time in a model, see
-    :mod:`engine.grid`); an off-grid time is refused when the network is built. Different trials of a batch run can get different spike trains through
-    ``Simulator.set_spikes``; these here are the default for every trial.
+    :mod:`engine.grid`); an off-grid time is refused when the network is built. Different trials of a batch run can
+    get different spike trains through ``Simulator.set_spikes``; these here are the default for every trial.
 
     Parameters
     ----------

@@ -346,11 +346,41 @@ ROWS_TOTAL = 5  # fixed total number with multapses: row sizes in ``indptr`` (ip
 ROWS_DIST = 6  # distance-dependent (ip: n_post, skip_diag, seed, stream; fp: C, lam)
 
 
+@njit(cache=True, inline="always")
+def _sorted_with_replacement(key, k, m, out, sums):
+    """:func:`_sample_sorted` with replacement and sorting, one logarithm per draw instead of two: the partial sums
+    are kept in ``sums`` (float64, length >= k) rather than recomputed; the same operations in the same order, so
+    the same bits."""
+    total = 0.0
+    for t in range(k + 1):
+        total -= np.log(uniform_open(key, t))
+        if t < k:
+            sums[t] = total
+    scale = m / total
+    for t in range(k):
+        v = np.int64(sums[t] * scale)
+        out[t] = v if v < m else m - 1
+
+
+@njit(cache=True, inline="always")
+def known_row_size(kind, i, ip, indptr):
+    """Row ``i``'s size when the rule fixes it without drawing, else -1."""
+    if kind == ROWS_CSR or kind == ROWS_TOTAL:
+        return indptr[i + 1] - indptr[i]
+    if kind == ROWS_ALL:
+        return ip[0] - 1 if ip[1] else ip[0]
+    if kind == ROWS_ONE:
+        return 1
+    if kind == ROWS_OUT:
+        return ip[4]
+    return -1
+
+
 @njit(cache=True)
-def gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out):
+def gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out, sums):
     """Write row ``i`` of a projection (targets in the projection's own index space, ascending) to ``out``;
     return its size. The row is a pure function of the rule, seed, stream and ``i``: the same bits as the
-    whole-matrix kernels above produce for that row."""
+    whole-matrix kernels above produce for that row. ``sums`` is float64 scratch as long as ``out``."""
     n_post = ip[0]
     skip = i if ip[1] else -1
     if kind == ROWS_CSR:
@@ -373,7 +403,10 @@ def gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out):
     m = n_post - 1 if ip[1] else n_post
     if kind == ROWS_OUT:
         k = ip[4]
-        _sample_sorted(key, k, m, ip[5] != 0, True, out[:k])
+        if ip[5] != 0 and k > 0:
+            _sorted_with_replacement(key, k, m, out, sums)
+        else:
+            _sample_sorted(key, k, m, ip[5] != 0, True, out[:k])
         if ip[1]:
             _skip_self(out, k, i)
         return k
@@ -381,7 +414,8 @@ def gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out):
         return _fp_row(key, fp[0], np.log1p(-fp[0]), n_post, skip, out, 0, True)
     if kind == ROWS_TOTAL:
         k = indptr[i + 1] - indptr[i]
-        _sample_sorted(stream_key(ip[2], ip[3], 1 + i), k, m, True, True, out[:k])
+        if k > 0:
+            _sorted_with_replacement(stream_key(ip[2], ip[3], 1 + i), k, m, out, sums)
         if ip[1]:
             _skip_self(out, k, i)
         return k

@@ -18,7 +18,7 @@ in steps otherwise), 2.. the synapse model's parameters.
 import numpy as np
 from numba import njit, prange
 
-from engine.kernels.connect import gen_row
+from engine.kernels.connect import gen_row, known_row_size
 from engine.kernels.distributions import draw
 from engine.kernels.rng import stream_key
 
@@ -41,13 +41,18 @@ def count_row_blocks(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, s
     last = n_blocks - 1
     for c in prange(nch):
         out = np.empty(scratch_len, dtype=np.int32)
+        sums = np.empty(scratch_len, dtype=np.float64)
         for i in range(r0 + c * n_rows // nch, r0 + (c + 1) * n_rows // nch):
-            n = gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out)
-            sizes[i] = n
             r = pre_lo + i
-            if n_blocks == 1:
+            if n_blocks == 1:  # one block: only the size matters, and most rules know it without drawing
+                n = known_row_size(kind, i, ip, indptr)
+                if n < 0:
+                    n = gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out, sums)
+                sizes[i] = n
                 counts[r, 0] += n
                 continue
+            n = gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out, sums)
+            sizes[i] = n
             for t in range(n):
                 counts[r, min((np.int64(out[t]) + post_lo) // block_size, last)] += 1
 
@@ -106,12 +111,13 @@ def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_
     hi_ok = _MAX_DELAY_STEPS * dt * (1.0 + 1e-9)
     for c in prange(nch):
         out = np.empty(scratch_len, dtype=np.int32)
+        sums = np.empty(scratch_len, dtype=np.float64)
         dmin = _MAX_DELAY_STEPS
         dmax = 0
         bad_d = 0
         bad_p = 0
         for i in range(r0 + c * n_rows // nch, r0 + (c + 1) * n_rows // nch):
-            n = gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out)
+            n = gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out, sums)
             r = pre_lo + i
             s0 = p_indptr[i]
             for t in range(n):

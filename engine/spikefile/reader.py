@@ -61,9 +61,9 @@ class SpikeFileReader:
     -----
     A pond file not marked complete (interrupted, killed or still being written) is read up to the time it states,
     ``t_recorded_ms``, exclusive: every population and trial then covers the same simulated time, whatever was on
-    disk past it. A file that a run is still writing (HDF5 lock held) is opened without locking: what the reader sees is the state
-    of the last flush. On a ``by_time`` sorted population a time window costs two binary searches over chunk starts plus one contiguous
-    read; other sortings are scanned block by block, so memory stays bounded by the window, never the whole file.
+    disk past it. A file that a run is still writing (HDF5 lock held) is opened without locking: what the reader
+    sees is the state of the last flush. On a ``by_time`` sorted population a time window costs two binary searches
+    over chunk starts plus one contiguous read; other sortings are scanned block by block, so memory stays bounded by the window, never the whole file.
     """
 
     def __init__(self, path):

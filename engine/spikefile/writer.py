@@ -201,7 +201,8 @@ class SpikeFileWriter:
             try:
                 a[key] = value
             except (TypeError, ValueError) as e:
-                raise TypeError(f"extra_attrs[{key!r}] = {value!r} cannot be stored as an HDF5 attribute: {e}") from None
+                raise TypeError(f"extra_attrs[{key!r}] = {value!r} cannot be stored as an HDF5 attribute: "
+                                f"{e}") from None
         self._datasets: dict[tuple[str, int], tuple[h5py.Dataset, h5py.Dataset]] = {}
         kw = dict(chunks=(self.chunk_rows,), maxshape=(None,), compression=self.compression)
         if self.compression is not None:
@@ -264,7 +265,8 @@ class SpikeFileWriter:
                 raise ValueError("times_ms must be non-decreasing (spikes of a chunk in time order)")
             if t[0] < self._last_time[key]:
                 raise ValueError(f"times_ms starts at {t[0]} ms, before the last spike already written for "
-                                 f"{population!r} trial {trial} ({self._last_time[key]} ms); write chunks in time order")
+                                 f"{population!r} trial {trial} ({self._last_time[key]} ms); write chunks in time "
+                                 f"order")
             lo, hi = int(ids.min()), int(ids.max())
             size = self.populations[population]
             if lo < 0 or hi >= size:
