@@ -37,8 +37,8 @@ memory and touches the HDF5 file only in :meth:`SpikeFileWriter.flush`, which ap
 then flushes the file to disk. A flush happens at most ``flush_interval_s`` of wall time after the previous one (checked
 on every ``write`` and ``advance``), or earlier when the buffers hold more than about a million spikes; the HDF5
 chunk caches of all datasets share a fixed budget, so memory stays bounded however long the run or many the trials.
-Since the file is only modified inside a flush, a process killed outright (SIGKILL) leaves a file h5py opens, holding every
-spike up to the last flush. The root attribute ``complete`` is written ``False`` when the file is created and set to
+Since the file is only modified inside a flush, a process killed outright (SIGKILL) leaves a file h5py opens, holding
+every spike up to the last flush. The root attribute ``complete`` is written ``False`` when the file is created and set to
 ``True`` only by ``close(complete=True)``; an interrupted run (``close(complete=False)``, Ctrl-C inside a ``with``
 block) still writes all buffered spikes.
 

@@ -63,7 +63,8 @@ class SpikeFileReader:
     ``t_recorded_ms``, exclusive: every population and trial then covers the same simulated time, whatever was on
     disk past it. A file that a run is still writing (HDF5 lock held) is opened without locking: what the reader
     sees is the state of the last flush. On a ``by_time`` sorted population a time window costs two binary searches
-    over chunk starts plus one contiguous read; other sortings are scanned block by block, so memory stays bounded by the window, never the whole file.
+    over chunk starts plus one contiguous read; other sortings are scanned block by block, so memory stays bounded
+    by the window, never the whole file.
     """
 
     def __init__(self, path):
