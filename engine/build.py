@@ -393,6 +393,8 @@ def _stream_group(parts: list, dynamic: bool, n_pre: int, d_dtype, row_d: dict |
         _check_drawn(p, st, dt)
         if p.d_const is None and p.nnz and d_syn.size:
             delay_range.append((int(st[:, 0].min()), int(st[:, 1].max())))
+    if not dynamic and d_syn.size:  # a spike's synapses of one delay side by side: one queue entry per delay
+        K.sort_segments_by_delay(row_ptr, targets, w_syn, d_syn)
     w_row = np.zeros(n_pre, dtype=np.float32)
     d_row = np.ones(n_pre, dtype=np.int32)
     for pre_lo, (n_src, w_const) in (row_w or {}).items():

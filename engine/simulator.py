@@ -99,6 +99,7 @@ class Simulator:
 
     _MIN_RECORD_CAPACITY = 1 << 18  # spikes per trial held between two drains
     _QUEUE_START = 64  # entries per delay slot of the spike or event queue before it first grows
+    _RUN_QUEUE = True  # static per-synapse delays go through the run queue (False: one event per synapse; the same)
 
     def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
                  chunk_ms: float = 100.0):
@@ -215,15 +216,23 @@ class Simulator:
         self._flags = _placed_zeros((B, -(-N // 64) * 64), np.uint8, 5)  # whole 64-flag blocks for the scan
         # one queue per target block is in use, sized by what is in flight: it starts small and doubles when an
         # interval would overflow it (the kernel returns, the driver grows it, the trial resumes where it stopped)
-        per_synapse = not b.row_delays
+        # per-synapse delays: runs of one delay (segments sorted by delay) when every synapse is static, else one
+        # event per synapse (dynamic synapses compute their efficacy as the spike leaves); one delay per row: spikes
+        queue = "spikes" if b.row_delays else ("events" if n_tm or not self._RUN_QUEUE else "runs")
         cap = self._QUEUE_START
+
+        def sized(kind):
+            return cap if queue == kind else 0
         self._queues = Queues(
-            q_tgt=np.zeros((B, NB, D, cap if per_synapse else 0), dtype=np.int32),  # event queue: (target, weight)
-            q_w=np.zeros((B, NB, D, cap if per_synapse else 0), dtype=np.float64),
-            q_n=np.zeros((B, NB, D), dtype=np.int64),
-            sq_pre=np.zeros((B, 1, D, 0 if per_synapse else cap), dtype=np.int32),  # spike queue: (spike, count),
-            sq_mult=np.zeros((B, 1, D, 0 if per_synapse else cap), dtype=np.int32),  # one copy per worker
-            sq_n=np.zeros((B, 1, D), dtype=np.int64))
+            q_tgt=np.zeros((B, NB, D, sized("events")), dtype=np.int32),  # event queue: (target, weight)
+            q_w=np.zeros((B, NB, D, sized("events")), dtype=np.float64),
+            q_n=np.zeros((B, NB, D), dtype=np.int64),  # entries of the event or run queue per slot
+            sq_pre=np.zeros((B, 1, D, sized("spikes")), dtype=np.int32),  # spike queue: (spike, count),
+            sq_mult=np.zeros((B, 1, D, sized("spikes")), dtype=np.int32),  # one copy per worker
+            sq_n=np.zeros((B, 1, D), dtype=np.int64),
+            r_lo=np.zeros((B, NB, D, sized("runs")), dtype=np.int64),  # run queue: (first synapse, length, weight)
+            r_len=np.zeros((B, NB, D, sized("runs")), dtype=np.int32),
+            r_w=np.zeros((B, NB, D, sized("runs")), dtype=np.float64))
         st = b.stp
         self.stp_u = np.repeat(st["u0"][None, :], B, axis=0) if n_tm else np.zeros((B, 0))
         self.stp_x = np.repeat(st["x0"][None, :], B, axis=0) if n_tm else np.zeros((B, 0))
@@ -580,14 +589,14 @@ class Simulator:
         """Double the capacity of the queue in use (the event queue with per-synapse delays, else the spike
         queue) until every stopped trial's interval fits, keeping what is in flight."""
         q, ctl, buf = self._queues, self._ctl, self._buffers
-        per_syn = q.q_tgt.shape[3] > 0
-        fills = q.q_n if per_syn else q.sq_n
-        names = ("q_tgt", "q_w") if per_syn else ("sq_pre", "sq_mult")
+        events, runs = q.q_tgt.shape[3] > 0, q.r_lo.shape[3] > 0
+        fills = q.q_n if events or runs else q.sq_n
+        names = ("q_tgt", "q_w") if events else (("r_lo", "r_len", "r_w") if runs else ("sq_pre", "sq_mult"))
         cap = getattr(q, names[0]).shape[3]
         need = cap
         for k in np.flatnonzero(ctl.status == QUEUE_FULL):
             par = int(ctl.parity[k])
-            add = int((buf.need if per_syn else buf.nsp)[k, par].sum())
+            add = int((buf.need if events else buf.nsp)[k, par].sum())
             need = max(need, int(fills[k].max()) + add)
         new_cap = cap
         while new_cap < need:

@@ -69,15 +69,16 @@ def test_same_seed_same_spikes_and_other_seed_differs():
 
 
 def test_queue_growth_and_small_record_buffer_keep_every_spike(monkeypatch):
-    """Growing the event queue mid-step and draining a full record buffer lose nothing."""
+    """Growing the run queue mid-step and draining a full record buffer lose nothing."""
     net = recurrent_network(seed=2)
     ref = Simulator(net).run(200.0)
     monkeypatch.setattr(Simulator, "_MIN_RECORD_CAPACITY", 1)
     small = Simulator(net)
     q = small._queues
-    small._queues = q._replace(q_tgt=q.q_tgt[..., :1].copy(), q_w=q.q_w[..., :1].copy())
+    assert q.r_lo.shape[3] > 0  # static synapses with per-synapse delays: the run queue
+    small._queues = q._replace(r_lo=q.r_lo[..., :1].copy(), r_len=q.r_len[..., :1].copy(), r_w=q.r_w[..., :1].copy())
     small.run(200.0)
-    assert small._queues.q_tgt.shape[3] > 1
+    assert small._queues.r_lo.shape[3] > 1
     _assert_same(_spikes(ref, 0), _spikes(small, 0))
 
 
@@ -174,10 +175,11 @@ def _issue_network() -> Network:
     return net
 
 
-def test_batch_rate_and_state_monitors_equal_single_trials_after_queue_growth():
+def test_batch_rate_and_state_monitors_equal_single_trials_after_queue_growth(monkeypatch):
     net = _issue_network()
+    monkeypatch.setattr(Simulator, "_QUEUE_START", 2)
     batch = Simulator(net, trials=2).run(300.0)
-    assert batch._queues.q_w.shape[3] > Simulator._QUEUE_START  # the queue did grow during the run
+    assert batch._queues.r_lo.shape[3] > 2  # the (run) queue did grow during the run
     t, V = batch.state("n", "V")
     assert V.shape == (2, 3000, 1) and not np.isnan(V).any()
     assert t[-1] == 300.0 and batch.spike_counts("n").shape == (2, 3000)

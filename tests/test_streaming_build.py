@@ -145,3 +145,41 @@ def test_peak_memory_of_a_1e7_synapse_build_is_the_result():
     assert r["syn"] == 10**7
     # whatever the process held before (interpreter, numpy, numba, compiled kernels) plus the arrays, within 10 %
     assert r["peak"] <= r["base"] + 1.1 * r["final"], r
+
+
+def _state_run(net, monkeypatch, run_queue=True, sort=True, n_jobs=None):
+    from engine import Simulator, StateMonitor
+
+    monkeypatch.setattr(Simulator, "_RUN_QUEUE", run_queue)
+    if not sort:
+        monkeypatch.setattr("engine.kernels.csr.sort_segments_by_delay", lambda *a: None)
+    net.add(StateMonitor("exc", "V", indices=np.arange(0, 400, 7)))
+    sim = Simulator(net, n_jobs=n_jobs).run(150.0)
+    monkeypatch.undo()
+    return sim
+
+
+@pytest.mark.parametrize("model", ["iaf_psc_exp", "iaf_psc_delta"])
+def test_run_queue_equals_one_event_per_synapse(monkeypatch, model):
+    """Per-synapse delays: queueing one run per delay (segments sorted by delay) gives the spikes and membrane
+    potentials, bit for bit, of one event per synapse, on sorted and on unsorted segments, on one and two threads."""
+    from conftest import recurrent_network
+
+    runs = _state_run(recurrent_network(seed=4, model=model), monkeypatch)
+    assert runs._queues.r_lo.shape[3] > 0 and runs._queues.q_tgt.shape[3] == 0
+    for kw in ({"run_queue": False}, {"run_queue": False, "sort": False}, {"n_jobs": 2}):
+        other = _state_run(recurrent_network(seed=4, model=model), monkeypatch, **kw)
+        for name in ("exc", "inh"):
+            np.testing.assert_array_equal(runs.spike_steps(name)[0], other.spike_steps(name)[0])
+            np.testing.assert_array_equal(runs.spike_steps(name)[1], other.spike_steps(name)[1])
+        np.testing.assert_array_equal(runs.state("exc", "V")[1], other.state("exc", "V")[1])
+    assert runs.spike_steps("exc")[0].size > 100
+
+
+def test_static_segments_are_sorted_by_delay():
+    b = build(_net(), n_blocks=3)
+    assert b.d_syn.size
+    for r in range(b.n_pre):
+        for blk in range(3):
+            lo, hi = b.row_ptr[r, blk], b.row_ptr[r, blk + 1]
+            assert np.all(np.diff(b.d_syn[lo:hi].astype(np.int64)) >= 0)

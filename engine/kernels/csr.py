@@ -6,7 +6,8 @@ of row ``r`` is ``row_ptr[r, blk] .. row_ptr[r, blk + 1]``; inside a segment, sy
 over each projection's rows, which are regenerated from their random streams (:func:`engine.kernels.connect.gen_row`)
 rather than stored: :func:`count_row_blocks` counts every (row, block) segment, then :func:`fill_rows` writes each
 synapse's target, weight, delay and parameters at its final position. Nothing of size "synapses" exists besides
-the final arrays, so the build's peak memory is the result's.
+the final arrays, so the build's peak memory is the result's. With per-synapse delays, :func:`sort_segments_by_delay`
+then orders each segment of static synapses by delay (stably), for the simulation's run queue.
 
 Values (weights, delays, synapse parameters) are given per quantity ``v`` by ``vmode[v]``: 0 a constant
 ``vconst[v]``; 1 a draw of distribution ``vdist[v]`` (kind, a, b, low, high) from stream ``(seed, vstream[v], s)``,
@@ -155,3 +156,58 @@ def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_
         stats[c, 2] = bad_d
         stats[c, 3] = bad_p
     return stats
+
+
+@njit(cache=True, parallel=True)
+def sort_segments_by_delay(row_ptr, targets, w, d):
+    """Stable-sort every (row, block) segment by delay (targets, per-synapse weights and delays move together), so
+    that a spike's synapses of one delay lie side by side: the simulation queues one run per delay instead of one
+    event per synapse. Synapses of equal delay keep their order, so each target still receives its additions in the
+    same order."""
+    n_rows = row_ptr.shape[0]
+    nb = row_ptr.shape[1] - 1
+    longest = 0
+    for r in range(n_rows):
+        for blk in range(nb):
+            longest = max(longest, row_ptr[r, blk + 1] - row_ptr[r, blk])
+    has_w = w.size > 0
+    nch = _chunks(n_rows)
+    for c in prange(nch):
+        tt = np.empty(longest, dtype=targets.dtype)
+        ww = np.empty(longest if has_w else 0, dtype=w.dtype)
+        dd = np.empty(longest, dtype=d.dtype)
+        cnt = np.zeros(_MAX_DELAY_STEPS + 2, dtype=np.int64)
+        for r in range(c * n_rows // nch, (c + 1) * n_rows // nch):
+            for blk in range(nb):
+                lo = row_ptr[r, blk]
+                hi = row_ptr[r, blk + 1]
+                ordered = True
+                dmin = _MAX_DELAY_STEPS
+                dmax = 0
+                for s in range(lo, hi):
+                    v = np.int64(d[s])
+                    dmin = min(dmin, v)
+                    dmax = max(dmax, v)
+                    if s > lo and v < d[s - 1]:
+                        ordered = False
+                if ordered:
+                    continue
+                for v in range(dmax - dmin + 2):
+                    cnt[v] = 0
+                for s in range(lo, hi):
+                    cnt[np.int64(d[s]) - dmin + 1] += 1
+                for v in range(1, dmax - dmin + 2):
+                    cnt[v] += cnt[v - 1]
+                for s in range(lo, hi):
+                    v = np.int64(d[s]) - dmin
+                    p = cnt[v]
+                    cnt[v] = p + 1
+                    tt[p] = targets[s]
+                    dd[p] = d[s]
+                    if has_w:
+                        ww[p] = w[s]
+                for p in range(hi - lo):
+                    targets[lo + p] = tt[p]
+                    d[lo + p] = dd[p]
+                    if has_w:
+                        w[lo + p] = ww[p]

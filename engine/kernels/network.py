@@ -17,9 +17,11 @@ Barrier. Phase 2 (every worker reads every block's buffer, in step, then block o
   B. every worker takes the same decision from published counts: stop (QUEUE_FULL, RECORD_FULL) if the interval's
      events might not fit the queue or its spikes the record; the driver then grows or drains and resumes here;
   D. queue each spike for delivery to owned targets: with one delay per row the spike itself goes into slot
-     ``(k + delay) mod D`` (its row segment is walked when it arrives); with per-synapse delays its row segment is
-     walked now and ``(target, weight)`` events go into the event queue; Tsodyks–Markram synapses update ``u``, ``x``
-     as their spikes are walked;
+     ``(k + delay) mod D`` (its row segment is walked when it arrives); with per-synapse delays and static synapses
+     each row segment (sorted by delay at build time) is cut into runs of one delay, and one ``(first synapse,
+     length, weight factor)`` entry per run goes into the run queue (the run is walked when it arrives); with
+     Tsodyks–Markram synapses the segments are walked now, ``u``, ``x`` updated, and one ``(target, weight)`` event
+     per synapse goes into the event queue;
   C. the first worker records the spikes and rate counts;
   E, F for the interval's last step.
 
@@ -49,7 +51,7 @@ Conn = namedtuple("Conn", "row_ptr targets w_syn w_row d_syn d_row")
 Stp = namedtuple("Stp", "row_ptr targets w d_syn d_row U tau_rec tau_fac u x last")
 Inputs = namedtuple("Inputs", "pois_pre0 pois_key seg_step p0 lam kmax cdf tab_idx sg_pre sg_step sg_ptr sg_cur "
                               "cur_step cur_idx cur_val cur_cur cur_end")
-Queues = namedtuple("Queues", "q_tgt q_w q_n sq_pre sq_mult sq_n")
+Queues = namedtuple("Queues", "q_tgt q_w q_n sq_pre sq_mult sq_n r_lo r_len r_w")
 Buffers = namedtuple("Buffers", "ids mult ends need nrec nsp headroom")
 Records = namedtuple("Records", "rec_mask spk_step spk_id spk_n n_events rate_col rate_base rate_counts "
                                 "st_idx st_var st_every st_base st_out")
@@ -66,7 +68,8 @@ _NEURONS, _POISSON, _GENERATORS = 0, 1, 2  # sections of a block's spike buffer,
 
 @njit(cache=True, inline="always")
 def _fullest(q_n, sq_n, b, blk, c, per_syn):
-    """Entries in the fullest slot of the queue in use: block ``blk``'s event queue, or spike-queue copy ``c``."""
+    """Entries in the fullest slot of the queue in use: block ``blk``'s event or run queue (``per_syn``), or
+    spike-queue copy ``c``."""
     best = 0
     if per_syn:
         for s in range(q_n.shape[2]):
@@ -91,7 +94,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     t_ptr, t_tg, t_w, t_dsyn, t_drow, t_U, t_rec, t_fac, t_u, t_x, t_last = stp
     (pois_pre0, pois_key, seg_step, p0a, lam_a, kmax, cdf, tab_idx, sg_pre, sg_step, sg_ptr, sg_cur, cur_step,
      cur_idx, cur_val, cur_cur, cur_end) = inp
-    q_tgt, q_w, q_n, sq_pre, sq_mult, sq_n = q
+    q_tgt, q_w, q_n, sq_pre, sq_mult, sq_n, r_lo, r_len, r_w = q
     ids_all, mult_all, ends, bneed, bnrec, bnsp, headroom = buf
     (rec_mask, spk_step, spk_id, spk_n_all, n_events, rate_col, rate_base, rate_counts, st_idx, st_var, st_every,
      st_base, st_out) = rec
@@ -109,9 +112,11 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     b_hi = (w + 1) * NB // T
     n_lo = blk_lo[b_lo]  # the neurons this worker owns
     n_hi = blk_hi[b_hi - 1]
-    per_syn = q_tgt.shape[3] > 0
+    runs = r_lo.shape[3] > 0  # per-synapse delays, segments sorted by delay: one (start, length, weight) per delay
+    events = q_tgt.shape[3] > 0  # per-synapse delays with dynamic synapses: one (target, weight) per synapse
+    per_syn = events or runs  # the queue in use is per target block (q_n), else the spike queue (sq_n)
     D = q_n.shape[2] if per_syn else sq_n.shape[2]
-    cap = q_tgt.shape[3] if per_syn else sq_pre.shape[3]
+    cap = q_tgt.shape[3] if events else (r_lo.shape[3] if runs else sq_pre.shape[3])
     c = w if sq_n.shape[1] > 1 else 0  # this worker's spike-queue copy
     rec_cap = spk_step.shape[1]
     n_pois = pois_key.shape[1]
@@ -221,16 +226,18 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                     ends[b, parity, blk, i, _GENERATORS] = n
                     need = 0
                     nrec = 0
+                    nrun = 0  # a bound on the runs a block's queue gets: at most one per delay value
                     for e in range(n0, n):
                         pre = ids_all[b, parity, blk, e]
                         need += row_ptr[pre, NB] - row_ptr[pre, 0]
+                        nrun += min(row_ptr[pre, NB] - row_ptr[pre, 0], D)
                         if has_tm:
                             need += t_ptr[pre, NB] - t_ptr[pre, 0]
                         if rec_mask[pre]:
                             nrec += mult_all[b, parity, blk, e]
                     bneed[b, parity, blk] += need
                     bnrec[b, parity, blk] += nrec
-                    bnsp[b, parity, blk] += n - n0
+                    bnsp[b, parity, blk] += nrun if runs else n - n0
             if i == Lk - 1:
                 if not resuming and not barrier(bar, T):
                     status = STALLED
@@ -246,7 +253,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                     nsp += bnsp[b, parity, blk]
                     nrec += bnrec[b, parity, blk]
                     room = min(room, headroom[b, parity, blk])
-                if (need if per_syn else nsp) > room:
+                if (need if events else nsp) > room:
                     status = QUEUE_FULL
                     break
                 if spk_n + nrec > rec_cap:
@@ -265,7 +272,26 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                             for e in range(lo, hi):
                                 pre = ids_all[b, parity, src, e]
                                 m = mult_all[b, parity, src, e]
-                                if per_syn:  # walk the row segments now: one (target, weight) event per synapse
+                                if runs:  # walk the row segments now: one (start, length, weight) run per delay
+                                    for blk in range(b_lo, b_hi):
+                                        wr = np.float64(m) if syn_w else np.float64(w_row[pre]) * np.float64(m)
+                                        sy = row_ptr[pre, blk]
+                                        s_end = row_ptr[pre, blk + 1]
+                                        while sy < s_end:
+                                            dd = d_syn[sy]
+                                            r0 = sy
+                                            sy += 1
+                                            while sy < s_end and d_syn[sy] == dd:
+                                                sy += 1
+                                            e_slot = slot + np.int64(dd)
+                                            if e_slot >= D:
+                                                e_slot -= D
+                                            ee = q_n[b, blk, e_slot]
+                                            r_lo[b, blk, e_slot, ee] = r0
+                                            r_len[b, blk, e_slot, ee] = sy - r0
+                                            r_w[b, blk, e_slot, ee] = wr
+                                            q_n[b, blk, e_slot] = ee + 1
+                                elif events:  # walk the row segments now: one (target, weight) event per synapse
                                     fm = np.float64(m)
                                     for blk in range(b_lo, b_hi):
                                         wr = np.float64(w_row[pre]) * fm
@@ -323,7 +349,27 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
             slot = (step % D) + i
             if slot >= D:
                 slot -= D
-            if per_syn:
+            if runs:
+                for blk in range(b_lo, b_hi):
+                    for e in range(q_n[b, blk, slot]):
+                        lo = r_lo[b, blk, slot, e]
+                        hi = lo + r_len[b, blk, slot, e]
+                        wr = r_w[b, blk, slot, e]  # the count of the spike, or the row's weight times it
+                        if syn_w:
+                            for sy in range(lo, hi):
+                                wt = np.float64(w_syn[sy]) * wr
+                                if wt >= 0:
+                                    Iex[targets[sy]] += wt
+                                else:
+                                    Iin[targets[sy]] += wt
+                        elif wr >= 0:
+                            for sy in range(lo, hi):
+                                Iex[targets[sy]] += wr
+                        else:
+                            for sy in range(lo, hi):
+                                Iin[targets[sy]] += wr
+                    q_n[b, blk, slot] = 0
+            elif events:
                 for blk in range(b_lo, b_hi):
                     for e in range(q_n[b, blk, slot]):
                         j = q_tgt[b, blk, slot, e]
@@ -374,7 +420,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                 _sample(b, k, n_lo, n_hi, st_idx, st_var, st_every, st_base, st_out, V, Iex, Iin)
         if status != DONE:
             break
-        added = need if per_syn else nsp  # at most this many entries went into any one slot
+        added = need if events else nsp  # at most this many entries went into any one slot
         for blk in range(b_lo, b_hi):  # the room left in each owned queue, published for the next decision
             room_left = headroom[b, parity, blk] - added  # a lower bound: slots also empty as they are delivered
             if room_left < cap // 2:  # look at the real fill only when the bound says the queue may be filling up

@@ -38,8 +38,8 @@ then flushes the file to disk. A flush happens at most ``flush_interval_s`` of w
 on every ``write`` and ``advance``), or earlier when the buffers hold more than about a million spikes; the HDF5
 chunk caches of all datasets share a fixed budget, so memory stays bounded however long the run or many the trials.
 Since the file is only modified inside a flush, a process killed outright (SIGKILL) leaves a file h5py opens, holding
-every spike up to the last flush. The root attribute ``complete`` is written ``False`` when the file is created and set to
-``True`` only by ``close(complete=True)``; an interrupted run (``close(complete=False)``, Ctrl-C inside a ``with``
+every spike up to the last flush. The root attribute ``complete`` is written ``False`` when the file is created and set
+to ``True`` only by ``close(complete=True)``; an interrupted run (``close(complete=False)``, Ctrl-C inside a ``with``
 block) still writes all buffered spikes.
 
 **One stated time.** The root attribute ``t_recorded_ms`` is the simulated time up to which (exclusive) every
