@@ -5,11 +5,18 @@ consistent): they compile into the calling kernel, so kernels using them can sti
 synchronise workers between phases of a step (a barrier); spike delivery itself never uses them, which is what keeps
 results bit-identical for any thread count (every target is owned by one worker, which adds in a fixed order).
 """
+import sys
+
+from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-_SPIN_LIMIT = 1 << 36  # about a minute of spinning: a worker that never arrives means the threads were not there
+_SPINS_BEFORE_YIELD = 1 << 12  # a few microseconds; past them a late worker is probably waiting for a core
+_YIELD = None if sys.platform == "win32" else "sched_yield"  # POSIX; on Windows the barrier only spins
+# about a minute of waiting (spins, or yields of about a microsecond): a worker that never arrives means the threads
+# were not there
+_WAIT_LIMIT = (1 << 36) if _YIELD is None else (1 << 26)
 
 
 def _int64_array(arr) -> bool:
@@ -70,6 +77,20 @@ def atomic_store(typingctx, arr, idx, value):
     return sig, codegen
 
 
+@intrinsic
+def cpu_yield(typingctx):
+    """Give this thread's core to another runnable thread (``sched_yield``), so a worker waiting at the barrier on
+    an oversubscribed machine lets the late one run; a no-op where there is no such call."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):
+        if _YIELD is not None:
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []), _YIELD)
+            builder.call(fn, [])
+        return context.get_dummy_value()
+    return sig, codegen
+
+
 @njit(cache=True, inline="always")
 def barrier(state, n_workers):
     """Wait until all ``n_workers`` workers have called ``barrier(state, n_workers)``; ``state`` is a shared
@@ -85,6 +106,8 @@ def barrier(state, n_workers):
     spins = 0
     while atomic_load(state, 1) == gen:
         spins += 1
-        if spins > _SPIN_LIMIT:
+        if spins > _SPINS_BEFORE_YIELD:
+            cpu_yield()
+        if spins > _WAIT_LIMIT:
             return False
     return True
