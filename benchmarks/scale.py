@@ -3,12 +3,12 @@
 The network (:func:`scale_network`): ``N`` iaf_psc_delta neurons (tau_m 20 ms, C_m 1 pF, E_L 0, theta 20 mV,
 V_reset 10 mV, t_ref 2 ms, dt 0.1 ms), 80 % excitatory and 20 % inhibitory; every neuron sends ``K`` synapses to
 targets drawn at random among all ``N`` (fixed out-degree, multapses allowed, as NEST's ``fixed_outdegree``), with
-per-synapse weights ``Normal(J, 0.1 J)`` (excitatory, J = 0.1 mV) or ``Normal(-g J, 0.1 g J)`` (inhibitory, g = 6)
-and per-synapse delays ``Uniform(0.5, 3.0)`` ms rounded to the step. A constant drive ``I_e = 1.25 pA`` (a free
-membrane potential of 25 mV) and V uniform on [0, 20) mV make an inhibition-dominated network that fires
-asynchronously at a few Hz. Brian2 (``cpp_standalone``, OpenMP) and NEST run the same model in child processes, with
-the same thread count; Brian2's ``sample(N, size=K)`` draws targets without replacement (at K/N = 1 % the two
-rules differ by about K²/2N = 5 repeated pairs per source).
+per-synapse weights ``Normal(J, 0.1 J)`` (excitatory, J = 0.1 mV) or ``Normal(-g J, 0.1 g J)`` (inhibitory, g = 8)
+and per-synapse delays ``Uniform(0.5, 3.0)`` ms rounded to the step. A constant drive ``I_e = 1.2 pA`` (a free
+membrane potential of 24 mV) and V uniform on [0, 20) mV make an inhibition-dominated network that fires at about
+5 Hz (5.3 Hz at N = 20,000), with a weakly oscillating population rate. Brian2 (``cpp_standalone``, OpenMP) and
+NEST run the same model in child processes, with the same thread count; Brian2's ``sample(N_post, size=K)`` draws
+targets without replacement (at K/N = 1 % the two rules differ by about K²/2N = 5 repeated pairs per source).
 
 Every tool runs in its own child process, so the peak resident memory it reports (``ru_maxrss``) is its own:
 interpreter, libraries, network and simulation. pond also reports its connectivity arrays' bytes per synapse and
@@ -38,7 +38,7 @@ from _common import available, goal, interleave, machine, ratio_summary, summary
 
 HERE = Path(__file__).resolve().parent
 #: tau_m (ms), C_m (pF), theta and V_reset (mV), t_ref (ms), I_e (pA), J (mV), g, excitatory fraction, delays (ms)
-MODEL = {"tau_m": 20.0, "C_m": 1.0, "theta": 20.0, "v_reset": 10.0, "t_ref": 2.0, "I_e": 1.25, "J": 0.1, "g": 6.0,
+MODEL = {"tau_m": 20.0, "C_m": 1.0, "theta": 20.0, "v_reset": 10.0, "t_ref": 2.0, "I_e": 1.2, "J": 0.1, "g": 8.0,
          "frac_exc": 0.8, "d_low": 0.5, "d_high": 3.0, "dt": 0.1}
 
 
@@ -79,8 +79,10 @@ def child_pond(n: int, k: int, duration_s: float, threads: int, seed: int) -> di
     from engine import Simulator
     from engine.kernels import csr  # noqa: F401  (compiled kernels load before the baseline is taken)
 
+    from engine import RateMonitor
+
     base = _maxrss_bytes()
-    net = scale_network(n, k, seed)
+    net = scale_network(n, k, seed).add(RateMonitor("exc"), RateMonitor("inh"))
     t0 = time.perf_counter()
     sim = Simulator(net, n_jobs=threads)
     build_s = time.perf_counter() - t0
@@ -90,7 +92,9 @@ def child_pond(n: int, k: int, duration_s: float, threads: int, seed: int) -> di
     sim.run(1.0)  # compiled kernels and queues warm
     sim.run(duration_s * 1000.0, keep=False)
     st = sim.last_run
-    return {"build_s": build_s, "run_s": st.wall_s, "spikes": int(st.spikes), "synapses": int(b.n_synapses),
+    steps = int(round(duration_s * 1000.0 / net.dt))
+    spikes = sum(int(sim.spike_counts(name)[:, -steps:].sum()) for name in ("exc", "inh"))
+    return {"build_s": build_s, "run_s": st.wall_s, "spikes": spikes, "synapses": int(b.n_synapses),
             "bytes_per_synapse": b.bytes_per_synapse(), "connectivity_gib": b.connectivity_bytes() / 2**30,
             "baseline_rss_gib": base / 2**30, "peak_rss_build_gib": peak_build / 2**30,
             "peak_rss_gib": _maxrss_bytes() / 2**30, "events_per_s": st.events_per_second,
@@ -108,18 +112,20 @@ BRIAN2_CODE = textwrap.dedent("""
     t0 = time.perf_counter()
     N, K, NE = p["n"], p["k"], int(round(p["frac_exc"] * p["n"]))
     tau, theta, Vr, J, g = p["tau_m"] * ms, p["theta"] * mV, p["v_reset"] * mV, p["J"] * mV, p["g"]
+    d_low, d_high = p["d_low"], p["d_high"]
     mu = p["I_e"] / p["C_m"] * p["tau_m"] * mV  # I_e tau / C_m: the free membrane potential
     G = NeuronGroup(N, "dv/dt = (mu - v) / tau : volt (unless refractory)", threshold="v > theta",
                     reset="v = Vr", refractory=p["t_ref"] * ms, method="exact")
     G.v = "rand() * theta"
     # delta synapses; input arriving while refractory is dropped, as in NEST's iaf_psc_delta and pond
     S = Synapses(G, G, "w : volt", on_pre="v_post += w * int(not_refractory_post)")
-    S.connect(j="k for k in sample(N, size=K)")
-    S.w = "(i < NE) * J * (1 + 0.1 * randn()) - (i >= NE) * g * J * (1 + 0.1 * randn())"
+    S.connect(j="k for k in sample(N_post, size=K)")
+    S.w["i < NE"] = "J * (1 + 0.1 * randn())"
+    S.w["i >= NE"] = "-g * J * (1 + 0.1 * randn())"
     S.delay = "(d_low + (d_high - d_low) * rand()) * ms"
     mon = SpikeMonitor(G, record=False)
-    namespace = {"mu": mu, "tau": tau, "theta": theta, "Vr": Vr, "J": J, "g": g, "NE": NE, "N": N, "K": K,
-                 "d_low": p["d_low"], "d_high": p["d_high"]}
+    namespace = {"mu": mu, "tau": tau, "theta": theta, "Vr": Vr, "J": J, "g": g, "NE": NE, "K": K,
+                 "d_low": d_low, "d_high": d_high}
     run(p["duration"] * second, namespace=namespace)
     device.build(directory=p["workdir"], compile=True, run=True)
     total = time.perf_counter() - t0
