@@ -129,7 +129,7 @@ def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None) 
         "synapse parameters": int(40 * dynamic),
         "synapse state": int(B * (16 * dynamic + (8 * NB * n_pre if dynamic_rows else 0))),
         "neuron state": int(B * (n_pad * 36 + -(-N // 64) * 64)),
-        "delivery queues": int(B * NB * D * (64 * 12 + 16)),
+        "delivery queues": int(B * NB * D * (64 * 20 + 16)),  # run-queue entries are the largest: 20 bytes
         "spike buffers": int(B * 2 * NB * 8 * (-(-N // NB) + -(-n_ch // NB))),
         "spike record": int(B * 12 * (1 << 18)),
     }

@@ -186,7 +186,7 @@ class Simulator:
         n_pad = -(-N // 16) * 16  # rows of whole 64-byte lines, so every trial's row stays aligned
         D = b.max_delay + 1
         n_tm = b.stp["targets"].size
-        check_fits(B * NB * D * (self._QUEUE_START * 12 + 16) + 5 * 8 * B * n_pad + 16 * B * n_tm
+        check_fits(B * NB * D * (self._QUEUE_START * 20 + 16) + 5 * 8 * B * n_pad + 16 * B * n_tm
                    + 8 * B * NB * (b.n_pre if n_tm else 0),
                    f"Simulator: the state of {B} trial(s) of {N} neurons and {n_tm} dynamic synapses with a queue of "
                    f"{D} delay slots", "use shorter delays, a larger dt or fewer trials")
