@@ -22,7 +22,7 @@ from pond._version import __version__
 
 __all__ = ["main"]
 
-_EXAMPLES = ("cuba", "brunel", "column", "noise", "lsm_column")
+_EXAMPLES = ("cuba", "brunel", "column", "noise", "lsm_column", "microcircuit")
 _BENCH_MODELS = ("cuba", "brunel", "column")
 
 
