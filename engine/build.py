@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.connectivity import RowSource, expected_synapses, row_source
+from engine.connectivity import OneToOne, RowSource, expected_synapses, row_source
 from engine.distributions import DISTRIBUTIONS, Uniform, resolve_values
 from engine.grid import grid_steps
 from engine.interrupt import checkpoint
@@ -29,6 +29,7 @@ from engine.synapse_models import TsodyksMarkram
 
 _MAX_POISSON_MEAN = 100.0  # rate·dt per step above which the inverse-CDF sampler would lose accuracy
 _MAX_POISSON_TABLE = 1 << 20  # entries (8 MiB) of tabulated Poisson CDFs; beyond, the kernel sums as it goes
+_GUIDE = 256  # guide-table cells per tabulated CDF: the kernel starts its count at the cell of floor(256 u)
 
 
 _MAX_DELAY_STEPS = int(np.iinfo(np.uint16).max)  # delays are stored as uint8/uint16 steps; the queues have this depth
@@ -71,18 +72,20 @@ class Built:
     min_delay: int  # smallest stored delay (steps): spikes of an interval this long are never due inside it
     row_delays: bool  # one delay per presynaptic row across both groups: the spike queue can be used
     pois: dict
+    fused: dict  # Poisson drives drawn at their targets: by target, channel, weight (float32), delay (steps as stored)
     currents: dict
     proj_slices: dict  # projection name -> (pre_lo, pre_hi, post_lo, n_synapses) for reporting
 
     @property
     def n_synapses(self) -> int:
-        return int(self.targets.size + self.stp["targets"].size)
+        return int(self.targets.size + self.stp["targets"].size + self.fused["tgt"].size)
 
     def connectivity_bytes(self) -> int:
-        """Bytes held by the synapse groups (row pointers, targets, weights, delays, synapse parameters)."""
+        """Bytes held by the synapse groups (row pointers, targets, weights, delays, synapse parameters) and the
+        fused Poisson drives."""
         static = sum(a.nbytes for a in (self.indptr, self.row_ptr, self.targets, self.w_syn, self.w_row, self.d_syn,
                                         self.d_row))
-        return static + sum(a.nbytes for a in self.stp.values())
+        return static + sum(a.nbytes for a in self.stp.values()) + sum(a.nbytes for a in self.fused.values())
 
     def bytes_per_synapse(self) -> float:
         return self.connectivity_bytes() / max(self.n_synapses, 1)
@@ -155,14 +158,22 @@ def build(net: Network, n_blocks: int | None = None) -> Built:
     blk_lo = np.minimum(np.arange(NB, dtype=np.int64) * block_size, N)
     blk_hi = np.minimum(blk_lo + block_size, N)
     blk_hi[-1] = N
-    groups, proj_slices = _merge_projections(net, pre_index, post_index, n_pre, block_size, NB)
+    fused_projs = _fusable_drives(net, sources)
+    fused = _fused_drives(net, fused_projs, pre_index, post_index, N)
+    groups, proj_slices = _merge_projections(net, pre_index, post_index, n_pre, block_size, NB, set(fused_projs))
+    for name in fused_projs:
+        proj = next(p for p in net.projections if p.name == name)
+        lo = pre_index[proj.source][0]
+        n = pre_index[proj.source][1].size
+        proj_slices[name] = (lo, lo + n, post_index[proj.target][0], n)
     static, stp = groups
     return Built(dt=dt, n_neurons=N, n_pre=n_pre, pop_names=[p.name for p in pops], pop_lo=pop_lo, pop_hi=pop_hi,
                  pop_arrays=pop_arrays, I_e=I_e, src_names=[s.name for s in sources], src_lo=src_lo,
                  src_hi=src_hi, blk_lo=blk_lo, blk_hi=blk_hi, indptr=static["indptr"], row_ptr=static["row_ptr"],
                  targets=static["targets"], w_syn=static["w_syn"], w_row=static["w_row"], d_syn=static["d_syn"],
                  d_row=static["d_row"], stp=stp, max_delay=static["max_delay"], min_delay=static["min_delay"],
-                 row_delays=static["row_delays"], pois=pois, currents=currents, proj_slices=proj_slices)
+                 row_delays=static["row_delays"], pois=pois, fused=fused, currents=currents,
+                 proj_slices=proj_slices)
 
 
 def _check_build_memory(net: Network) -> None:
@@ -252,7 +263,53 @@ class _Part:
         return int(self.p_indptr[-1])
 
 
-def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: int, block_size: int, n_blocks: int):
+def _fusable_drives(net: Network, sources: list) -> list:
+    """Projections that carry a Poisson drive straight to its targets: the only projection of a Poisson source with
+    constant rates that no monitor records, one-to-one, static, with one weight and one delay. Their channels are
+    drawn where the targets are updated (by the counter-based stream of the emission step, so the same counts) and
+    never queued: NEST's ``poisson_generator`` and Brian2's ``PoissonInput`` drive neurons this way."""
+    monitored = {getattr(m, "source", None) or getattr(m, "target", None) for m in net.monitors}
+    out = []
+    for src in sources:
+        if not isinstance(src, PoissonSource) or src.rate_times is not None or src.name in monitored:
+            continue
+        projs = [p for p in net.projections if p.source == src.name]
+        if len(projs) != 1:
+            continue
+        p = projs[0]
+        if isinstance(p.rule, OneToOne) and not isinstance(p.synapse, TsodyksMarkram) and _is_const(p.weight) \
+                and _is_const(p.delay):
+            out.append(p.name)
+    return out
+
+
+def _fused_drives(net: Network, names: list, pre_index: dict, post_index: dict, n_neurons: int) -> dict:
+    """The fused drives sorted by target (stable: in projection order): ``ptr`` (per neuron), ``tgt``, ``ch`` (the
+    channel's index among all Poisson channels), ``w`` (float32, as a synapse stores it) and ``d`` (delay steps as
+    stored: one less onto delta-synapse targets)."""
+    tgt, ch, w, d = [], [], [], []
+    for name in names:
+        proj = next(p for p in net.projections if p.name == name)
+        pre_lo, src = pre_index[proj.source]
+        post_lo, post = post_index[proj.target]
+        steps = _delay_steps(proj, 0, net.dt, 0, 0)[0] - int(post.model == "iaf_psc_delta")
+        tgt.append(np.arange(post_lo, post_lo + src.size, dtype=np.int32))
+        ch.append(np.arange(pre_lo - n_neurons, pre_lo - n_neurons + src.size, dtype=np.int32))  # Poisson first
+        w.append(np.full(src.size, proj.weight, dtype=np.float32))
+        d.append(np.full(src.size, steps, dtype=np.int32))
+    tgt = np.concatenate(tgt) if tgt else np.zeros(0, np.int32)
+    order = np.argsort(tgt, kind="stable")
+    ptr = np.zeros(n_neurons + 1 if names else 1, dtype=np.int64)
+    if names:
+        np.cumsum(np.bincount(tgt, minlength=n_neurons), out=ptr[1:])
+
+    def cat(parts: list, dtype) -> np.ndarray:
+        return np.concatenate(parts)[order] if parts else np.zeros(0, dtype)
+    return {"ptr": ptr, "tgt": tgt[order], "ch": cat(ch, np.int32), "w": cat(w, np.float32), "d": cat(d, np.int32)}
+
+
+def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: int, block_size: int, n_blocks: int,
+                       fused: set = frozenset()):
     """Generate every projection's synapses straight into one synapse group per synapse model, each a CSR over the
     presynaptic space with rows cut into target blocks (:mod:`engine.kernels.csr`: a counting pass, then a filling
     pass; random draws keyed by the projection's name). Peak memory is the final arrays' (rules that are not row
@@ -260,6 +317,8 @@ def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: i
     dt, seed = net.dt, net.seed
     parts = []
     for proj in net.projections:
+        if proj.name in fused:
+            continue
         pre_lo, pre = pre_index[proj.source]
         post_lo, post = post_index[proj.target]
         checkpoint()  # Ctrl-C or SIGTERM: stop between two compiled calls, never inside one
@@ -560,9 +619,10 @@ def poisson_sampler(lam: np.ndarray, dt: float) -> dict:
 
     The kernel draws ``k`` from one uniform ``u`` by inversion: ``k`` is the number of cumulative probabilities
     ``cdf[j] = P(K <= j)`` that are ``<= u``. When there are few distinct means, their ``cdf`` rows are tabulated
-    (``cdf[tab_idx[b, seg, ch]]``), up to where they round to 1, so the kernel counts without a division or a
-    data-dependent branch (3x faster at lam = 2, the Brunel drive). With too many distinct means the tables are
-    left empty and the kernel sums the probabilities as it goes.
+    (``cdf[tab_idx[b, seg, ch]]``), up to where they round to 1, with a guide table (Chen & Asau 1974):
+    ``guide[t, g]`` counts the entries ``<= g / 256``, so the count starts at ``guide[t, floor(256 u)]`` and a
+    comparison or two finish it, without a division. With too many distinct means the tables are left empty and the
+    kernel sums the probabilities as it goes.
     """
     if lam.size and lam.max() > _MAX_POISSON_MEAN:
         raise ValueError(f"PoissonSource: a rate of {lam.max() / dt / 1e-3:g} Hz gives {lam.max():g} spikes per step "
@@ -573,10 +633,15 @@ def poisson_sampler(lam: np.ndarray, dt: float) -> dict:
     cdf = _poisson_cdf(uniq, kmax)
     if cdf.size > _MAX_POISSON_TABLE:
         cdf, tab_idx = np.zeros((0, 0)), np.zeros((0, 0, 0), dtype=np.int32)
+        guide = np.zeros((0, _GUIDE), dtype=np.int32)
     else:
         tab_idx = inverse.reshape(lam.shape).astype(np.int32)
+        edges = np.arange(_GUIDE, dtype=np.float64) / _GUIDE
+        guide = np.stack([np.searchsorted(row, edges, side="right") for row in cdf]).astype(np.int32) if len(cdf) \
+            else np.zeros((0, _GUIDE), dtype=np.int32)
     return {"p0": np.ascontiguousarray(np.exp(-lam)), "lam3": np.ascontiguousarray(lam), "kmax": kmax,
-            "cdf": np.ascontiguousarray(cdf), "tab_idx": np.ascontiguousarray(tab_idx)}
+            "cdf": np.ascontiguousarray(cdf), "tab_idx": np.ascontiguousarray(tab_idx),
+            "guide": np.ascontiguousarray(guide)}
 
 
 def _poisson_cdf(lams: np.ndarray, kmax: int) -> np.ndarray:

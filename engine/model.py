@@ -233,6 +233,12 @@ class PoissonSource(_Validated):
     above ``1/dt`` are fine: several spikes in one step are delivered with multiplicity, as NEST's
     ``poisson_generator`` does).
 
+    A *drive* (constant rates, one one-to-one static projection with one weight and one delay, no monitor on the
+    source) is not queued: each channel's count for the emission step ``k - delay`` is drawn at step ``k`` where its
+    target is updated, by the same counter-based draw, and added first among the step's inputs. Spikes are those of
+    the queued path; a target that also gets recurrent input in the step may differ in the last bit of its current
+    (another order of additions), and :meth:`Simulator.set_rates` between runs reaches the drive's spikes in flight.
+
     Parameters
     ----------
     name : str

@@ -242,8 +242,11 @@ class Simulator:
         self.pois_key = np.ascontiguousarray(np.concatenate(keys, axis=1)) if keys else \
             np.zeros((B, 0), dtype=np.uint64)
         self._current_overrides: list[dict] = [{} for _ in range(B)]
-        self.n_events = np.zeros(B, dtype=np.int64)
-        self._sampler = {k: b.pois[k] for k in ("p0", "lam3", "kmax", "cdf", "tab_idx")}  # shared by all trials
+        self.n_events = np.zeros((B, 1 + NB), dtype=np.int64)  # queued events; fused drives' per block
+        fz = b.fused
+        self._pois_skip = np.zeros(b.pois["n"] if fz["ch"].size else 0, dtype=np.uint8)
+        self._pois_skip[fz["ch"]] = 1
+        self._sampler = {k: b.pois[k] for k in ("p0", "lam3", "kmax", "cdf", "tab_idx", "guide")}  # all trials
         self._rate_overrides: dict[str, np.ndarray] = {}
         self._ctl = Control(t_start=np.zeros(B, np.int64), status=np.zeros(B, np.int64), resume=np.zeros(B, np.int64),
                             parity=np.zeros(B, np.int64), ilen=np.zeros(B, np.int64), bar=np.zeros((B, 2), np.int64),
@@ -542,13 +545,14 @@ class Simulator:
             self._state_parts.append(state[:, :reached // self.st_every - st_base])
 
     def _call_kernel(self, t_end: int, record: tuple, plan: tuple) -> None:
-        p, sm = self.built.pois, self._sampler
+        p, sm, fz = self.built.pois, self._sampler, self.built.fused
         rate, rate_base, state, st_base = record
         mode, T, L = plan
         conn, stp = self._groups()
         inputs = Inputs(p["pre0"], self.pois_key, p["seg_step"], sm["p0"], sm["lam3"], sm["kmax"], sm["cdf"],
                         sm["tab_idx"], self._sg[0], self._sg[1], self._sg[2], self._sg_cur, self._cur["step"],
-                        self._cur["idx"], self._cur["val"], self._cur_pos, self._cur_end)
+                        self._cur["idx"], self._cur["val"], self._cur_pos, self._cur_end, self._pois_skip, fz["ptr"],
+                        fz["tgt"], fz["ch"], fz["w"], fz["d"], sm["guide"])
         rec = Records(self.rec_mask, self._spk_step, self._spk_id, self._spk_n, self.n_events, self.rate_col,
                       rate_base, rate, self.st_idx, self.st_var, self.st_every, st_base, state)
         state_arrays = State(self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self._flags)

@@ -50,7 +50,7 @@ State = namedtuple("State", "V Iex Iin ref Iext flags")
 Conn = namedtuple("Conn", "row_ptr targets w_syn w_row d_syn d_row")
 Stp = namedtuple("Stp", "row_ptr targets w d_syn d_row U tau_rec tau_fac u x last")
 Inputs = namedtuple("Inputs", "pois_pre0 pois_key seg_step p0 lam kmax cdf tab_idx sg_pre sg_step sg_ptr sg_cur "
-                              "cur_step cur_idx cur_val cur_cur cur_end")
+                              "cur_step cur_idx cur_val cur_cur cur_end pois_skip fz_ptr fz_tgt fz_ch fz_w fz_d guide")
 Queues = namedtuple("Queues", "q_tgt q_w q_n sq_pre sq_mult sq_n r_lo r_len r_w")
 Buffers = namedtuple("Buffers", "ids mult ends need nrec nsp headroom")
 Records = namedtuple("Records", "rec_mask spk_step spk_id spk_n n_events rate_col rate_base rate_counts "
@@ -93,7 +93,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     row_ptr, targets, w_syn, w_row, d_syn, d_row = conn
     t_ptr, t_tg, t_w, t_dsyn, t_drow, t_U, t_rec, t_fac, t_u, t_x, t_last = stp
     (pois_pre0, pois_key, seg_step, p0a, lam_a, kmax, cdf, tab_idx, sg_pre, sg_step, sg_ptr, sg_cur, cur_step,
-     cur_idx, cur_val, cur_cur, cur_end) = inp
+     cur_idx, cur_val, cur_cur, cur_end, pois_skip, fz_ptr, fz_tgt, fz_ch, fz_w, fz_d, guide) = inp
     q_tgt, q_w, q_n, sq_pre, sq_mult, sq_n, r_lo, r_len, r_w = q
     ids_all, mult_all, ends, bneed, bnrec, bnsp, headroom = buf
     (rec_mask, spk_step, spk_id, spk_n_all, n_events, rate_col, rate_base, rate_counts, st_idx, st_var, st_every,
@@ -129,6 +129,9 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     syn_d = d_syn.size > 0  # static delays per synapse (else per row)
     tm_d = t_dsyn.size > 0
     n_st = st_idx.size
+    fz_lo = fz_ptr[n_lo] if fz_ptr.size > 1 else 0  # the fused drives onto this worker's neurons
+    fz_hi = fz_ptr[n_hi] if fz_ptr.size > 1 else 0
+    skip_ch = pois_skip.size > 0
     ch_lo = np.empty(NB + 1, dtype=np.int64)  # the Poisson channels of each block
     for blk in range(NB + 1):
         ch_lo[blk] = n_pois * blk // NB
@@ -194,15 +197,17 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                     ends[b, parity, blk, i, _NEURONS] = n
                     # Poisson channels: k ~ Poisson(lam) by inverse CDF of one uniform per (trial, channel, step)
                     for ch in range(ch_lo[blk], ch_lo[blk + 1]):
+                        if skip_ch and pois_skip[ch]:  # a fused drive: drawn at its target (E)
+                            continue
                         u = uniform(pois_key[b, ch], k)
                         pz = p0a[bt, seg, ch]
                         if u < pz:
                             continue
-                        if use_tab:  # kk = #{j : P(K <= j) <= u}, branch-free over the tabulated CDF
+                        if use_tab:  # kk = #{j : P(K <= j) <= u}: from the guide cell of u, a step or two on
                             t = tab_idx[bt, seg, ch]
-                            kk = 0
-                            for jj in range(n_tab):
-                                kk += u >= cdf[t, jj]
+                            kk = guide[t, np.int64(u * 256.0)]
+                            while kk < n_tab and u >= cdf[t, kk]:
+                                kk += 1
                         else:  # sum the probabilities until they pass u
                             lam = lam_a[bt, seg, ch]
                             kk = 1
@@ -343,12 +348,46 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                 if w != 0:
                     spk_n += nrec
                 else:
-                    n_events[b] += need
+                    n_events[b, 0] += need
             # E. the events due at k, to own targets, in the order they were queued (those of the interval's last
             # step include what D just queued with the shortest delays); F. samples
             slot = (step % D) + i
             if slot >= D:
                 slot -= D
+            # fused Poisson drives first: the count their channel drew at the emission step k - delay (the same
+            # counter-based draw as a queued channel's), times the weight
+            n_fz = 0
+            for q in range(fz_lo, fz_hi):
+                ke = k - fz_d[q]
+                if ke < 0:
+                    continue
+                ch = fz_ch[q]
+                u = uniform(pois_key[b, ch], ke)
+                pz = p0a[bt, seg, ch]
+                if u < pz:
+                    continue
+                if use_tab:
+                    t = tab_idx[bt, seg, ch]
+                    kk = guide[t, np.int64(u * 256.0)]
+                    while kk < n_tab and u >= cdf[t, kk]:
+                        kk += 1
+                else:
+                    lam = lam_a[bt, seg, ch]
+                    kk = 1
+                    term = pz * lam
+                    cdf_sum = pz + term
+                    while u >= cdf_sum and kk < kmax:
+                        kk += 1
+                        term *= lam / kk
+                        cdf_sum += term
+                wt = np.float64(fz_w[q]) * np.float64(kk)
+                if wt >= 0:
+                    Iex[fz_tgt[q]] += wt
+                else:
+                    Iin[fz_tgt[q]] += wt
+                n_fz += 1
+            if n_fz:
+                n_events[b, 1 + b_lo] += n_fz
             if runs:
                 for blk in range(b_lo, b_hi):
                     for e in range(q_n[b, blk, slot]):
