@@ -336,11 +336,14 @@ def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: i
     row_d = _row_homogeneous(parts, "d_const")  # one delay per source across every group: spikes are queued whole
     d_dtype = np.uint8 if _delay_bound(parts, dt) <= np.iinfo(np.uint8).max else np.uint16
     total_rows = 2 * sum(p.n_src for p in parts)
-    with _build_bar(total_rows, sum(_expected(p) for p in parts)) as bar:
+    bar = _build_bar(total_rows, sum(_expected(p) for p in parts))
+    try:
         static = _stream_group([p for p in parts if not p.dynamic], False, n_pre, d_dtype, row_d, block_size,
                                n_blocks, seed, dt, bar)
         dynamic = _stream_group([p for p in parts if p.dynamic], True, n_pre, d_dtype, row_d, block_size,
                                 n_blocks, seed, dt, bar)
+    finally:
+        bar.close()
     stored = [(p.d_const - p.d_off, p.d_const - p.d_off) for p in parts if p.d_const is not None]
     stored += static.pop("delay_range") + dynamic.pop("delay_range")
     static.update(max_delay=max([hi for _, hi in stored] + [1]), min_delay=min([lo for lo, _ in stored] or [1]),
@@ -358,12 +361,23 @@ def _expected(part: _Part) -> float:
     return float(n) if n is not None else 0.0
 
 
+class _NoBar:
+    """What the build reports progress to when nobody watches."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _build_bar(total_rows: int, synapses: float):
-    """A tqdm bar over the rows of both passes, shown to a person watching a build of at least 1e7 synapses."""
+    """A tqdm bar over the rows of both passes, for a person watching a build of at least 1e7 synapses."""
+    if not interactive() or synapses < 1e7:
+        return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total_rows, unit="rows", unit_scale=True, delay=2.0, leave=False, desc="building synapses",
-                disable=not interactive() or synapses < 1e7)
+    return tqdm(total=total_rows, unit="rows", unit_scale=True, delay=2.0, leave=False, desc="building synapses")
 
 
 def _check_delay_support(proj, dt: float) -> None:
