@@ -197,3 +197,18 @@ def test_every_neuron_model_has_a_spec_with_a_kernel_branch_and_a_parameter_row(
         assert row.shape == (N_PAR,) and np.isfinite(row).all() and "V" in spec.state
         with pytest.raises(ValueError, match="tau_m = 10.0 ms is shorter than dt = 20.0 ms"):
             spec.check_time_constants(pop, 20.0)
+
+
+def test_prefetch_is_only_a_hint():
+    from engine.kernels.hints import prefetch
+
+    @njit
+    def total(a):
+        s = 0.0
+        for i in range(a.size):
+            if i + 8 < a.size:
+                prefetch(a, i + 8)
+            s += a[i]
+        return s
+    a = np.arange(1000, dtype=np.float64)
+    assert total(a) == a.sum()

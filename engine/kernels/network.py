@@ -40,6 +40,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
+from engine.kernels.hints import prefetch
 from engine.kernels.neurons import update_range
 from engine.kernels.rng import uniform
 from engine.kernels.synapses import elapsed_ms, tm_update
@@ -64,6 +65,7 @@ QUEUE_FULL = 2
 STALLED = 3  # a worker of a block-parallel run never reached the barrier (too few threads)
 
 _NEURONS, _POISSON, _GENERATORS = 0, 1, 2  # sections of a block's spike buffer, in delivery order
+_AHEAD = 8  # runs of the run queue whose synapses are prefetched ahead of their delivery
 
 
 @njit(cache=True, inline="always")
@@ -277,6 +279,8 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                             for e in range(lo, hi):
                                 pre = ids_all[b, parity, src, e]
                                 m = mult_all[b, parity, src, e]
+                                if runs and e + 2 < hi:  # the delays of a spike two ahead, fetched meanwhile
+                                    prefetch(d_syn, row_ptr[ids_all[b, parity, src, e + 2], b_lo])
                                 if runs:  # walk the row segments now: one (start, length, weight) run per delay
                                     for blk in range(b_lo, b_hi):
                                         wr = np.float64(m) if syn_w else np.float64(w_row[pre]) * np.float64(m)
@@ -390,7 +394,13 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                 n_events[b, 1 + b_lo] += n_fz
             if runs:
                 for blk in range(b_lo, b_hi):
-                    for e in range(q_n[b, blk, slot]):
+                    n_q = q_n[b, blk, slot]
+                    for e in range(n_q):
+                        if e + _AHEAD < n_q:  # a run starts anywhere in the synapse arrays: fetch a few ahead
+                            lo = r_lo[b, blk, slot, e + _AHEAD]
+                            prefetch(targets, lo)
+                            if syn_w:
+                                prefetch(w_syn, lo)
                         lo = r_lo[b, blk, slot, e]
                         hi = lo + r_len[b, blk, slot, e]
                         wr = r_w[b, blk, slot, e]  # the count of the spike, or the row's weight times it
