@@ -1,10 +1,14 @@
 """Build: turn a validated :class:`~engine.model.Network` into the flat arrays the simulation kernel runs on.
 
 Index spaces. Neurons of all populations are numbered ``0 .. N-1`` in the order the populations were added; the
-presynaptic space continues with the channels of every source (Poisson and spike generators) at ``N .. N+S-1``. All
-projections are merged into one CSR matrix over the presynaptic space: ``indptr[int64]``, ``targets[int32]`` and, only
-when they differ inside a row, per-synapse ``weights[float32]`` and ``delays[uint8|uint16 steps]``; otherwise one
-value per row. A row holds its projections' synapses in the order the projections were added.
+presynaptic space continues with the channels of every source (Poisson and spike generators) at ``N .. N+S-1``. The
+projections of each synapse model form one CSR matrix over the presynaptic space (a synapse group), its rows cut
+into target blocks: ``row_ptr[int64]``, ``targets[int32]`` and, only when they differ inside a row, per-synapse
+``weights[float32]`` and ``delays[uint8|uint16 steps]``; otherwise one value per row. Inside a segment synapses come
+projection by projection, in the order the projections were added (sorted by delay, stably, when static synapses
+have their own delays). The synapses are generated straight into these arrays (:mod:`engine.kernels.csr`), so the
+build's peak memory is the result's. A Poisson drive (one one-to-one static projection with one weight and delay,
+no monitor) is not a synapse group: it is drawn at its targets (``fused``).
 
 Per-population propagators are computed here, once, by the population's neuron model (:mod:`engine.neuron_models`).
 """
