@@ -34,7 +34,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import available, goal, interleave, machine, ratio_summary, summary
+from _common import available, fmt_summary, goal, interleave, machine, ratio_summary, summary
 
 HERE = Path(__file__).resolve().parent
 #: tau_m (ms), C_m (pF), theta and V_reset (mV), t_ref (ms), I_e (pA), J (mV), g, excitatory fraction, delays (ms)
@@ -277,11 +277,9 @@ def _goals(report: dict) -> dict:
             "e8_run_vs_nest": goal(med(ratios, "run_vs_nest"), 30.0)}
 
 
-def _fmt(s: dict, digits: int = 3) -> str:
-    return f"{s['median']:.{digits}g} [{s['min']:.{digits}g}, {s['max']:.{digits}g}]"
-
-
 def _print(report: dict) -> None:
+    def f(summ: dict) -> str:
+        return fmt_summary(summ, digits=3)
     m = report["machine"]
     print(f"scale benchmark, {report['duration_s']:g} s simulated, {report['threads']} threads; {m['cpu']}, "
           f"{m['cores']} cores")
@@ -291,20 +289,20 @@ def _print(report: dict) -> None:
         if "error" in p:
             print(f"billion ({big['neurons']} neurons): {p['error']}")
         else:
-            print(f"billion: {p['synapses']:.3g} synapses, build {_fmt(p['build_s'])} s, peak RSS "
-                  f"{_fmt(p['peak_rss_gib'])} GiB (baseline {p['baseline_rss_gib']:.2f}, connectivity "
+            print(f"billion: {p['synapses']:.3g} synapses, build {f(p['build_s'])} s, peak RSS "
+                  f"{f(p['peak_rss_gib'])} GiB (baseline {p['baseline_rss_gib']:.2f}, connectivity "
                   f"{p['connectivity_gib']:.2f} GiB, {p['bytes_per_synapse']:.3f} B/synapse), run "
-                  f"{_fmt(p['run_s_per_sim_s'])} s/sim-s, {p['rate_hz']:.2f} Hz, events/s {_fmt(p['events_per_s'])}")
+                  f"{f(p['run_s_per_sim_s'])} s/sim-s, {p['rate_hz']:.2f} Hz, events/s {f(p['events_per_s'])}")
     e8 = report["parts"].get("e8")
     if e8:
         for tool, r in e8["tools"].items():
             if "build_s" not in r:
                 print(f"e8 {tool}: {r.get('skipped') or r.get('error')}")
                 continue
-            print(f"e8 {tool:11s} build {_fmt(r['build_s'])} s, run {_fmt(r['run_s_per_sim_s'])} s/sim-s, "
-                  f"{r['rate_hz']:.2f} Hz, {r['synapses']:.3g} synapses, peak RSS {_fmt(r['peak_rss_gib'])} GiB")
-        for key, s in e8["ratios"].items():
-            print(f"ratio {key}: {_fmt(s)}x")
+            print(f"e8 {tool:11s} build {f(r['build_s'])} s, run {f(r['run_s_per_sim_s'])} s/sim-s, "
+                  f"{r['rate_hz']:.2f} Hz, {r['synapses']:.3g} synapses, peak RSS {f(r['peak_rss_gib'])} GiB")
+        for key, summ in e8["ratios"].items():
+            print(f"ratio {key}: {f(summ)}x")
     for name, g in report["goals"].items():
         value = "n/a" if g["value"] is None else f"{g['value']:.3g}"
         print(f"goal {name}: {value} (goal {g['goal']:g}) met={g['met']}")

@@ -359,7 +359,8 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
             if slot >= D:
                 slot -= D
             # fused Poisson drives first: the count their channel drew at the emission step k - delay (the same
-            # counter-based draw as a queued channel's), times the weight
+            # counter-based draw as a queued channel's, written out again: a helper taking the tables would cost
+            # two atomic reference counts per array per call), times the weight
             n_fz = 0
             for q in range(fz_lo, fz_hi):
                 ke = k - fz_d[q]
