@@ -21,7 +21,7 @@ from numba import njit, prange
 
 from engine.kernels.connect import gen_row, known_row_size
 from engine.kernels.distributions import draw
-from engine.kernels.rng import stream_key
+from engine.kernels.rng import stream_key_at, stream_prefix
 
 _MAX_DELAY_STEPS = 65535
 
@@ -77,15 +77,15 @@ def segment_pointers(counts):
 
 
 @njit(cache=True, inline="always")
-def _value(v, s, seed, vmode, vconst, vdist, vstream, varr, first):
-    m = vmode[v]
-    if m == 0:
-        return vconst[v]
-    if m == 1:
-        return draw(np.int64(vdist[v, 0]), vdist[v, 1], vdist[v, 2], vdist[v, 3], vdist[v, 4],
-                    stream_key(seed, vstream[v], s))
-    if m == 2:
-        return varr[np.int64(vconst[v]), s]
+def _scalar_value(mode, const, kind, a, b, low, high, key, given, first):
+    """A quantity's value at one synapse from scalars only (a helper taking arrays would cost atomic reference
+    counts per call): the constant, a draw from ``key``, the ``given`` value, or ``first``."""
+    if mode == 0:
+        return const
+    if mode == 1:
+        return draw(kind, a, b, low, high, key)
+    if mode == 2:
+        return given
     return first
 
 
@@ -110,6 +110,11 @@ def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_
     n_par = out_p.shape[0]
     lo_ok = dt * (1.0 - 1e-9)
     hi_ok = _MAX_DELAY_STEPS * dt * (1.0 + 1e-9)
+    vkey = np.empty(vmode.size, dtype=np.uint64)  # each quantity's stream prefix, hoisted
+    for v in range(vmode.size):
+        vkey[v] = stream_prefix(seed, vstream[v])
+    wm, wk, wkey, wrow = vmode[0], np.int64(vdist[0, 0]), vkey[0], np.int64(vconst[0])  # weight and delay: scalars
+    dm, dk, dkey, drow = vmode[1], np.int64(vdist[1, 0]), vkey[1], np.int64(vconst[1])
     for c in prange(nch):
         out = np.empty(scratch_len, dtype=np.int32)
         sums = np.empty(scratch_len, dtype=np.float64)
@@ -129,21 +134,26 @@ def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_
                 out_t[pos] = tgt
                 s = s0 + t
                 if write_w:
-                    out_w[pos] = _value(0, s, seed, vmode, vconst, vdist, vstream, varr, 0.0)
+                    out_w[pos] = _scalar_value(wm, vconst[0], wk, vdist[0, 1], vdist[0, 2], vdist[0, 3], vdist[0, 4],
+                                               stream_key_at(wkey, s), varr[wrow, s] if wm == 2 else 0.0, 0.0)
                 if write_d:
-                    if vmode[1] == 1:
-                        x = _value(1, s, seed, vmode, vconst, vdist, vstream, varr, 0.0)
+                    if dm == 1:
+                        x = draw(dk, vdist[1, 1], vdist[1, 2], vdist[1, 3], vdist[1, 4], stream_key_at(dkey, s))
                         if x < lo_ok or x > hi_ok:
                             bad_d += 1
                         d = min(max(np.int64(np.rint(x / dt)), 1), _MAX_DELAY_STEPS) - d_off
                     else:
-                        d = np.int64(_value(1, s, seed, vmode, vconst, vdist, vstream, varr, 0.0)) - d_off
+                        d = np.int64(varr[drow, s] if dm == 2 else vconst[1]) - d_off
                     out_d[pos] = d
                     dmin = min(dmin, d)
                     dmax = max(dmax, d)
                 first = 0.0
                 for q in range(n_par):
-                    x = _value(2 + q, s, seed, vmode, vconst, vdist, vstream, varr, first)
+                    v = 2 + q
+                    m = vmode[v]
+                    x = _scalar_value(m, vconst[v], np.int64(vdist[v, 0]), vdist[v, 1], vdist[v, 2], vdist[v, 3],
+                                      vdist[v, 4], stream_key_at(vkey[v], s),
+                                      varr[np.int64(vconst[v]), s] if m == 2 else 0.0, first)
                     if clip[q]:
                         x = min(max(x, 0.0), 1.0)
                     elif (q == 1 and x <= 0.0) or (q == 2 and x < 0.0):

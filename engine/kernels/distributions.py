@@ -7,7 +7,7 @@ many are drawn in all, nor on the thread that drew them.
 import numpy as np
 from numba import njit, prange
 
-from engine.kernels.rng import stream_key, uniform, uniform_open
+from engine.kernels.rng import stream_key_at, stream_prefix, uniform, uniform_open
 
 UNIFORM = 0
 NORMAL = 1
@@ -74,6 +74,7 @@ def draw(kind, a, b, low, high, key):
 def sample(kind, a, b, low, high, n, seed, stream):
     """``n`` float64 samples of :func:`draw`, sample ``i`` from stream ``(seed, stream, i)``."""
     out = np.empty(n, dtype=np.float64)
+    prefix = stream_prefix(seed, stream)
     for i in prange(n):
-        out[i] = draw(kind, a, b, low, high, stream_key(seed, stream, i))
+        out[i] = draw(kind, a, b, low, high, stream_key_at(prefix, i))
     return out

@@ -27,11 +27,22 @@ def mix64(z: np.uint64) -> np.uint64:
 
 
 @njit(cache=True, inline="always")
+def stream_prefix(seed: int, a: int) -> np.uint64:
+    """The part of :func:`stream_key` that depends on ``(seed, a)`` only: hoisted out of loops over ``b``."""
+    h = mix64(np.uint64(seed) + _GOLDEN)
+    return mix64(h ^ (np.uint64(a) * _M1 + _GOLDEN))
+
+
+@njit(cache=True, inline="always")
+def stream_key_at(prefix: np.uint64, b: int) -> np.uint64:
+    """:func:`stream_key` ``(seed, a, b)`` from ``stream_prefix(seed, a)``."""
+    return mix64(prefix ^ (np.uint64(b) * _M2 + _GOLDEN))
+
+
+@njit(cache=True, inline="always")
 def stream_key(seed: int, a: int, b: int) -> np.uint64:
     """Key of the random stream indexed by ``(seed, a, b)``; all three must be >= 0."""
-    h = mix64(np.uint64(seed) + _GOLDEN)
-    h = mix64(h ^ (np.uint64(a) * _M1 + _GOLDEN))
-    return mix64(h ^ (np.uint64(b) * _M2 + _GOLDEN))
+    return stream_key_at(stream_prefix(seed, a), b)
 
 
 @njit(cache=True, inline="always")
