@@ -66,3 +66,19 @@ def test_only_plain_one_to_one_drives_are_fused():
     assert fused(weight=[1.0] * 10) == 0
     assert fused(rule=FixedProbability(0.5)) == 0
     assert fused(src={"rate_times": [0.0, 50.0], "rate": [100.0, 10.0]}) == 0
+
+
+def test_a_fused_drive_follows_per_trial_rates():
+    """set_rates gives each trial its own drive rates; fused and queued draw the same counts in every trial."""
+    sims = []
+    for monitor in (False, True):
+        sim = Simulator(_driven("iaf_psc_exp", monitor), trials=2)
+        sim.set_rates("drive", [np.full(300, 3000.0), np.full(300, 8000.0)])
+        sims.append(sim.run(200.0))
+    fused, queued = sims
+    assert fused.built.fused["tgt"].size == 300
+    counts = []
+    for trial in (0, 1):
+        np.testing.assert_array_equal(fused.spike_steps("n", trial=trial)[1], queued.spike_steps("n", trial=trial)[1])
+        counts.append(fused.spike_steps("n", trial=trial)[0].size)
+    assert counts[1] > 1.5 * counts[0]  # the faster drive makes more spikes
