@@ -368,15 +368,15 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                     continue
                 ch = fz_ch[q]
                 u = uniform(pois_key[b, ch], ke)
-                pz = p0a[bt, seg, ch]
-                if u < pz:
-                    continue
-                if use_tab:
+                if use_tab:  # no branch on the count: a zero count adds zero (the table gives 0 below p0)
                     t = tab_idx[bt, seg, ch]
                     kk = guide[t, np.int64(u * 256.0)]
                     while kk < n_tab and u >= cdf[t, kk]:
                         kk += 1
                 else:
+                    pz = p0a[bt, seg, ch]
+                    if u < pz:
+                        continue
                     lam = lam_a[bt, seg, ch]
                     kk = 1
                     term = pz * lam
@@ -385,12 +385,12 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                         kk += 1
                         term *= lam / kk
                         cdf_sum += term
-                wt = np.float64(fz_w[q]) * np.float64(kk)
-                if wt >= 0:
-                    Iex[fz_tgt[q]] += wt
+                wq = np.float64(fz_w[q])
+                if wq >= 0:  # the weight's sign, as the product's for any count >= 1
+                    Iex[fz_tgt[q]] += wq * np.float64(kk)
                 else:
-                    Iin[fz_tgt[q]] += wt
-                n_fz += 1
+                    Iin[fz_tgt[q]] += wq * np.float64(kk)
+                n_fz += kk > 0
             if n_fz:
                 n_events[b, 1 + b_lo] += n_fz
             if runs:
