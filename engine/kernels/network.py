@@ -133,6 +133,10 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     n_st = st_idx.size
     fz_lo = fz_ptr[n_lo] if fz_ptr.size > 1 else 0  # the fused drives onto this worker's neurons
     fz_hi = fz_ptr[n_hi] if fz_ptr.size > 1 else 0
+    p0_sum = 0.0  # mostly silent drives (P(0) >= 1/2 on average) skip zero counts early: that branch is predictable
+    for q in range(fz_lo, fz_hi):
+        p0_sum += p0a[bt, 0, fz_ch[q]]
+    fz_sparse = p0_sum >= 0.5 * (fz_hi - fz_lo)
     skip_ch = pois_skip.size > 0
     ch_lo = np.empty(NB + 1, dtype=np.int64)  # the Poisson channels of each block
     for blk in range(NB + 1):
@@ -368,7 +372,9 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                     continue
                 ch = fz_ch[q]
                 u = uniform(pois_key[b, ch], ke)
-                if use_tab:  # no branch on the count: a zero count adds zero (the table gives 0 below p0)
+                if use_tab:  # else no branch on the count: a zero count adds zero (the table gives 0 below p0)
+                    if fz_sparse and u < p0a[bt, seg, ch]:
+                        continue
                     t = tab_idx[bt, seg, ch]
                     kk = guide[t, np.int64(u * 256.0)]
                     while kk < n_tab and u >= cdf[t, kk]:
