@@ -162,14 +162,10 @@ def build(net: Network, n_blocks: int | None = None) -> Built:
     blk_lo = np.minimum(np.arange(NB, dtype=np.int64) * block_size, N)
     blk_hi = np.minimum(blk_lo + block_size, N)
     blk_hi[-1] = N
-    fused_projs = _fusable_drives(net, sources)
-    fused = _fused_drives(net, fused_projs, pre_index, post_index, N)
-    groups, proj_slices = _merge_projections(net, pre_index, post_index, n_pre, block_size, NB, set(fused_projs))
-    for name in fused_projs:
-        proj = next(p for p in net.projections if p.name == name)
-        lo = pre_index[proj.source][0]
-        n = pre_index[proj.source][1].size
-        proj_slices[name] = (lo, lo + n, post_index[proj.target][0], n)
+    drives = _fusable_drives(net, sources)
+    fused, drive_slices = _fused_drives(drives, pre_index, post_index, N, dt)
+    groups, proj_slices = _merge_projections(net, pre_index, post_index, n_pre, block_size, NB, set(drive_slices))
+    proj_slices.update(drive_slices)
     static, stp = groups
     return Built(dt=dt, n_neurons=N, n_pre=n_pre, pop_names=[p.name for p in pops], pop_lo=pop_lo, pop_hi=pop_hi,
                  pop_arrays=pop_arrays, I_e=I_e, src_names=[s.name for s in sources], src_lo=src_lo,
@@ -283,37 +279,39 @@ def _fusable_drives(net: Network, sources: list) -> list:
         p = projs[0]
         if isinstance(p.rule, OneToOne) and not isinstance(p.synapse, TsodyksMarkram) and _is_const(p.weight) \
                 and _is_const(p.delay):
-            out.append(p.name)
+            out.append(p)
     return out
 
 
-def _fused_drives(net: Network, names: list, pre_index: dict, post_index: dict, n_neurons: int) -> dict:
+def _fused_drives(drives: list, pre_index: dict, post_index: dict, n_neurons: int, dt: float) -> tuple[dict, dict]:
     """The fused drives sorted by target (stable: in projection order): ``ptr`` (per neuron), ``tgt``, ``ch`` (the
     channel's index among all Poisson channels), ``w`` (float32, as a synapse stores it) and ``d`` (delay steps as
-    stored: one less onto delta-synapse targets)."""
+    stored: one less onto delta-synapse targets); and each drive's report slice, as for a projection."""
     tgt, ch, w, d = [], [], [], []
-    for name in names:
-        proj = next(p for p in net.projections if p.name == name)
+    slices = {}
+    for proj in drives:
         pre_lo, src = pre_index[proj.source]
         post_lo, post = post_index[proj.target]
-        steps = _delay_steps(proj, 0, net.dt, 0, 0)[0] - int(post.model == "iaf_psc_delta")
+        steps = _delay_steps(proj, 0, dt, 0, 0)[0] - int(post.model == "iaf_psc_delta")
+        slices[proj.name] = (pre_lo, pre_lo + src.size, post_lo, src.size)
         tgt.append(np.arange(post_lo, post_lo + src.size, dtype=np.int32))
         ch.append(np.arange(pre_lo - n_neurons, pre_lo - n_neurons + src.size, dtype=np.int32))  # Poisson first
         w.append(np.full(src.size, proj.weight, dtype=np.float32))
         d.append(np.full(src.size, steps, dtype=np.int32))
     tgt = np.concatenate(tgt) if tgt else np.zeros(0, np.int32)
     order = np.argsort(tgt, kind="stable")
-    ptr = np.zeros(n_neurons + 1 if names else 1, dtype=np.int64)
-    if names:
+    ptr = np.zeros(n_neurons + 1 if drives else 1, dtype=np.int64)
+    if drives:
         np.cumsum(np.bincount(tgt, minlength=n_neurons), out=ptr[1:])
 
     def cat(parts: list, dtype) -> np.ndarray:
         return np.concatenate(parts)[order] if parts else np.zeros(0, dtype)
-    return {"ptr": ptr, "tgt": tgt[order], "ch": cat(ch, np.int32), "w": cat(w, np.float32), "d": cat(d, np.int32)}
+    return ({"ptr": ptr, "tgt": tgt[order], "ch": cat(ch, np.int32), "w": cat(w, np.float32),
+             "d": cat(d, np.int32)}, slices)
 
 
 def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: int, block_size: int, n_blocks: int,
-                       fused: set = frozenset()):
+                       fused: set):
     """Generate every projection's synapses straight into one synapse group per synapse model, each a CSR over the
     presynaptic space with rows cut into target blocks (:mod:`engine.kernels.csr`: a counting pass, then a filling
     pass; random draws keyed by the projection's name). Peak memory is the final arrays' (rules that are not row

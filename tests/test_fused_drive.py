@@ -3,7 +3,8 @@ delay, unmonitored Poisson sources are drawn where their targets are updated, wi
 import numpy as np
 import pytest
 
-from engine import Network, PoissonSource, Population, Projection, Simulator, SpikeMonitor, StateMonitor
+from engine import (Network, PoissonSource, Population, Projection, RateMonitor, Simulator, SpikeMonitor,
+                    StateMonitor)
 from engine.connectivity import FixedProbability, OneToOne
 from engine.distributions import Uniform
 
@@ -15,7 +16,7 @@ def _driven(model, monitor_drive, recurrent=False, seed=2):
                        V_reset=-65.0, t_ref=2.0, tau_syn_ex=0.5, V_init=(-65.0, -50.0)),
             PoissonSource("drive", 300, rate=np.linspace(2000.0, 9000.0, 300)),
             Projection("drive", "n", OneToOne(), weight=87.8 if exp else 0.9, delay=1.5, name="bg"),
-            SpikeMonitor("n"), StateMonitor("n", "V", indices=np.arange(0, 300, 11)))
+            SpikeMonitor("n"), StateMonitor("n", "V", indices=np.arange(0, 300, 11)), RateMonitor("n"))
     if recurrent:
         net.add(Projection("n", "n", FixedProbability(0.1), weight=Uniform(-300.0, 100.0) if exp else
                            Uniform(-2.0, 0.5), delay=Uniform(0.5, 2.0)))
@@ -51,8 +52,11 @@ def test_fused_drives_keep_thread_batch_and_chunk_invariance():
         sim.run(200.0)
         np.testing.assert_array_equal(ref.spike_steps("n")[1], sim.spike_steps("n")[1])
         np.testing.assert_array_equal(ref.state("n", "V")[1], sim.state("n", "V")[1])
+        np.testing.assert_array_equal(ref.spike_counts("n"), sim.spike_counts("n"))
     batch = Simulator(_driven("iaf_psc_exp", False, recurrent=True), trials=2).run(200.0)
     np.testing.assert_array_equal(ref.spike_steps("n")[1], batch.spike_steps("n", trial=0)[1])
+    np.testing.assert_array_equal(ref.state("n", "V")[1][0], batch.state("n", "V")[1][0])
+    np.testing.assert_array_equal(ref.spike_counts("n")[0], batch.spike_counts("n")[0])
 
 
 def test_only_plain_one_to_one_drives_are_fused():
