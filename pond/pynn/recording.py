@@ -2,8 +2,8 @@
 
 What is recorded is declared on the populations (``record``); when the network is built, every population with a
 recorded variable gets an engine ``SpikeMonitor`` and/or one ``StateMonitor`` over the cells recorded for any state
-variable, sampling every ``g`` steps where ``g`` is the greatest common divisor of all sampling intervals (the
-engine's state monitors share one interval; each variable is then read at its own interval).
+variable, sampling every ``g`` steps where ``g`` is the greatest common divisor of the populations' sampling
+intervals (the engine's state monitors share one interval; each population's signals are read at its own).
 
 Conventions (PyNN's, as its Brian 2 backend has them): a signal starts with the initial value at the recording start
 and has one sample per sampling interval up to the current time, the sample at ``t`` being the state at the end of
@@ -26,15 +26,12 @@ class Recorder(recording.Recorder):
     def __init__(self, population=None, file=None):
         super().__init__(population, file)
         self._clear_step = 0
-        self.intervals = {}  # variable name -> sampling interval (ms)
 
     def _record(self, variable, new_ids, sampling_interval=None):
         state = simulator.state
-        interval = state.dt if sampling_interval is None else float(sampling_interval)
-        state.steps(interval, "sampling_interval")
-        if variable.name != "spikes":
-            self.intervals[variable.name] = interval
-            self.sampling_interval = interval
+        if sampling_interval is not None and variable.name != "spikes":
+            state.steps(float(sampling_interval), "sampling_interval")
+            self.sampling_interval = float(sampling_interval)
         state.changed(f"recording of {variable.name!r} from {self.population.label!r} set after run()")
 
     def _reset(self):
@@ -79,7 +76,7 @@ class Recorder(recording.Recorder):
         celltype = self.population.celltype
         engine_var, factor = celltype.state_variables[variable.name]
         pop_idx = np.asarray(self.population.id_to_index(np.asarray(ids, dtype=int)), dtype=np.int64)
-        interval_steps = state.steps(self.intervals.get(variable.name, state.dt), "sampling_interval")
+        interval_steps = state.steps(self.sampling_interval, "sampling_interval")
         if state.sim is None:
             return np.zeros((0, len(ids))), None
         tr = state.translation

@@ -229,12 +229,8 @@ def _synapse(prj, values: dict):
 
 # ------------------------------------------------------------------------------------------------ monitors
 def _monitors(state, net: Network, tr: Translation) -> None:
-    intervals = []
-    for pop in state.populations:
-        for variable, ids in pop.recorder.recorded.items():
-            if not ids or variable.name == "spikes":
-                continue
-            intervals.append(state.steps(pop.recorder.intervals.get(variable.name, state.dt), "sampling_interval"))
+    intervals = [state.steps(pop.recorder.sampling_interval, "sampling_interval") for pop in state.populations
+                 if any(ids and v.name != "spikes" for v, ids in pop.recorder.recorded.items())]
     tr.every = math.gcd(*intervals) if intervals else 1
     for pop in state.populations:
         name = tr.names[pop]
