@@ -18,3 +18,14 @@ def interactive() -> bool:
     except Exception:  # an IPython too old or too odd to ask: no bar rather than a crash
         return False
     return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def progress_bar(total_ms: float, enabled: bool):
+    """A tqdm bar over ``total_ms`` of biological time that appears only once the run has lasted two seconds, or
+    None when ``enabled`` is False."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total_ms, unit="ms", unit_scale=False, delay=2.0, leave=False, desc="simulating",
+                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} ms [{elapsed}<{remaining}{postfix}]")
