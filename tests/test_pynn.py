@@ -178,19 +178,25 @@ def test_connectors_with_a_numpy_rng_draw_the_connections_pyNN_defines():
         prj = backend.Projection(a, b, connector_factory(backend), synapse(backend))
         return np.array(prj.get(["weight", "delay"], format="list"))
 
+    def random_weights(s):
+        return s.StaticSynapse(weight=RandomDistribution("uniform", low=0.1, high=0.2, rng=NumpyRNG(seed=11)),
+                               delay=0.5)
+
+    def constant(s):  # pond draws FixedProbabilityConnector's matrix in one call here
+        return s.StaticSynapse(weight=0.25, delay=1.0)
+
     cases = [
-        lambda s: s.FixedProbabilityConnector(0.2, rng=NumpyRNG(seed=5)),
-        lambda s: s.FixedNumberPreConnector(4, rng=NumpyRNG(seed=6)),
-        lambda s: s.FixedNumberPostConnector(3, with_replacement=True, rng=NumpyRNG(seed=7)),
-        lambda s: s.FixedTotalNumberConnector(50, rng=NumpyRNG(seed=8)),
-        lambda s: s.DistanceDependentProbabilityConnector("exp(-d/10)", rng=NumpyRNG(seed=9)),
-        lambda s: s.FromListConnector([(0, 1, 0.5, 1.0), (3, 2, 0.25, 2.0), (3, 2, 0.75, 0.5)],
-                                      column_names=["weight", "delay"]),
-        lambda s: s.ArrayConnector(np.arange(600).reshape(30, 20) % 7 == 0),
+        (lambda s: s.FixedProbabilityConnector(0.2, rng=NumpyRNG(seed=5)), constant),
+        (lambda s: s.FixedProbabilityConnector(0.2, rng=NumpyRNG(seed=5)), random_weights),
+        (lambda s: s.FixedNumberPreConnector(4, rng=NumpyRNG(seed=6)), random_weights),
+        (lambda s: s.FixedNumberPostConnector(3, with_replacement=True, rng=NumpyRNG(seed=7)), random_weights),
+        (lambda s: s.FixedTotalNumberConnector(50, rng=NumpyRNG(seed=8)), constant),
+        (lambda s: s.DistanceDependentProbabilityConnector("exp(-d/10)", rng=NumpyRNG(seed=9)), random_weights),
+        (lambda s: s.FromListConnector([(0, 1, 0.5, 1.0), (3, 2, 0.25, 2.0), (3, 2, 0.75, 0.5)],
+                                       column_names=["weight", "delay"]), constant),
+        (lambda s: s.ArrayConnector(np.arange(600).reshape(30, 20) % 7 == 0), random_weights),
     ]
-    for make in cases:
-        synapse = lambda s: s.StaticSynapse(weight=RandomDistribution("uniform", low=0.1, high=0.2,  # noqa: E731
-                                                                      rng=NumpyRNG(seed=11)), delay=0.5)
+    for make, synapse in cases:
         ours, theirs = build(sim, make, synapse), build(mock, make, synapse)
         assert ours.shape == theirs.shape and ours.shape[0] > 0
         np.testing.assert_array_equal(ours, theirs)

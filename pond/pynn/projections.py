@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 from pyNN import common, connectors, errors
-from pyNN.random import NativeRNG
+from pyNN.random import NativeRNG, NumpyRNG
 from pyNN.space import Space
 
 from engine import connectivity as rules
@@ -93,7 +93,8 @@ class Projection(common.Projection):
                 raise PondNotSupportedError(
                     f"pond.pynn: {type(connector).__name__} with a NativeRNG runs on pond's compiled rules, which "
                     "connect whole populations with one weight and one delay; give a NumpyRNG for PyNN's algorithm")
-            connector.connect(self)
+            if not _fixed_probability_at_once(connector, self):
+                connector.connect(self)
         state.projections.append(self)
 
     # ------------------------------------------------------------------ building
@@ -145,12 +146,7 @@ class Projection(common.Projection):
 
     def homogeneous_values(self) -> dict:
         """The synapse type's native parameters as numbers (fast path only)."""
-        ps = self.synapse_type.native_parameters
-        ps.shape = (1,)
-        ps.evaluate(simplify=True)
-        out = {n: float(ps[n]) for n in self.synapse_type.get_native_names()}
-        out["delay"] = float(simulator.state.round_delays(np.array([out["delay"]]))[0])
-        return out
+        return _constant_values(self)
 
     # ------------------------------------------------------------------ PyNN access
     def __len__(self) -> int:
@@ -234,15 +230,63 @@ def native_rule(connector, projection: Projection):
         return None  # 'NoMutual'
     if not isinstance(getattr(connector, "n", 0), (int, np.integer)):
         return None  # a RandomDistribution number of connections: PyNN's algorithm
-    ps = projection.synapse_type.native_parameters
-    if not all(ps[n].is_homogeneous and isinstance(ps[n].base_value, (int, float, np.number))
-               for n in projection.synapse_type.get_native_names() if n in ps.keys()):
+    values = _constant_values(projection)
+    if values is None:
         return None
-    weight = ps["weight"].base_value
-    if weight != 0 and not _sign_ok(weight, projection):
+    weight = values["weight"]
+    if not check_weight_sign(weight, projection):
         raise errors.ConnectionError(f"pond.pynn: weight = {weight} does not fit receptor_type "
                                      f"{projection.receptor_type!r} (excitatory >= 0, inhibitory <= 0)")
     return _FAST[type(connector).__name__](connector)
+
+
+def _fixed_probability_at_once(connector, projection: Projection) -> bool:
+    """PyNN's FixedProbabilityConnector with a ``NumpyRNG``, drawn in one call instead of one per target cell.
+
+    PyNN draws, for every target column in turn, ``n_pre`` uniform numbers from the connector's generator and
+    connects where they are below ``p_connect``; numpy's generator gives the same numbers in one draw of
+    ``n_post * n_pre``. Used only where nothing else draws in between: whole populations, one weight and one
+    delay (and Tsodyks–Markram parameters), no callback. Returns False when PyNN's own loop must run.
+    """
+    from pond.pynn.populations import Population
+
+    if not isinstance(connector, connectors.FixedProbabilityConnector) or type(connector.rng) is not NumpyRNG:
+        return False
+    if connector.callback is not None or connector.allow_self_connections not in (True, False):
+        return False
+    if not (isinstance(projection.pre, Population) and isinstance(projection.post, Population)):
+        return False
+    values = _constant_values(projection)
+    if values is None:
+        return False
+    n_pre, n_post = projection.pre.size, projection.post.size
+    u = connector.rng.next(n_pre * n_post, "uniform", {"low": 0.0, "high": 1.0}).reshape(n_post, n_pre)
+    connected = u < connector.p_connect
+    if not connector.allow_self_connections and projection.pre is projection.post:
+        np.fill_diagonal(connected, False)
+    post, pre = np.nonzero(connected)  # target by target, sources ascending: PyNN's order
+    if "weight" in values and not check_weight_sign(values["weight"], projection):
+        raise errors.ConnectionError(f"pond.pynn: weight = {values['weight']} does not fit receptor_type "
+                                     f"{projection.receptor_type!r} (excitatory >= 0, inhibitory <= 0)")
+    projection._chunks.append((pre.astype(np.int64), post.astype(np.int64),
+                               {n: np.full(pre.size, v) for n, v in values.items()}))
+    return True
+
+
+def _constant_values(projection: Projection) -> dict | None:
+    """The synapse type's native parameters when every one is a plain number (delays rounded), else None."""
+    ps = projection.synapse_type.native_parameters
+    names = projection.synapse_type.get_native_names()
+    if not all(ps[n].is_homogeneous and isinstance(ps[n].base_value, (int, float, np.number)) for n in names):
+        return None
+    values = {n: float(ps[n].base_value) for n in names}
+    values["delay"] = float(simulator.state.round_delays(np.array([values["delay"]]))[0])
+    return values
+
+
+def check_weight_sign(weight: float, projection: Projection) -> bool:
+    """Whether ``weight`` fits the projection's receptor type (PyNN's rule for current-based synapses)."""
+    return weight == 0 or _sign_ok(weight, projection)
 
 
 def _sign_ok(weight: float, projection: Projection) -> bool:

@@ -185,14 +185,16 @@ def _projections(prj, names: dict) -> list:
     pre_pop, pre_idx = _owners(cells_by_population(prj.pre), pre)
     post_pop, post_idx = _owners(cells_by_population(prj.post), post)
     tm = isinstance(prj.synapse_type, TsodyksMarkramSynapse)
-    keys = [pre_pop, post_pop] + ([values["U"], values["tau_rec"], values["tau_fac"]] if tm else [])
-    groups = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)[1].ravel() if pre.size else \
-        np.zeros(0, np.int64)
-    out = []
     pre_pops = [p for p, _ in cells_by_population(prj.pre)]
     post_pops = [p for p, _ in cells_by_population(prj.post)]
-    for j in range(int(groups.max()) + 1 if groups.size else 0):
-        sel = np.flatnonzero(groups == j)
+    groups = pre_pop * len(post_pops) + post_pop
+    if tm:  # one engine projection per set of Tsodyks-Markram parameters too
+        params = np.unique(np.stack([values["U"], values["tau_rec"], values["tau_fac"]], axis=1), axis=0,
+                           return_inverse=True)[1].ravel()
+        groups = groups * (int(params.max()) + 1 if params.size else 1) + params
+    out = []
+    for j, code in enumerate(np.unique(groups)):
+        sel = np.flatnonzero(groups == code) if len(pre_pops) * len(post_pops) > 1 or tm else np.arange(pre.size)
         src, tgt = pre_pops[int(pre_pop[sel[0]])], post_pops[int(post_pop[sel[0]])]
         scale = 1.0 if isinstance(tgt.celltype, IF_curr_delta) else 1000.0
         s, t = pre_idx[sel], post_idx[sel]
