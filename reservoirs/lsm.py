@@ -633,7 +633,8 @@ class LSM(TransformerMixin, BaseEstimator):
         return net
 
     # ------------------------------------------------------------------ transform
-    def transform(self, X, sample_times=None, trial_ids: Sequence[int] | None = None) -> np.ndarray:
+    def transform(self, X, sample_times=None, trial_ids: Sequence[int] | None = None, *, client=None,
+                  block_size: int | None = None) -> np.ndarray:
         """Run every trial of ``X`` through the liquid and return its liquid-state features.
 
         Parameters
@@ -645,6 +646,13 @@ class LSM(TransformerMixin, BaseEstimator):
             Sample times (ms) for this call (default: the ``sample_times`` parameter).
         trial_ids : sequence of int, optional
             Trial ids (distinct, >= 0) seeding each trial's initial state; default ``0 .. trials - 1``.
+        client : distributed.Client, optional
+            Run the trials over this Dask cluster (:func:`engine.distributed.map_trial_blocks`: blocks of trials,
+            each worker building the liquid once) instead of in this process. The features are the same bits, in
+            the same order. Default: in this process.
+        block_size : int, optional
+            Trials per block with a ``client`` (default: about four blocks per worker thread); results never depend
+            on it.
 
         Returns
         -------
@@ -680,9 +688,23 @@ class LSM(TransformerMixin, BaseEstimator):
                    f"LSM.transform: the features of {B} trials ({S} samples x {self.n_neurons_} neurons x {k})",
                    "transform fewer trials per call, ask for fewer sample times or features, or a smaller batch_size "
                    "when V is recorded")
-        return self._run(kind, data, duration, ids, steps, bin_ms)
+        if client is None:
+            if block_size is not None:
+                raise ValueError(f"LSM.transform: block_size = {block_size!r} is only used with a Dask client; "
+                                 f"pass client= or leave block_size out")
+            res = self._run(kind, data, duration, ids, steps, bin_ms)
+        else:
+            from engine.distributed import map_trial_blocks
 
-    def _run(self, kind, data, duration, ids, steps, bin_ms) -> np.ndarray:
+            parts = map_trial_blocks(_feature_block, (self, kind, duration, bin_ms), ids,
+                                     {"data": data, "steps": steps}, client=client, block_size=block_size,
+                                     desc="LSM trials")
+            res = np.concatenate(parts, axis=0)
+        return res.reshape(B, -1) if self.output == "flat" else res
+
+    def _run(self, kind, data, duration, ids, steps, bin_ms, simulator=None) -> np.ndarray:
+        """Features ``(trials, S, N · k)`` of the trials ``ids``, in batches of ``batch_size`` Simulators made by
+        ``simulator(network, trial_ids)`` (default: :class:`~engine.simulator.Simulator` on ``n_jobs`` threads)."""
         B, S = steps.shape
         N = self.n_neurons_
         dt = float(self.dt)
@@ -696,11 +718,15 @@ class LSM(TransformerMixin, BaseEstimator):
         cols = {k: v for k, v in cols.items() if v.size}
         out = {f: np.zeros((B, S, N)) for f in feats}
         bs = int(self.batch_size)
-        from engine.simulator import Simulator
+        if simulator is None:
+            from engine.simulator import Simulator
+
+            def simulator(network, trials):
+                return Simulator(network, trials=trials, n_jobs=self.n_jobs, chunk_ms=float(self.chunk_ms))
 
         for lo in range(0, B, bs):
             hi = min(lo + bs, B)
-            sim = Simulator(net, trials=ids[lo:hi], n_jobs=self.n_jobs, chunk_ms=float(self.chunk_ms))
+            sim = simulator(net, ids[lo:hi])
             if kind == "current":
                 for name, c in cols.items():
                     sim.set_currents(f"input_{name}", [np.vstack([u @ self.W_current_[c].T, np.zeros((1, c.size))])
@@ -719,8 +745,7 @@ class LSM(TransformerMixin, BaseEstimator):
                     _, V = sim.state(name, "V")
                     rows = steps[lo:hi] // every - 1
                     out["V"][lo:hi, :, c] = np.take_along_axis(V, rows[:, :, None], axis=1)
-        res = np.concatenate([out[f] for f in feats], axis=2)
-        return res.reshape(B, -1) if self.output == "flat" else res
+        return np.concatenate([out[f] for f in feats], axis=2)
 
     def fit_transform(self, X, y=None, **kw):
         """``fit(X)`` then ``transform(X, **kw)``."""
@@ -785,6 +810,19 @@ class LSM(TransformerMixin, BaseEstimator):
             A fitted pond readout saved alongside.
         """
         save(path, self, readout)
+
+
+def _feature_block(shared: tuple, ids: np.ndarray, inputs: dict) -> np.ndarray:
+    """Dask worker side of :meth:`LSM.transform`: the features of one block of trials, on one thread, with the
+    liquid built once per worker process (:func:`engine.distributed.block_simulator`)."""
+    from engine.distributed import block_simulator
+
+    lsm, kind, duration, bin_ms = shared
+
+    def simulator(network, trials):
+        return block_simulator(network, trials, n_jobs=1, chunk_ms=float(lsm.chunk_ms))
+
+    return lsm._run(kind, inputs["data"], duration, ids, np.asarray(inputs["steps"]), bin_ms, simulator)
 
 
 # ---------------------------------------------------------------------------------------------------- analysis

@@ -156,9 +156,18 @@ class SpikeFileReader:
         ts = g["timestamps"]
         ids = g["node_ids"] if "node_ids" in g else g["gids"]
         n = min(ts.shape[0], ids.shape[0])
-        if self._t_limit < math.inf and _read_sorting(g) == "by_time":
-            n = _search_sorted(ts, n, self._t_limit, "left")
+        limit = self._limit(g)
+        if limit < math.inf and _read_sorting(g) == "by_time":
+            n = _search_sorted(ts, n, limit, "left")
         return ts, ids, n
+
+    def _limit(self, g: h5py.Group) -> float:
+        """The time up to which a population group of an incomplete file is shown: the file's stated time, or all
+        of it when its trial is marked finished (``complete`` on the trial's spikes group, see
+        :meth:`SpikeFileWriter.end_trial`)."""
+        if self._t_limit == math.inf or bool(_attr_scalar(g.parent.attrs, "complete", False)):
+            return math.inf
+        return self._t_limit
 
     def size(self, population: str | None = None) -> int:
         """Number of neurons of a population: the ``size`` attribute, else the largest node id + 1."""
@@ -199,7 +208,7 @@ class SpikeFileReader:
                 e = min(s + block_rows, i1)
                 yield ts[s:e].astype(np.float64, copy=False), ids[s:e].astype(np.int64)
         else:
-            b = min(b, self._t_limit)
+            b = min(b, self._limit(g))
             for s in range(0, n, block_rows):
                 e = min(s + block_rows, n)
                 t = ts[s:e].astype(np.float64, copy=False)

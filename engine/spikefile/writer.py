@@ -174,6 +174,7 @@ class SpikeFileWriter:
         self._t_recorded_ms = 0.0
         self._stated_ms = 0.0  # the t_recorded_ms attribute as last written
         self._advanced = False
+        self._ended: list[int] = []  # trials declared finished (end_trial), marked at the next flush
         self._last_flush = time.monotonic()
         self._failed: BaseException | None = None
 
@@ -300,6 +301,24 @@ class SpikeFileWriter:
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
+    def end_trial(self, trial: int) -> None:
+        """Declare that every spike of trial ``trial``, of every population, up to ``duration_ms`` has been passed to
+        :meth:`write`: the trial is finished.
+
+        A driver that runs whole trials one after another, or in blocks on several machines
+        (:func:`engine.distributed.run_trials`), calls it after each trial. The next flush writes ``complete =
+        True`` on the trial's spikes group (``/spikes`` or ``/trials/<k>/spikes``) once the trial's spikes are on
+        disk, and readers of an incomplete file then show that trial in full, whatever the file's stated time.
+        """
+        self._check_open()
+        if not _is_int(trial):
+            raise TypeError(f"trial = {trial!r} must be an integer")
+        if not 0 <= trial < self.n_trials:
+            raise ValueError(f"trial = {trial} is out of range; this file has trials 0..{self.n_trials - 1}")
+        self._ended.append(int(trial))
+        if time.monotonic() - self._last_flush >= self.flush_interval_s:
+            self.flush()
+
     def _stated_time(self) -> float:
         """The time up to which every population and trial is recorded (see :meth:`advance`)."""
         if self._advanced:
@@ -333,10 +352,13 @@ class SpikeFileWriter:
                 chunks.clear()
             self._file.flush()
             stated = self._stated_time()
-            if stated != self._stated_ms:
+            if stated != self._stated_ms or self._ended:
                 self._file.attrs["t_recorded_ms"] = np.float64(stated)
+                for trial in self._ended:
+                    self._file[_trial_spikes_path(trial)].attrs["complete"] = True
                 self._file.flush()
                 self._stated_ms = stated
+                self._ended.clear()
         except (OSError, RuntimeError) as e:  # h5py reports some I/O failures (ENOSPC, EFBIG) as RuntimeError
             self._fail(e)
         self._last_flush = time.monotonic()
