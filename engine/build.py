@@ -38,6 +38,8 @@ _GUIDE = 256  # guide-table cells per tabulated CDF: the kernel starts its count
 
 _MAX_DELAY_STEPS = int(np.iinfo(np.uint16).max)  # delays are stored as uint8/uint16 steps; the queues have this depth
 _MAX_BLOCKS = 16  # target blocks of the row segments: the most workers one trial can use
+#: target blocks a network split over MPI ranks may have (row pointers take 8 bytes per row and block on every rank)
+MAX_RANK_BLOCKS = 1024
 
 
 def default_blocks() -> int:
@@ -45,6 +47,20 @@ def default_blocks() -> int:
     import numba
 
     return max(1, min(int(numba.config.NUMBA_NUM_THREADS), _MAX_BLOCKS))
+
+
+def block_bounds(n_neurons: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Target blocks: neurons ``lo[k] .. hi[k] - 1`` of block ``k``, contiguous runs of a multiple of 64 neurons
+    (the last takes the rest; trailing blocks are empty when there are fewer than ``64 · n_blocks`` neurons)."""
+    N, NB = int(n_neurons), int(n_blocks)
+    lo = np.minimum(np.arange(NB, dtype=np.int64) * _block_size(N, NB), N)
+    hi = np.minimum(lo + _block_size(N, NB), N)
+    hi[-1] = N
+    return lo, hi
+
+
+def _block_size(n_neurons: int, n_blocks: int) -> int:
+    return max(64, -(-n_neurons // (n_blocks * 64)) * 64)
 
 
 @dataclass
@@ -103,11 +119,13 @@ class Built:
         return np.concatenate([self.pop_lo, self.src_lo, [self.n_pre]]).astype(np.int64)
 
 
-def build(net: Network, n_blocks: int | None = None) -> Built:
+def build(net: Network, n_blocks: int | None = None, own_blocks: tuple[int, int] | None = None) -> Built:
     """Validate cross-references and build every array; raises before heavy allocation on any bad input.
 
     ``n_blocks`` target blocks (default :func:`default_blocks`) let that many workers share one trial; the results
-    do not depend on it."""
+    do not depend on it. ``own_blocks = (lo, hi)`` keeps only the synapses onto blocks ``lo .. hi - 1`` (the share
+    of one MPI rank, :mod:`engine.mpi`): the other segments stay empty, every row pointer and every per-row or
+    per-neuron table stays whole, and up to :data:`MAX_RANK_BLOCKS` blocks are allowed."""
     if not net.populations:
         raise ValueError("Network: it has no Population; add at least one before building")
     dt = net.dt
@@ -143,7 +161,8 @@ def build(net: Network, n_blocks: int | None = None) -> Built:
     for src in sources:
         if isinstance(src, SpikeSource):
             grid_steps(f"SpikeSource {src.name!r}", "times", src.times, dt)
-    _check_build_memory(net)
+    share = 1.0 if own_blocks is None or not n_blocks else (own_blocks[1] - own_blocks[0]) / n_blocks
+    _check_build_memory(net, share)
     for mon in net.monitors:
         name = getattr(mon, "source", None) or getattr(mon, "target")
         if name not in pre_index:
@@ -156,15 +175,19 @@ def build(net: Network, n_blocks: int | None = None) -> Built:
     pois = _poisson_tables([s for s in sources if isinstance(s, PoissonSource)], N, dt)
 
     NB = default_blocks() if n_blocks is None else int(n_blocks)
-    if not 1 <= NB <= _MAX_BLOCKS:
-        raise ValueError(f"build: n_blocks = {n_blocks!r} is not allowed; it must lie in [1, {_MAX_BLOCKS}]")
-    block_size = max(64, -(-N // (NB * 64)) * 64)
-    blk_lo = np.minimum(np.arange(NB, dtype=np.int64) * block_size, N)
-    blk_hi = np.minimum(blk_lo + block_size, N)
-    blk_hi[-1] = N
+    most = _MAX_BLOCKS if own_blocks is None else MAX_RANK_BLOCKS
+    if not 1 <= NB <= most:
+        raise ValueError(f"build: n_blocks = {n_blocks!r} is not allowed; it must lie in [1, {most}]")
+    own = (0, NB) if own_blocks is None else (int(own_blocks[0]), int(own_blocks[1]))
+    if not 0 <= own[0] < own[1] <= NB:
+        raise ValueError(f"build: own_blocks = {own_blocks!r} is not allowed; it must be (lo, hi) with "
+                         f"0 <= lo < hi <= n_blocks = {NB}")
+    blk_lo, blk_hi = block_bounds(N, NB)
+    block_size = _block_size(N, NB)
     drives = _fusable_drives(net, sources)
     fused, drive_slices = _fused_drives(drives, pre_index, post_index, N, dt)
-    groups, proj_slices = _merge_projections(net, pre_index, post_index, n_pre, block_size, NB, set(drive_slices))
+    groups, proj_slices = _merge_projections(net, pre_index, post_index, n_pre, block_size, NB, set(drive_slices),
+                                             own)
     proj_slices.update(drive_slices)
     static, stp = groups
     return Built(dt=dt, n_neurons=N, n_pre=n_pre, pop_names=[p.name for p in pops], pop_lo=pop_lo, pop_hi=pop_hi,
@@ -176,13 +199,13 @@ def build(net: Network, n_blocks: int | None = None) -> Built:
                  proj_slices=proj_slices)
 
 
-def _check_build_memory(net: Network) -> None:
+def _check_build_memory(net: Network, share: float = 1.0) -> None:
     """Refuse, before any synapse is generated, a network whose build cannot fit in the memory available now, with
     the estimate of :func:`engine.estimate.estimate_memory` (what the built network and one trial hold, plus the
-    build's transient excess)."""
+    build's transient excess); ``share`` is the fraction of the target blocks this process builds (an MPI rank's)."""
     from engine.estimate import estimate_memory
 
-    est = estimate_memory(net, trials=1)
+    est = estimate_memory(net, trials=1, share=share)
     if not est.fits:
         raise MemoryError(f"Network: building {net.size} neurons and about {est.synapses:.3g} synapses needs about "
                           f"{est.peak / GiB:.3g} GiB but only {est.available / GiB:.3g} GiB of memory is available; "
@@ -311,7 +334,7 @@ def _fused_drives(drives: list, pre_index: dict, post_index: dict, n_neurons: in
 
 
 def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: int, block_size: int, n_blocks: int,
-                       fused: set):
+                       fused: set, own: tuple[int, int]):
     """Generate every projection's synapses straight into one synapse group per synapse model, each a CSR over the
     presynaptic space with rows cut into target blocks (:mod:`engine.kernels.csr`: a counting pass, then a filling
     pass; random draws keyed by the projection's name). Peak memory is the final arrays' (rules that are not row
@@ -341,9 +364,9 @@ def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: i
     bar = _build_bar(total_rows, sum(_expected(p) for p in parts))
     try:
         static = _stream_group([p for p in parts if not p.dynamic], False, n_pre, d_dtype, row_d, block_size,
-                               n_blocks, seed, dt, bar)
+                               n_blocks, own, seed, dt, bar)
         dynamic = _stream_group([p for p in parts if p.dynamic], True, n_pre, d_dtype, row_d, block_size,
-                                n_blocks, seed, dt, bar)
+                                n_blocks, own, seed, dt, bar)
     finally:
         bar.close()
     stored = [(p.d_const - p.d_off, p.d_const - p.d_off) for p in parts if p.d_const is not None]
@@ -418,9 +441,10 @@ def _delay_bound(parts: list, dt: float) -> int:
 
 
 def _stream_group(parts: list, dynamic: bool, n_pre: int, d_dtype, row_d: dict | None, block_size: int,
-                  n_blocks: int, seed: int, dt: float, bar) -> dict:
+                  n_blocks: int, own: tuple[int, int], seed: int, dt: float, bar) -> dict:
     """One synapse group from its projections (in the order they were added): count every (row, block) segment,
-    allocate the final arrays once, then write every synapse at its place."""
+    allocate the final arrays once, then write every synapse at its place; the segments onto blocks outside
+    ``own`` (lo, hi) are left empty."""
     from engine.kernels import csr as K
 
     names = TsodyksMarkram.parameters if dynamic else ()
@@ -441,6 +465,8 @@ def _stream_group(parts: list, dynamic: bool, n_pre: int, d_dtype, row_d: dict |
                                max(r.longest, 1), p.pre_lo, p.post_lo, block_size, n_blocks, counts, sizes)
             bar.update(r1 - r0)
         p.p_indptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)])
+    counts[:, :own[0]] = 0  # another rank's segments: empty here
+    counts[:, own[1]:] = 0
     row_ptr, indptr = K.segment_pointers(counts)
     del counts
     nnz = int(indptr[-1])
@@ -461,7 +487,7 @@ def _stream_group(parts: list, dynamic: bool, n_pre: int, d_dtype, row_d: dict |
             stats.append(K.fill_rows(r.kind, r.ip, r.fp, r.indptr, r.targets, r.pre_pos, r.post_pos, r0, r1,
                                      max(r.longest, 1), p.p_indptr, p.pre_lo, p.post_lo, block_size, n_blocks, fill,
                                      seed, vmode, vconst, vdist, vstream, varr, clip, dt, p.d_off, targets, w_syn,
-                                     d_syn, params))
+                                     d_syn, params, own[0], own[1]))
             bar.update(r1 - r0)
         p.rows = None  # a generated matrix is no longer needed
         st = np.concatenate(stats) if stats else np.zeros((0, 4), np.int64)

@@ -91,12 +91,19 @@ def _delay_bound(delay) -> float:
     return float(arr.max()) if arr.size else 1.0
 
 
-def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None) -> MemoryEstimate:
-    """The :class:`MemoryEstimate` of ``net`` run with ``trials`` trials (see the module docstring)."""
+def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None, share: float = 1.0
+                    ) -> MemoryEstimate:
+    """The :class:`MemoryEstimate` of ``net`` run with ``trials`` trials (see the module docstring).
+
+    ``share`` is the fraction of the target blocks one process holds: an MPI rank of ``P`` holds ``1 / P`` of the
+    synapses, their parameters and state, and of the delivery queues; row pointers, neuron state, spike buffers and
+    the spike record stay whole on every rank (:mod:`engine.mpi`)."""
     from engine.build import default_blocks
 
     if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
         raise ValueError(f"estimate_memory: trials = {trials!r} is not allowed; it must be an integer >= 1")
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"estimate_memory: share = {share!r} is not allowed; it must lie in (0, 1]")
     B = int(trials)
     NB = default_blocks() if n_blocks is None else int(n_blocks)
     sizes = {p.name: p.size for p in (*net.populations, *net.sources)}
@@ -121,15 +128,15 @@ def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None) 
         if group == "dynamic" and not n:
             continue
         per_row = 8 + 8 * (NB + 1) + 4 + (4 if group == "static" else 0)
-        connectivity += n * (4 + 4 * drawn_w[group] + d_size * drawn_d[group]) + per_row * n_pre
+        connectivity += share * n * (4 + 4 * drawn_w[group] + d_size * drawn_d[group]) + per_row * n_pre
     n_ch = sum(s.size for s in net.sources if isinstance(s, PoissonSource))
     n_pad = -(-N // 16) * 16
     parts = {
         "connectivity": int(connectivity),
-        "synapse parameters": int(40 * dynamic),
-        "synapse state": int(B * (16 * dynamic + (8 * NB * n_pre if dynamic_rows else 0))),
+        "synapse parameters": int(share * 40 * dynamic),
+        "synapse state": int(B * share * (16 * dynamic + (8 * NB * n_pre if dynamic_rows else 0))),
         "neuron state": int(B * (n_pad * 36 + -(-N // 64) * 64)),
-        "delivery queues": int(B * NB * D * (64 * 20 + 16)),  # run-queue entries are the largest: 20 bytes
+        "delivery queues": int(B * share * NB * D * (64 * 20 + 16)),  # run-queue entries are the largest: 20 B
         "spike buffers": int(B * 2 * NB * 8 * (-(-N // NB) + -(-n_ch // NB))),
         "spike record": int(B * 12 * (1 << 18)),
     }

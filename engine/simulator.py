@@ -22,8 +22,8 @@ from engine.grid import grid_steps, step_times
 from engine.interrupt import deferred_interrupts
 from engine.progress import interactive
 from engine.memory import check_fits
-from engine.kernels.network import (QUEUE_FULL, RECORD_FULL, STALLED, Buffers, Conn, Control, Inputs, Neurons,
-                                    Queues, Records, State, Stp, run_blocks_parallel, run_trials_parallel,
+from engine.kernels.network import (EXCHANGE, QUEUE_FULL, RECORD_FULL, STALLED, Buffers, Conn, Control, Inputs,
+                                    Neurons, Queues, Records, State, Stp, run_blocks_parallel, run_trials_parallel,
                                     run_trials_serial)
 from engine.kernels.state import init_draw, init_uniform, stream_keys
 from engine.streams import named_stream
@@ -67,6 +67,12 @@ class Simulator:
         Threads for the parallel loop over trials (default: numba's default). Results never depend on it.
     chunk_ms : float, default=100.0
         Biological time per kernel call.
+    comm : mpi4py communicator, optional
+        Split this one network over the ranks of ``comm`` (every rank creates the Simulator with the same network
+        and calls the same methods): each rank owns a contiguous run of neurons and stores only the synapses onto
+        them, and the ranks exchange spikes once per minimum delay; spikes, rates and state samples equal one
+        process's bit for bit, on every rank, and ``n_jobs`` is the threads of each rank (default 1). One trial
+        only; sinks are given on rank 0 alone, which writes them. See :mod:`engine.mpi`.
 
     Attributes
     ----------
@@ -102,7 +108,7 @@ class Simulator:
     _RUN_QUEUE = True  # static per-synapse delays go through the run queue (False: one event per synapse; the same)
 
     def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
-                 chunk_ms: float = 100.0):
+                 chunk_ms: float = 100.0, comm=None):
         if isinstance(trials, (int, np.integer)) and not isinstance(trials, bool):
             if trials < 1:
                 raise ValueError(f"Simulator: trials = {trials} is not allowed; it must be >= 1")
@@ -119,8 +125,18 @@ class Simulator:
         self.trial_ids = trial_ids
         self.n_jobs = n_jobs
         self.chunk_steps = max(1, int(round(chunk_ms / network.dt)))
+        n_blocks, own, self._mpi = None, None, None
+        if comm is not None:
+            from engine.mpi import SpikeExchange, check_comm
+
+            n_blocks, *own = check_comm(comm, network.size, 1 if n_jobs is None else int(n_jobs), trial_ids.size)
+            self._mpi = SpikeExchange(comm, *own)
         with deferred_interrupts():  # Ctrl-C or SIGTERM during the build: Interrupted between kernel calls
-            self.built: Built = build(network)
+            self.built: Built = build(network) if own is None else build(network, n_blocks, tuple(own))
+            if self._mpi is not None:  # a rank without synapses of some delay still runs every rank's intervals
+                self.built.min_delay = int(comm.allreduce(self.built.min_delay, op=_mpi_op("MIN")))
+                self.built.max_delay = int(comm.allreduce(self.built.max_delay, op=_mpi_op("MAX")))
+            self._own = (0, self.built.blk_lo.size) if own is None else tuple(own)
             self._monitors()
             self._allocate()
         self._spike_overrides: list[dict] = [{} for _ in trial_ids]
@@ -182,7 +198,7 @@ class Simulator:
     def _allocate(self) -> None:
         b, B = self.built, self.trial_ids.size
         N = b.n_neurons
-        NB = b.blk_lo.size
+        NB = self._own[1] - self._own[0]  # the blocks this process owns: each has its queues
         n_pad = -(-N // 16) * 16  # rows of whole 64-byte lines, so every trial's row stays aligned
         D = b.max_delay + 1
         n_tm = b.stp["targets"].size
@@ -242,7 +258,7 @@ class Simulator:
         self.pois_key = np.ascontiguousarray(np.concatenate(keys, axis=1)) if keys else \
             np.zeros((B, 0), dtype=np.uint64)
         self._current_overrides: list[dict] = [{} for _ in range(B)]
-        self.n_events = np.zeros((B, 1 + NB), dtype=np.int64)  # queued events; fused drives' per block
+        self.n_events = np.zeros((B, 1 + b.blk_lo.size), dtype=np.int64)  # queued events; fused drives' per block
         fz = b.fused
         self._pois_skip = np.zeros(b.pois["n"] if fz["ch"].size else 0, dtype=np.uint8)
         self._pois_skip[fz["ch"]] = 1
@@ -250,7 +266,8 @@ class Simulator:
         self._rate_overrides: dict[str, np.ndarray] = {}
         self._ctl = Control(t_start=np.zeros(B, np.int64), status=np.zeros(B, np.int64), resume=np.zeros(B, np.int64),
                             parity=np.zeros(B, np.int64), ilen=np.zeros(B, np.int64), bar=np.zeros((B, 2), np.int64),
-                            dt=float(b.dt))
+                            dt=float(b.dt), own_lo=int(self._own[0]), own_hi=int(self._own[1]),
+                            exchange=int(self._mpi is not None))
         self._spk_n = np.zeros(B, dtype=np.int64)
         self._spk_step = np.empty((B, self._MIN_RECORD_CAPACITY), dtype=np.int64)
         self._spk_id = np.empty((B, self._MIN_RECORD_CAPACITY), dtype=np.int32)
@@ -275,6 +292,9 @@ class Simulator:
         L)`` runs each trial with ``T`` workers exchanging spikes every ``L`` steps. Small networks stay on one
         thread: a barrier per interval costs more than the work it shares."""
         b = self.built
+        if self._mpi is not None:  # this rank's blocks, one thread each, exchanging every interval
+            T = self._own[1] - self._own[0]
+            return ("blocks" if T > 1 else "trials"), T, int(min(max(b.min_delay, 1), _MAX_INTERVAL))
         avail = numba.config.NUMBA_NUM_THREADS if self.n_jobs is None else min(self.n_jobs,
                                                                                 numba.config.NUMBA_NUM_THREADS)
         B = self.trial_ids.size
@@ -448,8 +468,16 @@ class Simulator:
             raise RuntimeError(f"run: an earlier run was interrupted while trials were at different steps "
                                f"({self._interrupted_at.tolist()}); create a new Simulator to continue")
         sinks = list(sinks)
+        if self._mpi is not None:  # decided together: a rank that stopped alone would leave the others waiting
+            given = self._mpi.comm.allgather(bool(sinks))
+            if any(given[1:]):
+                raise ValueError(f"run: sinks were given on MPI rank(s) {[r for r in range(1, len(given)) if given[r]]}"
+                                 f"; that is not allowed: rank 0 holds every spike and writes the sinks alone, so pass "
+                                 f"sinks=[] on the other ranks")
         if progress is None:
             progress = interactive()
+        if self._mpi is not None and progress:
+            progress = self._mpi.comm.Get_rank() == 0  # one bar, on rank 0
         with deferred_interrupts() as signals:
             if self._sg_dirty:
                 self._prepare_inputs()
@@ -486,10 +514,14 @@ class Simulator:
                 numba.set_num_threads(old_threads)
                 if bar is not None:
                     bar.close()
+        events = int(self.n_events.sum()) - events0
+        if self._mpi is not None:  # every rank: the other ranks' neurons, events onto every rank's targets
+            lo, hi = self.built.blk_lo[self._own[0]], self.built.blk_hi[self._own[1] - 1]
+            self._mpi.gather_neurons([self.V, self.I_ex, self.I_in], int(lo), int(hi))
+            events = self._mpi.allreduce_sum(events)
         self.last_plan = plan
         self.last_run = RunStats(duration_ms=n_steps * dt, wall_s=time.perf_counter() - t0,
-                                 spikes=self._total_spikes - spikes0,
-                                 synaptic_events=int(self.n_events.sum()) - events0)
+                                 spikes=self._total_spikes - spikes0, synaptic_events=events)
         return self
 
     def _run_until(self, t_end: int, sinks: list, keep: bool, plan: tuple) -> None:
@@ -510,7 +542,11 @@ class Simulator:
         ctl = self._ctl
         while int(ctl.t_start.min()) < t_end or ctl.resume.any():
             try:
-                self._call_kernel(t_end, self._record, plan)
+                call = self._kernel_call(t_end, self._record, plan)
+                call()
+                while ctl.status[0] == EXCHANGE:  # one trial over MPI ranks: one exchange per interval
+                    self._exchange()
+                    call()
             finally:  # hand over what was recorded even when interrupted
                 self._drain(sinks, keep)
             if np.any(ctl.status == STALLED):
@@ -542,9 +578,23 @@ class Simulator:
         if rate.shape[1]:
             self._rate_parts.append(rate[:, :reached - rate_base])
         if state.shape[1]:
+            if self._mpi is not None:  # each rank sampled its own neurons
+                b = self.built
+                lo, hi = b.blk_lo[self._own[0]], b.blk_hi[self._own[1] - 1]
+                state = self._mpi.gather_columns(state, (self.st_idx >= lo) & (self.st_idx < hi))
             self._state_parts.append(state[:, :reached // self.st_every - st_base])
 
+    def _exchange(self) -> None:
+        """Join the interval's spike buffers of every rank (:class:`engine.mpi.SpikeExchange`)."""
+        b, q, ctl = self.built, self._queues, self._ctl
+        self._mpi(int(ctl.parity[0]), int(ctl.ilen[0]), self._buffers, b.row_ptr, b.stp["row_ptr"], self.rec_mask,
+                  b.max_delay + 1, q.r_lo.shape[3] > 0)
+
     def _call_kernel(self, t_end: int, record: tuple, plan: tuple) -> None:
+        self._kernel_call(t_end, record, plan)()
+
+    def _kernel_call(self, t_end: int, record: tuple, plan: tuple):
+        """The kernel call towards ``t_end`` as a function of no arguments (called again after each exchange)."""
         p, sm, fz = self.built.pois, self._sampler, self.built.fused
         rate, rate_base, state, st_base = record
         mode, T, L = plan
@@ -559,11 +609,8 @@ class Simulator:
         queues = self._spike_queue_copies(T if mode == "blocks" else 1)
         args = (t_end, L, self._ctl, self._nrn(), state_arrays, conn, stp, inputs, queues, self._ensure_buffers(L), rec)
         if mode == "blocks":
-            run_blocks_parallel(T, *args)
-        elif T > 1:
-            run_trials_parallel(*args)
-        else:
-            run_trials_serial(*args)
+            return lambda: run_blocks_parallel(T, *args)
+        return lambda: (run_trials_parallel if T > 1 else run_trials_serial)(*args)
 
     def compile(self, plan: tuple | None = None) -> float:
         """Compile the simulation kernel for this network and the way the next run uses the threads (or load it
@@ -717,13 +764,23 @@ class Simulator:
         times = step_times((np.arange(values.shape[1], dtype=np.int64) + 1) * self.st_every, self.network.dt)
         return times, values
 
+    @property
+    def exchange(self):
+        """The :class:`engine.mpi.SpikeExchange` of a network split over MPI ranks (its calls, bytes and seconds so
+        far), or None in one process."""
+        return self._mpi
+
     def memory_report(self) -> dict:
-        """Bytes of connectivity (and per synapse) and of the simulation state."""
+        """Bytes of connectivity (and per synapse) and of the simulation state; under MPI (``comm``) those of this
+        rank, with its ``rank`` and the number of ``ranks``."""
         b = self.built
         state = sum(a.nbytes for a in (self._V, self._I_ex, self._I_in, self._ref, self._I_ext, self.stp_u,
                                        self.stp_x, self._stp_last, *self._queues))
-        return {"synapses": b.n_synapses, "connectivity_bytes": b.connectivity_bytes(),
-                "bytes_per_synapse": b.bytes_per_synapse(), "state_bytes": int(state)}
+        out = {"synapses": b.n_synapses, "connectivity_bytes": b.connectivity_bytes(),
+               "bytes_per_synapse": b.bytes_per_synapse(), "state_bytes": int(state)}
+        if self._mpi is not None:
+            out.update(rank=self._mpi.comm.Get_rank(), ranks=self._mpi.comm.Get_size())
+        return out
 
     def __repr__(self) -> str:
         """One line: neurons per population, synapses, dt, trials and the time reached."""
@@ -737,6 +794,13 @@ class Simulator:
         return (f"Simulator({net.size:,} neurons ({pops}), "
                 + (f"{int(synapses):,} synapses, " if synapses is not None else "")
                 + f"dt={net.dt:g} ms, trials={trials}, t={self.t:g} ms)")
+
+
+def _mpi_op(name: str):
+    """An mpi4py reduction (``MIN``, ``MAX``); mpi4py is imported only when a communicator is in use."""
+    from mpi4py import MPI
+
+    return getattr(MPI, name)
 
 
 def _placed_zeros(shape: tuple, dtype, slot: int) -> np.ndarray:

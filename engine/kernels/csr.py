@@ -92,11 +92,13 @@ def _scalar_value(mode, const, kind, a, b, low, high, key, given, first):
 @njit(cache=True, parallel=True)
 def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_len, p_indptr, pre_lo, post_lo,
               block_size, n_blocks, fill, seed, vmode, vconst, vdist, vstream, varr, clip, dt, d_off,
-              out_t, out_w, out_d, out_p):
+              out_t, out_w, out_d, out_p, own_lo=0, own_hi=1 << 62):
     """Pass 2, rows ``r0 .. r1 - 1``: write every synapse of the projection's rows at ``fill[pre_lo + i, blk]``
     (advancing it): target (shifted by ``post_lo``), weight (when ``out_w`` is not empty), delay steps minus
     ``d_off`` (when ``out_d`` is not empty) and the parameters ``out_p[q]`` (quantity ``2 + q``; clipped to [0, 1]
-    where ``clip[q]``).
+    where ``clip[q]``). Only synapses onto blocks ``own_lo .. own_hi - 1`` are written (an MPI rank's share); the
+    delays and parameters of the others are still drawn and checked, so every rank reports the same delay range
+    and refuses the same bad draws.
 
     Returns per chunk: the smallest and largest stored delay, the number of drawn delays off the allowed range
     ``[dt, 65535 dt]``, and the number of drawn ``tau_rec <= 0`` (parameter 1) or ``tau_fac < 0`` (parameter 2).
@@ -129,11 +131,14 @@ def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_
             for t in range(n):
                 tgt = np.int64(out[t]) + post_lo
                 blk = min(tgt // block_size, last)
-                pos = fill[r, blk]
-                fill[r, blk] = pos + 1
-                out_t[pos] = tgt
+                mine = own_lo <= blk < own_hi
+                pos = 0
+                if mine:
+                    pos = fill[r, blk]
+                    fill[r, blk] = pos + 1
+                    out_t[pos] = tgt
                 s = s0 + t
-                if write_w:
+                if write_w and mine:
                     out_w[pos] = _scalar_value(wm, vconst[0], wk, vdist[0, 1], vdist[0, 2], vdist[0, 3], vdist[0, 4],
                                                stream_key_at(wkey, s), varr[wrow, s] if wm == 2 else 0.0, 0.0)
                 if write_d:
@@ -144,7 +149,8 @@ def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_
                         d = min(max(np.int64(np.rint(x / dt)), 1), _MAX_DELAY_STEPS) - d_off
                     else:
                         d = np.int64(varr[drow, s] if dm == 2 else vconst[1]) - d_off
-                    out_d[pos] = d
+                    if mine:
+                        out_d[pos] = d
                     dmin = min(dmin, d)
                     dmax = max(dmax, d)
                 first = 0.0
@@ -160,7 +166,8 @@ def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_
                         bad_p += 1
                     if q == 0:
                         first = x
-                    out_p[q, pos] = x
+                    if mine:
+                        out_p[q, pos] = x
         stats[c, 0] = dmin
         stats[c, 1] = dmax
         stats[c, 2] = bad_d

@@ -25,6 +25,12 @@ Barrier. Phase 2 (every worker reads every block's buffer, in step, then block o
   C. the first worker records the spikes and rate counts;
   E, F for the interval's last step.
 
+MPI ranks (:mod:`engine.mpi`) are workers of one trial in different processes: each process runs the workers of
+its own blocks (``Control.own_lo .. own_hi``; its queues are indexed from ``own_lo``) and, with ``Control.exchange``
+set, returns with status EXCHANGE after phase 1 of each interval; the driver joins every rank's block buffers
+(:mod:`engine.kernels.exchange`) and resumes the kernel at phase 2. Queue decisions are then taken per rank from its
+own counts, record decisions from counts every rank shares.
+
 Every target is owned by one worker, and receives its additions in the global order of the spikes (step, then
 neurons, Poisson channels and generators in index order) and of its row's synapses: results are the same for any
 number of workers, trials or chunks, and equal to the order Brian2 applies ``on_pre`` statements in. Delta-synapse
@@ -56,13 +62,14 @@ Queues = namedtuple("Queues", "q_tgt q_w q_n sq_pre sq_mult sq_n r_lo r_len r_w"
 Buffers = namedtuple("Buffers", "ids mult ends need nrec nsp headroom")
 Records = namedtuple("Records", "rec_mask spk_step spk_id spk_n n_events rate_col rate_base rate_counts "
                                 "st_idx st_var st_every st_base st_out")
-Control = namedtuple("Control", "t_start status resume parity ilen bar dt")
+Control = namedtuple("Control", "t_start status resume parity ilen bar dt own_lo own_hi exchange")
 
 # values of the per-trial status word returned to the driver
 DONE = 0
 RECORD_FULL = 1
 QUEUE_FULL = 2
 STALLED = 3  # a worker of a block-parallel run never reached the barrier (too few threads)
+EXCHANGE = 4  # phase 1 of an interval is done: the driver exchanges the spike buffers with the other ranks
 
 _NEURONS, _POISSON, _GENERATORS = 0, 1, 2  # sections of a block's spike buffer, in delivery order
 _AHEAD = 8  # runs of the run queue whose synapses are prefetched ahead of their delivery
@@ -70,8 +77,8 @@ _AHEAD = 8  # runs of the run queue whose synapses are prefetched ahead of their
 
 @njit(cache=True, inline="always")
 def _fullest(q_n, sq_n, b, blk, c, per_syn):
-    """Entries in the fullest slot of the queue in use: block ``blk``'s event or run queue (``per_syn``), or
-    spike-queue copy ``c``."""
+    """Entries in the fullest slot of the queue in use: the event or run queue of this process's ``blk``-th block
+    (``per_syn``), or spike-queue copy ``c``."""
     best = 0
     if per_syn:
         for s in range(q_n.shape[2]):
@@ -100,7 +107,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     ids_all, mult_all, ends, bneed, bnrec, bnsp, headroom = buf
     (rec_mask, spk_step, spk_id, spk_n_all, n_events, rate_col, rate_base, rate_counts, st_idx, st_var, st_every,
      st_base, st_out) = rec
-    t_start, status_all, resume_all, parity_all, ilen_all, bar_all, dt = ctl
+    t_start, status_all, resume_all, parity_all, ilen_all, bar_all, dt, o_lo, o_hi, exchange = ctl
     V = V2[b]
     Iex = Iex2[b]
     Iin = Iin2[b]
@@ -110,8 +117,10 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     words = flags.view(np.uint64)
     bar = bar_all[b]
     NB = blk_lo.size
-    b_lo = w * NB // T
-    b_hi = (w + 1) * NB // T
+    o_lo = np.int64(o_lo)  # this process's blocks (an MPI rank's share, else all); queues are indexed from o_lo
+    n_own = np.int64(o_hi) - o_lo
+    b_lo = o_lo + w * n_own // T
+    b_hi = o_lo + (w + 1) * n_own // T
     n_lo = blk_lo[b_lo]  # the neurons this worker owns
     n_hi = blk_hi[b_hi - 1]
     runs = r_lo.shape[3] > 0  # per-synapse delays, segments sorted by delay: one (start, length, weight) per delay
@@ -151,7 +160,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     spk_n = spk_n_all[b]
     # entry: publish every owned block's exact room in its queue, for the first decision
     for blk in range(b_lo, b_hi):
-        headroom[b, parity, blk] = cap - _fullest(q_n, sq_n, b, blk, c, per_syn)
+        headroom[b, parity, blk] = cap - _fullest(q_n, sq_n, b, blk - o_lo, c, per_syn)
     status = DONE
     if not barrier(bar, T):
         status = STALLED
@@ -253,6 +262,9 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                 if not resuming and not barrier(bar, T):
                     status = STALLED
                     break
+                if exchange and not resuming:  # the other ranks' blocks arrive from the driver; resume below
+                    status = EXCHANGE
+                    break
                 resuming = False
                 # ------------------------------------------------------------ phase 2: decision (same everywhere)
                 need = 0
@@ -299,11 +311,11 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                             e_slot = slot + np.int64(dd)
                                             if e_slot >= D:
                                                 e_slot -= D
-                                            ee = q_n[b, blk, e_slot]
-                                            r_lo[b, blk, e_slot, ee] = r0
-                                            r_len[b, blk, e_slot, ee] = sy - r0
-                                            r_w[b, blk, e_slot, ee] = wr
-                                            q_n[b, blk, e_slot] = ee + 1
+                                            ee = q_n[b, blk - o_lo, e_slot]
+                                            r_lo[b, blk - o_lo, e_slot, ee] = r0
+                                            r_len[b, blk - o_lo, e_slot, ee] = sy - r0
+                                            r_w[b, blk - o_lo, e_slot, ee] = wr
+                                            q_n[b, blk - o_lo, e_slot] = ee + 1
                                 elif events:  # walk the row segments now: one (target, weight) event per synapse
                                     fm = np.float64(m)
                                     for blk in range(b_lo, b_hi):
@@ -313,13 +325,13 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                             e_slot = slot + (np.int64(d_syn[sy]) if syn_d else dr)
                                             if e_slot >= D:
                                                 e_slot -= D
-                                            ee = q_n[b, blk, e_slot]
-                                            q_tgt[b, blk, e_slot, ee] = targets[sy]
-                                            q_w[b, blk, e_slot, ee] = np.float64(w_syn[sy]) * fm if syn_w else wr
-                                            q_n[b, blk, e_slot] = ee + 1
+                                            ee = q_n[b, blk - o_lo, e_slot]
+                                            q_tgt[b, blk - o_lo, e_slot, ee] = targets[sy]
+                                            q_w[b, blk - o_lo, e_slot, ee] = np.float64(w_syn[sy]) * fm if syn_w else wr
+                                            q_n[b, blk - o_lo, e_slot] = ee + 1
                                         if has_tm:  # Tsodyks–Markram: the efficacy as this spike leaves
-                                            h_ms = elapsed_ms(t_last[b, blk, pre], k2, dt)
-                                            t_last[b, blk, pre] = k2
+                                            h_ms = elapsed_ms(t_last[b, blk - o_lo, pre], k2, dt)
+                                            t_last[b, blk - o_lo, pre] = k2
                                             dr = np.int64(t_drow[pre])
                                             for sy in range(t_ptr[pre, blk], t_ptr[pre, blk + 1]):
                                                 uu, xx, eff = tm_update(t_u[b, sy], t_x[b, sy], t_U[sy], t_rec[sy],
@@ -329,10 +341,10 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                                 e_slot = slot + (np.int64(t_dsyn[sy]) if tm_d else dr)
                                                 if e_slot >= D:
                                                     e_slot -= D
-                                                ee = q_n[b, blk, e_slot]
-                                                q_tgt[b, blk, e_slot, ee] = t_tg[sy]
-                                                q_w[b, blk, e_slot, ee] = np.float64(t_w[sy]) * eff
-                                                q_n[b, blk, e_slot] = ee + 1
+                                                ee = q_n[b, blk - o_lo, e_slot]
+                                                q_tgt[b, blk - o_lo, e_slot, ee] = t_tg[sy]
+                                                q_w[b, blk - o_lo, e_slot, ee] = np.float64(t_w[sy]) * eff
+                                                q_n[b, blk - o_lo, e_slot] = ee + 1
                                 elif row_ptr[pre, b_hi] > row_ptr[pre, b_lo] or (
                                         has_tm and t_ptr[pre, b_hi] > t_ptr[pre, b_lo]):
                                     # the spike itself, when it has synapses onto this worker's blocks (a one-to-one
@@ -401,16 +413,16 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                 n_events[b, 1 + b_lo] += n_fz
             if runs:
                 for blk in range(b_lo, b_hi):
-                    n_q = q_n[b, blk, slot]
+                    n_q = q_n[b, blk - o_lo, slot]
                     for e in range(n_q):
                         if e + _AHEAD < n_q:  # a run starts anywhere in the synapse arrays: fetch a few ahead
-                            lo = r_lo[b, blk, slot, e + _AHEAD]
+                            lo = r_lo[b, blk - o_lo, slot, e + _AHEAD]
                             prefetch(targets, lo)
                             if syn_w:
                                 prefetch(w_syn, lo)
-                        lo = r_lo[b, blk, slot, e]
-                        hi = lo + r_len[b, blk, slot, e]
-                        wr = r_w[b, blk, slot, e]  # the count of the spike, or the row's weight times it
+                        lo = r_lo[b, blk - o_lo, slot, e]
+                        hi = lo + r_len[b, blk - o_lo, slot, e]
+                        wr = r_w[b, blk - o_lo, slot, e]  # the count of the spike, or the row's weight times it
                         if syn_w:
                             for sy in range(lo, hi):
                                 wt = np.float64(w_syn[sy]) * wr
@@ -424,17 +436,17 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                         else:
                             for sy in range(lo, hi):
                                 Iin[targets[sy]] += wr
-                    q_n[b, blk, slot] = 0
+                    q_n[b, blk - o_lo, slot] = 0
             elif events:
                 for blk in range(b_lo, b_hi):
-                    for e in range(q_n[b, blk, slot]):
-                        j = q_tgt[b, blk, slot, e]
-                        wt = q_w[b, blk, slot, e]
+                    for e in range(q_n[b, blk - o_lo, slot]):
+                        j = q_tgt[b, blk - o_lo, slot, e]
+                        wt = q_w[b, blk - o_lo, slot, e]
                         if wt >= 0:
                             Iex[j] += wt
                         else:
                             Iin[j] += wt
-                    q_n[b, blk, slot] = 0
+                    q_n[b, blk - o_lo, slot] = 0
             else:  # walk the row segments of the spikes that arrive now (this worker's spike-queue copy)
                 for e in range(sq_n[b, c, slot]):
                     pre = sq_pre[b, c, slot, e]
@@ -459,9 +471,9 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                 Iin[targets[sy]] += wt
                     if has_tm:  # Tsodyks–Markram: the spike left one row delay ago
                         k_sent = k - np.int64(t_drow[pre])
-                        h_ms = elapsed_ms(t_last[b, b_lo, pre], k_sent, dt)
+                        h_ms = elapsed_ms(t_last[b, b_lo - o_lo, pre], k_sent, dt)
                         for blk in range(b_lo, b_hi):
-                            t_last[b, blk, pre] = k_sent
+                            t_last[b, blk - o_lo, pre] = k_sent
                         for sy in range(t_ptr[pre, b_lo], t_ptr[pre, b_hi]):
                             uu, xx, eff = tm_update(t_u[b, sy], t_x[b, sy], t_U[sy], t_rec[sy], t_fac[sy], h_ms, m)
                             t_u[b, sy] = uu
@@ -480,7 +492,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
         for blk in range(b_lo, b_hi):  # the room left in each owned queue, published for the next decision
             room_left = headroom[b, parity, blk] - added  # a lower bound: slots also empty as they are delivered
             if room_left < cap // 2:  # look at the real fill only when the bound says the queue may be filling up
-                room_left = cap - _fullest(q_n, sq_n, b, blk, c, per_syn)
+                room_left = cap - _fullest(q_n, sq_n, b, blk - o_lo, c, per_syn)
             headroom[b, 1 - parity, blk] = room_left
         step += Lk
         parity = 1 - parity
@@ -488,7 +500,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     if w == 0:
         t_start[b] = step
         status_all[b] = status
-        resume_all[b] = 1 if status == QUEUE_FULL or status == RECORD_FULL else 0
+        resume_all[b] = 1 if status == QUEUE_FULL or status == RECORD_FULL or status == EXCHANGE else 0
         parity_all[b] = parity
         ilen_all[b] = Lk
         spk_n_all[b] = spk_n
