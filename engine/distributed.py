@@ -43,7 +43,7 @@ from engine.grid import step_times
 from engine.model import CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor, SpikeSource
 
 __all__ = ["TrialBatch", "run_trials", "map_trial_blocks", "block_simulator", "worker_cache_info", "default_client",
-           "default_block_size"]
+           "default_block_size", "network_key"]
 
 _CACHE_SIZE = 2  # built networks kept per worker process (a sweep alternates between few networks)
 _built_cache: OrderedDict = OrderedDict()  # content key -> Built, most recently used last

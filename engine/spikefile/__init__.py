@@ -49,6 +49,11 @@ stated time and flushes again. Readers show an incomplete file up to its stated 
 middle of a flush, or spikes flushed early to bound memory, never leave one population ahead of another. Readers use
 the shorter of ``timestamps`` and ``node_ids`` if a kill hit the middle of a flush.
 
+**Finished trials.** A driver that runs whole trials rather than time slices (blocks of trials on Dask workers,
+:func:`engine.distributed.run_trials`) declares each finished trial with :meth:`SpikeFileWriter.end_trial`; the next
+flush, once the trial's spikes are on disk, writes ``complete = True`` on the trial's spikes group (``/spikes`` or
+``/trials/<k>/spikes``), and readers show such a trial of an incomplete file in full, whatever its stated time.
+
 Units: times in ms, rates in Hz.
 """
 from engine.spikefile._format import FORMAT, FORMAT_VERSION, SORTING_DTYPE, SpikeFileError
