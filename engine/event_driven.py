@@ -38,6 +38,7 @@ from engine.streams import named_stream
 from engine.synapse_models import StaticSynapse
 
 _RECORD = 1 << 16  # spikes per trial held between two drains
+_HEAP_SPARE = 1024  # heap entries beyond the first events; the heap doubles when an event might not fit
 
 
 def check_event_network(net: Network) -> None:
@@ -324,7 +325,7 @@ class EventSimulator:
         self._inputs = EInputs(pois_lo=self._pois_lo, pois_key=pois_key, pois_rate=self._pois_rate,
                                gen_lo=self._gen_lo, gen_ptr=ptr, gen_end=end,
                                gen_t=np.concatenate(flat) if flat else np.zeros(0))
-        cap = 1024 + int(np.count_nonzero(self._pois_rate, axis=1).max(initial=0)) + n_gen + self.n_neurons
+        cap = _HEAP_SPARE + 1 + int(np.count_nonzero(self._pois_rate, axis=1).max(initial=0)) + n_gen + self.n_neurons
         self._heap = EHeap(hf=np.zeros((B, cap, 2)), hi=np.zeros((B, cap, 3), np.int64), n=np.zeros(B, np.int64),
                            seq=np.zeros(B, np.int64))
         self._record = self._new_record(0)
