@@ -73,6 +73,11 @@ class Simulator:
         them, and the ranks exchange spikes once per minimum delay; spikes, rates and state samples equal one
         process's bit for bit, on every rank, and ``n_jobs`` is the threads of each rank (default 1). One trial
         only; sinks are given on rank 0 alone, which writes them. See :mod:`engine.mpi`.
+    method : {"clock", "event"}, default="clock"
+        ``"clock"``: this clock-driven simulator (exact propagators on the grid of ``dt``). ``"event"``: an
+        :class:`engine.event_driven.EventSimulator` instead, exact in continuous time for networks of
+        ``iaf_psc_delta`` neurons with constant currents and static synapses (a ValueError names what else it
+        cannot run); it takes ``trials``, ``n_jobs`` and ``chunk_ms``.
 
     Attributes
     ----------
@@ -107,8 +112,17 @@ class Simulator:
     _QUEUE_START = 64  # entries per delay slot of the spike or event queue before it first grows
     _RUN_QUEUE = True  # static per-synapse delays go through the run queue (False: one event per synapse; the same)
 
+    def __new__(cls, *args, method: str = "clock", **kw):
+        if method == "event":  # (no required arguments here: pickle and copy call __new__(cls) alone)
+            from engine.event_driven import EventSimulator
+
+            return EventSimulator(*args, **kw)
+        if method != "clock":
+            raise ValueError(f"Simulator: method = {method!r} is not allowed; choose 'clock' or 'event'")
+        return super().__new__(cls)
+
     def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
-                 chunk_ms: float = 100.0, comm=None):
+                 chunk_ms: float = 100.0, comm=None, method: str = "clock"):
         if isinstance(trials, (int, np.integer)) and not isinstance(trials, bool):
             if trials < 1:
                 raise ValueError(f"Simulator: trials = {trials} is not allowed; it must be >= 1")
