@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 from sklearn.base import is_classifier
 from sklearn.metrics import check_scoring
@@ -34,6 +35,7 @@ __all__ = ["fit_with_progress", "n_fits"]
 
 _local_listeners: dict = {}  # topic -> callable(n), for scores computed in this process
 _lock = threading.Lock()
+_EVENT_WAIT_S = 5.0  # longest wait, after the search, for events still on their way from the workers
 
 
 class _CountingScorer:
@@ -124,6 +126,9 @@ def fit_with_progress(search, X, y=None, *, progress: bool = True, client=None, 
     try:
         search.set_params(scoring=_CountingScorer(check_scoring(search.estimator, scoring=original), topic))
         search.fit(X, y, **fit_params)
+        deadline = time.monotonic() + _EVENT_WAIT_S
+        while client is not None and bar.n < total and time.monotonic() < deadline:
+            time.sleep(0.02)  # the workers' last events may reach the client just after the results
     finally:
         search.set_params(scoring=original)
         if client is not None:

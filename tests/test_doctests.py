@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 MODULES = ["engine.connectivity", "engine.distributions", "engine.model", "engine.modelfile",
-           "engine.simulator", "engine.spikefile.writer", "readouts._online", "readouts._ridge", "reservoirs.esn"]
+           "engine.simulator", "engine.spikefile.writer", "readouts._online", "readouts._ridge", "reservoirs.esn",
+           "reservoirs.sweeps"]
 
 
 @pytest.mark.parametrize("name", MODULES)
