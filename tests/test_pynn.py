@@ -175,8 +175,10 @@ def test_connectors_with_a_numpy_rng_draw_the_connections_pyNN_defines():
         backend.setup(timestep=0.1, min_delay=0.1)
         a = backend.Population(30, backend.IF_curr_exp())
         b = backend.Population(20, backend.IF_curr_exp())
-        prj = backend.Projection(a, b, connector_factory(backend), synapse(backend))
-        return np.array(prj.get(["weight", "delay"], format="list"))
+        connector = connector_factory(backend)
+        prj = backend.Projection(a, b, connector, synapse(backend))
+        again = backend.Projection(a, b, connector, synapse(backend))  # the same connector (and generator) again
+        return np.array(prj.get(["weight", "delay"], format="list") + again.get(["weight", "delay"], format="list"))
 
     def random_weights(s):
         return s.StaticSynapse(weight=RandomDistribution("uniform", low=0.1, high=0.2, rng=NumpyRNG(seed=11)),
@@ -243,7 +245,7 @@ def _native_vs_pynn(times_in, pairs, weights, delays):
     tgt = np.array([p[1] for p in pairs])
     order = np.lexsort((tgt, pre))
     net.add(SpikeSource("src", len(times_in), times=t, indices=idx),
-            Population("post", 4, tau_m=10.0, C_m=250.0, E_L=-65.0, V_reset=-65.0, V_th=-55.0, t_ref=2.0,
+            Population("post", 4, tau_m=10.0, C_m=250.0, E_L=-65.0, V_reset=-65.0, V_th=-55.0, t_ref=2.1,
                        tau_syn_ex=2.0, tau_syn_in=2.0, V_init=-65.0),
             Projection("src", "post", Explicit(pre[order], tgt[order]), weight=np.array(weights)[order] * 1000.0,
                        delay=np.array(delays)[order]),

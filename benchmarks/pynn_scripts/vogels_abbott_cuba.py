@@ -74,7 +74,9 @@ w_inh = 1e-3 * Ginh * (Erev_inh - v_mean) * weight_scale   # (nA)
 results = []
 for rngseed in [int(s) for s in args.seeds.split(",")]:
     timer = Timer()
-    sim.setup(timestep=dt, min_delay=delay, max_delay=1.0, threads=threads)
+    # on_grid: NEST's iaf_psc_exp / iaf_psc_delta, the models pond runs (pyNN.nest defaults to the precise-spike
+    # iaf_psc_*_ps models, whose off-grid spike times change the rates by several percent at high rates)
+    sim.setup(spike_precision="on_grid", timestep=dt, min_delay=delay, max_delay=1.0, threads=threads)
     cell_params = {'tau_m': tau_m, 'tau_syn_E': tau_exc, 'tau_syn_I': tau_inh, 'v_rest': E_leak,
                    'v_reset': v_reset, 'v_thresh': v_thresh, 'cm': cm, 'tau_refrac': t_refrac}
     timer.start()

@@ -93,10 +93,12 @@ class Population(common.Population):
         simulator.state.id_counter += self.size
 
     def _set_initial_value_array(self, variable, initial_values):
-        if variable not in self.celltype.state_variables:
-            return  # e.g. a synaptic state pond's cell type does not have
-        if simulator.state.sim is not None:
-            values = LazyArray(initial_values.base_value, shape=(self.size,), dtype=float).evaluate(simplify=False)
+        # evaluated now, as PyNN's NEST backend does, so a generator shared with connectors is drawn in script order
+        initial_values.shape = (self.size,)
+        values = np.broadcast_to(np.asarray(initial_values.evaluate(simplify=False), dtype=np.float64),
+                                 (self.size,)).copy()
+        initial_values.base_value, initial_values.operations = values, []
+        if simulator.state.sim is not None and variable in self.celltype.state_variables:
             _set_state_now(self, variable, np.arange(self.size), values)
 
     def _set_initial_values(self, variable: str, idx: np.ndarray, values: np.ndarray) -> None:

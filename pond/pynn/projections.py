@@ -22,6 +22,8 @@ Weights are kept in PyNN's units (nA, or mV onto ``IF_curr_delta``) and delays i
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from pyNN import common, connectors, errors
 from pyNN.random import NativeRNG, NumpyRNG
@@ -243,9 +245,9 @@ def native_rule(connector, projection: Projection):
 def _fixed_probability_at_once(connector, projection: Projection) -> bool:
     """PyNN's FixedProbabilityConnector with a ``NumpyRNG``, drawn in one call instead of one per target cell.
 
-    PyNN draws, for every target column in turn, ``n_pre`` uniform numbers from the connector's generator and
-    connects where they are below ``p_connect``; numpy's generator gives the same numbers in one draw of
-    ``n_post * n_pre``. Used only where nothing else draws in between: whole populations, one weight and one
+    PyNN draws, for every target column in turn, ``n_pre`` uniform numbers from a copy of the connector's generator
+    (the generator itself does not advance) and connects where they are below ``p_connect``; numpy's generator gives
+    the same numbers in one draw of ``n_post * n_pre``. Used only where nothing else draws in between: whole populations, one weight and one
     delay (and Tsodyks–Markram parameters), no callback. Returns False when PyNN's own loop must run.
     """
     from pond.pynn.populations import Population
@@ -260,7 +262,9 @@ def _fixed_probability_at_once(connector, projection: Projection) -> bool:
     if values is None:
         return False
     n_pre, n_post = projection.pre.size, projection.post.size
-    u = connector.rng.next(n_pre * n_post, "uniform", {"low": 0.0, "high": 1.0}).reshape(n_post, n_pre)
+    # PyNN draws from a copy of the generator (its lazy arrays deep-copy their random base): so do we
+    rng = copy.deepcopy(connector.rng)
+    u = rng.next(n_pre * n_post, "uniform", {"low": 0.0, "high": 1.0}).reshape(n_post, n_pre)
     connected = u < connector.p_connect
     if not connector.allow_self_connections and projection.pre is projection.post:
         np.fill_diagonal(connected, False)

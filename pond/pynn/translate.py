@@ -5,7 +5,8 @@ PyNN                       engine
 =========================  =====================================================================================
 population ``k``           ``Population`` / ``PoissonSource`` / ``SpikeSource`` named ``population{k}``
 neuron parameters          one value per population (``I_e`` and the initial ``V`` per cell); ``tau_refrac``
-                           rounded to whole steps, as NEST rounds ``t_ref``
+                           rounded to whole steps and counted from the end of the spike's step, as NEST's
+                           ``t_ref`` (engine ``t_ref = tau_refrac + dt``: the engine counts from the step's start)
 projection ``m``           ``projection{m}`` (fast path: the engine rule) or ``projection{m}_{j}``: explicit
                            lists, one per (pre population, post population, Tsodyks–Markram parameters)
 weights                    nA -> pA onto ``IF_curr_exp``, mV onto ``IF_curr_delta``
@@ -101,7 +102,9 @@ def _population(pop, name: str, state, tr: Translation):
                 "its cells; pond takes one value per population (only i_offset and initial values may differ per "
                 "cell). Split it into populations with one value each")
         values[pname] = float(arr.flat[0])
-    values["t_ref"] = round(values["t_ref"] / state.dt) * state.dt
+    # NEST clamps V for t_ref after the end of the step in which it crossed threshold; the engine (like Brian 2)
+    # counts t_ref from that step's start, so it gets one step more
+    values["t_ref"] = (round(values["t_ref"] / state.dt) + 1) * state.dt
     i_e = np.asarray(par["I_e"], dtype=np.float64)
     v0 = pop.initial_array("v")
     init = {"V": v0}
