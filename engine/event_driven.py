@@ -326,10 +326,8 @@ class EventSimulator:
                                gen_lo=self._gen_lo, gen_ptr=ptr, gen_end=end,
                                gen_t=np.concatenate(flat) if flat else np.zeros(0))
         cap = _HEAP_SPARE + 1 + int(np.count_nonzero(self._pois_rate, axis=1).max(initial=0)) + n_gen + self.n_neurons
-        self._heap = EHeap(hf=np.zeros((B, cap, 2)), hi=np.zeros((B, cap, 3), np.int64), n=np.zeros(B, np.int64),
-                           seq=np.zeros(B, np.int64))
-        self._record = self._new_record(0)
-        start_trials(0.0, self._nrn, self._csr, self._inputs, self._heap, self._state, self._record)
+        self._heap = _new_heap(B, cap)
+        start_trials(0.0, self._nrn, self._csr, self._inputs, self._heap, self._state)
         self._started = True
 
     def _new_record(self, n_samples: int) -> ERecord:
@@ -337,7 +335,7 @@ class EventSimulator:
         return ERecord(mask=self.rec_mask, t=np.empty((B, _RECORD)), ids=np.empty((B, _RECORD), np.int32),
                        n=np.zeros(B, np.int64), events=np.zeros(B, np.int64), st_idx=self.st_idx,
                        st_every=self.st_every_ms, st_base=np.full(B, self._samples, np.int64),
-                       st_out=np.zeros((B, n_samples, self.st_idx.size)))
+                       st_next=np.full(B, self._samples, np.int64), st_out=np.zeros((B, n_samples, self.st_idx.size)))
 
     # ------------------------------------------------------------------ running
     def run(self, duration_ms: float, *, sinks: Iterable = (), keep: bool = True, progress: bool | None = None
@@ -399,13 +397,19 @@ class EventSimulator:
         return self
 
     def _grow_heap(self) -> None:
+        """Double every trial's heap: entries and payload slots keep their places, the new slots join the free
+        stack."""
         h = self._heap
-        cap = 2 * h.hf.shape[1]
-        hf = np.zeros((h.hf.shape[0], cap, 2))
-        hi = np.zeros((h.hi.shape[0], cap, 3), np.int64)
-        hf[:, :h.hf.shape[1]] = h.hf
-        hi[:, :h.hi.shape[1]] = h.hi
-        self._heap = EHeap(hf=hf, hi=hi, n=h.n, seq=h.seq)
+        B, cap = h.t.shape
+        new = _new_heap(B, 2 * cap)
+        for name in ("t", "slot", "origin", "a", "cursor"):
+            getattr(new, name)[:, :cap] = getattr(h, name)
+        for b in range(B):
+            free = cap - int(h.n[b])  # the old free slots, then the new ones, on top of the stack
+            new.free[b, :cap] = np.arange(2 * cap - 1, cap - 1, -1)
+            new.free[b, cap:cap + free] = h.free[b, :free]
+        new.n[:] = h.n
+        self._heap = new
 
     def _drain(self, rec: ERecord, sinks: list, keep: bool) -> None:
         for b, trial in enumerate(self.trial_ids):
@@ -484,3 +488,11 @@ class EventSimulator:
     def __repr__(self) -> str:
         return (f"EventSimulator({self.n_neurons:,} neurons, {self.n_synapses:,} synapses, "
                 f"trials={self.trial_ids.size}, t={self.t:g} ms)")
+
+
+def _new_heap(trials: int, cap: int) -> EHeap:
+    """Empty heaps of ``cap`` entries, every slot free."""
+    return EHeap(t=np.zeros((trials, cap)), slot=np.zeros((trials, cap), np.int64), origin=np.zeros((trials, cap)),
+                 a=np.zeros((trials, cap), np.int64), cursor=np.zeros((trials, cap), np.int64),
+                 free=np.repeat(np.arange(cap - 1, -1, -1, dtype=np.int64)[None, :], trials, axis=0),
+                 n=np.zeros(trials, np.int64))

@@ -186,7 +186,7 @@ def test_same_result_for_any_chunking_batch_and_thread_count(monkeypatch):
     alone = EventSimulator(rng_net, trials=[1], n_jobs=1, chunk_ms=7.3)
     for d in (13.7, 100.0, 0.0, 286.3):
         alone.run(d)
-    assert alone._heap.hf.shape[1] > 2 + 200 + 200  # grew from its initial size
+    assert alone._heap.t.shape[1] > 2 + 200 + 200  # grew from its initial size
     t, i = alone.spikes("n", trial=1)
     np.testing.assert_array_equal(t, ref_t)
     np.testing.assert_array_equal(i, ref_i)

@@ -12,10 +12,10 @@ With :math:`V_\\infty > V_{th}` the threshold is also reached without input, at
 pushed again (with a new version number) whenever an input moves ``V``; older versions are skipped when they come up.
 A spike sets ``V`` to ``V_reset`` and holds it there for ``t_ref``.
 
-Each trial has one binary heap of pending events, ordered by time, then by the order they were pushed, so
-simultaneous events are handled in a fixed order for any chunking or thread count (state samples come first among
-events of the same time, so a sample at ``t`` excludes the inputs arriving at ``t``, as the clock mode's stamping
-does). An entry is ``(time, origin)`` in ``hf`` and ``(kind + 8 * id, cursor, order)`` in ``hi``; kinds:
+Each trial has one binary heap of pending events ordered by time; it moves only ``(time, slot)`` pairs, the payload
+(origin, ``kind + 4 * id``, cursor) stays in a slot from a free list. Events of equal time come out in the order the
+heap's operations give, which depends on nothing but the sequence of events, so the result is the same for any
+chunking, thread count or heap capacity. Kinds:
 
 - ``ROW``: the synapses ``[cursor, end)`` of presynaptic row ``id`` that share one delay (rows are sorted by delay
   at build), from a spike at ``origin``; the next run of the row is pushed when this one is delivered, so the heap
@@ -24,9 +24,11 @@ does). An entry is ``(time, origin)`` in ``hf`` and ``(kind + 8 * id, cursor, or
   ``u`` the counter-based uniform of the channel's stream, so each channel's train is a pure function of seed, trial
   and channel);
 - ``GENERATOR``: the spike at ``times[cursor]`` of a spike-generator channel ``id``;
-- ``CROSS``: neuron ``id`` reaches threshold by its constant current (valid when ``cursor`` is its version);
-- ``SAMPLE``: the ``cursor``-th sample of the monitored neurons' ``V`` (evaluated, never written back: sampling
-  does not change a bit of the dynamics).
+- ``CROSS``: neuron ``id`` reaches threshold by its constant current (valid when ``cursor`` is its version).
+
+State samples are not queued: the sample due at ``T`` is taken before any event at ``T`` (so it excludes the inputs
+arriving at ``T``, as the clock mode's stamping does), by evaluating the closed form, never writing it back, so
+sampling does not change a bit of the dynamics.
 
 The kernel returns when every trial has reached ``t_end`` (events at ``t_end`` are the next call's), or early with
 ``HEAP_FULL`` / ``RECORD_FULL`` before an event that might not fit; the driver grows the heap or drains the record
@@ -43,69 +45,63 @@ from engine.kernels.rng import uniform_open
 ENeurons = namedtuple("ENeurons", "tau v_inf v_th v_reset t_ref")
 ECsr = namedtuple("ECsr", "indptr tgt w d")
 EInputs = namedtuple("EInputs", "pois_lo pois_key pois_rate gen_lo gen_ptr gen_end gen_t")
-EHeap = namedtuple("EHeap", "hf hi n seq")
+EHeap = namedtuple("EHeap", "t slot origin a cursor free n")
 EState = namedtuple("EState", "V t_last ref_end ver pend pend_w pend_on n_pend t_pend")
-ERecord = namedtuple("ERecord", "mask t ids n events st_idx st_every st_base st_out")
+ERecord = namedtuple("ERecord", "mask t ids n events st_idx st_every st_base st_next st_out")
 
-ROW, POISSON, GENERATOR, CROSS, SAMPLE = 0, 1, 2, 3, 4
-_KINDS = 8  # kind = a % 8, id = a // 8
+ROW, POISSON, GENERATOR, CROSS = 0, 1, 2, 3
+_KINDS = 4  # kind = a % 4, id = a // 4
 
 DONE, HEAP_FULL, RECORD_FULL = 0, 1, 2
 
 
 @njit(cache=True, inline="always")
-def _less(hf, hi, i, j):
-    """Entry ``i`` comes before entry ``j``: earlier time, then lower push order."""
-    return hf[i, 0] < hf[j, 0] or (hf[i, 0] == hf[j, 0] and hi[i, 2] < hi[j, 2])
-
-
-@njit(cache=True, inline="always")
-def _swap(hf, hi, i, j):
-    for k in range(2):
-        hf[i, k], hf[j, k] = hf[j, k], hf[i, k]
-    for k in range(3):
-        hi[i, k], hi[j, k] = hi[j, k], hi[i, k]
-
-
-@njit(cache=True)
-def heap_push(hf, hi, n, t, origin, a, cursor, order):
-    """Add an entry to the heap of ``n`` entries (capacity checked by the caller); returns the new size."""
+def heap_push(ht, hs, po, pa, pc, free, n, t, origin, a, cursor):
+    """Add an event to a heap of ``n`` entries (room checked by the caller); returns the new size. The heap orders
+    ``(time ht, payload slot hs)`` pairs, moving a hole up instead of swapping; the payload (origin, kind and id,
+    cursor) stays in its slot, taken from the stack of free slots ``free[:cap - n]``."""
+    cap = ht.size
+    slot = free[cap - n - 1]
+    po[slot] = origin
+    pa[slot] = a
+    pc[slot] = cursor
     i = n
-    hf[i, 0] = t
-    hf[i, 1] = origin
-    hi[i, 0] = a
-    hi[i, 1] = cursor
-    hi[i, 2] = order
     while i > 0:
         p = (i - 1) >> 1
-        if not _less(hf, hi, i, p):
+        if ht[p] <= t:
             break
-        _swap(hf, hi, i, p)
+        ht[i] = ht[p]
+        hs[i] = hs[p]
         i = p
+    ht[i] = t
+    hs[i] = slot
     return n + 1
 
 
-@njit(cache=True)
-def heap_pop(hf, hi, n):
-    """Remove the first entry of the heap of ``n`` entries; returns the new size."""
+@njit(cache=True, inline="always")
+def heap_pop(ht, hs, free, n):
+    """Remove the first event of a heap of ``n`` entries (its slot goes back on the free stack); returns the new
+    size."""
+    cap = ht.size
     n -= 1
+    free[cap - n - 1] = hs[0]
     if n > 0:
-        for k in range(2):
-            hf[0, k] = hf[n, k]
-        for k in range(3):
-            hi[0, k] = hi[n, k]
+        t = ht[n]
+        slot = hs[n]
         i = 0
         while True:
-            left = 2 * i + 1
-            if left >= n:
+            c = 2 * i + 1
+            if c >= n:
                 break
-            c = left
-            if left + 1 < n and _less(hf, hi, left + 1, left):
-                c = left + 1
-            if not _less(hf, hi, c, i):
+            if c + 1 < n and ht[c + 1] < ht[c]:
+                c += 1
+            if ht[c] >= t:
                 break
-            _swap(hf, hi, i, c)
+            ht[i] = ht[c]
+            hs[i] = hs[c]
             i = c
+        ht[i] = t
+        hs[i] = slot
     return n
 
 
@@ -127,11 +123,9 @@ def _now(v, t_last, ref_end, t, v_inf, tau):
 @njit(cache=True)
 def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
     """Handle trial ``b``'s events before ``t_end`` in order; sets ``status[b]``."""
-    hf = heap.hf[b]
-    hi = heap.hi[b]
+    ht, hs, po, pa, pc, free = heap.t[b], heap.slot[b], heap.origin[b], heap.a[b], heap.cursor[b], heap.free[b]
     n = heap.n[b]
-    seq = heap.seq[b]
-    cap = hf.shape[0]
+    cap = ht.size
     V = st.V[b]
     t_last = st.t_last[b]
     ref_end = st.ref_end[b]
@@ -149,8 +143,10 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
     n_neurons = V.shape[0]
     events = 0
     status[b] = DONE
+    n_st = rec.st_idx.size
     while True:
-        if n_pend > 0 and (n == 0 or hf[0, 0] > t_pend):
+        t_top = ht[0] if n > 0 else np.inf
+        if n_pend > 0 and t_top > t_pend:
             # every input due at t_pend has arrived: apply each target's sum (NEST sums simultaneous inputs)
             if n + 2 * n_pend > cap:
                 status[b] = HEAP_FULL
@@ -178,36 +174,45 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
                     ref_end[k] = t + nrn.t_ref[k]
                     ver[k] += 1
                     if indptr[k + 1] > indptr[k]:
-                        n = heap_push(hf, hi, n, t + d[indptr[k]], t, k * _KINDS + ROW, indptr[k], seq)
-                        seq += 1
+                        n = heap_push(ht, hs, po, pa, pc, free, n, t + d[indptr[k]], t, k * _KINDS + ROW, indptr[k])
                     if nrn.v_inf[k] > nrn.v_th[k]:
                         tc = _cross_time(ref_end[k], nrn.v_reset[k], nrn.v_inf[k], nrn.v_th[k], nrn.tau[k])
-                        n = heap_push(hf, hi, n, tc, tc, k * _KINDS + CROSS, ver[k], seq)
-                        seq += 1
+                        n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, ver[k])
                 elif nrn.v_inf[k] > nrn.v_th[k]:
                     ver[k] += 1
                     tc = _cross_time(t, v, nrn.v_inf[k], nrn.v_th[k], nrn.tau[k])
-                    n = heap_push(hf, hi, n, tc, tc, k * _KINDS + CROSS, ver[k], seq)
-                    seq += 1
+                    n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, ver[k])
             n_pend = 0
             continue
-        if n == 0:
+        if n_st > 0:
+            s = rec.st_next[b]
+            ts = (s + 1) * rec.st_every
+            if ts <= t_top and ts < t_end:  # a sample at t comes before the events at t
+                row = s - rec.st_base[b]
+                for j in range(n_st):
+                    k = rec.st_idx[j]
+                    if ts < ref_end[k]:
+                        rec.st_out[b, row, j] = nrn.v_reset[k]
+                    else:
+                        rec.st_out[b, row, j] = _now(V[k], t_last[k], ref_end[k], ts, nrn.v_inf[k], nrn.tau[k])
+                rec.st_next[b] = s + 1
+                continue
+        if n == 0 or t_top >= t_end:
             break
-        t = hf[0, 0]
-        if t >= t_end:
-            break
+        t = t_top
         if n + 2 > cap:
             status[b] = HEAP_FULL
             break
         if n_rec + 1 > cap_rec:
             status[b] = RECORD_FULL
             break
-        a = hi[0, 0]
+        slot = hs[0]
+        a = pa[slot]
         kind = a % _KINDS
         p = a // _KINDS
-        c = hi[0, 1]
-        origin = hf[0, 1]
-        n = heap_pop(hf, hi, n)
+        c = pc[slot]
+        origin = po[slot]
+        n = heap_pop(ht, hs, free, n)
         spiker = -1  # the presynaptic index that spikes now (POISSON, GENERATOR, CROSS)
         if kind == ROW:
             # the run of synapses with this delay; the targets' inputs wait until every input due now has come
@@ -227,35 +232,21 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
             t_pend = t
             events += j - c
             if j < last:
-                n = heap_push(hf, hi, n, origin + d[j], origin, a, j, seq)
-                seq += 1
+                n = heap_push(ht, hs, po, pa, pc, free, n, origin + d[j], origin, a, j)
         elif kind == POISSON:
             ch = p - inp.pois_lo
             nt = t - math.log(uniform_open(inp.pois_key[b, ch], c + 1)) * 1000.0 / inp.pois_rate[b, ch]
-            n = heap_push(hf, hi, n, nt, nt, a, c + 1, seq)
-            seq += 1
+            n = heap_push(ht, hs, po, pa, pc, free, n, nt, nt, a, c + 1)
             spiker = p
         elif kind == GENERATOR:
             ch = p - inp.gen_lo
             if c + 1 < inp.gen_end[b, ch]:
                 nt = inp.gen_t[c + 1]
-                n = heap_push(hf, hi, n, nt, nt, a, c + 1, seq)
-                seq += 1
+                n = heap_push(ht, hs, po, pa, pc, free, n, nt, nt, a, c + 1)
             spiker = p
         elif kind == CROSS:
             if c == ver[p]:
                 spiker = p
-        else:  # SAMPLE
-            s = c - rec.st_base[b]
-            if s < rec.st_out.shape[1]:
-                for j in range(rec.st_idx.size):
-                    k = rec.st_idx[j]
-                    if t < ref_end[k]:
-                        rec.st_out[b, s, j] = nrn.v_reset[k]
-                    else:
-                        rec.st_out[b, s, j] = _now(V[k], t_last[k], ref_end[k], t, nrn.v_inf[k], nrn.tau[k])
-            nt = (c + 2) * rec.st_every
-            n = heap_push(hf, hi, n, nt, nt, a, c + 1, -1)  # samples come first among events of their time
         if spiker >= 0:
             if rec.mask[spiker]:
                 rec_t[n_rec] = t
@@ -269,13 +260,10 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
                 if nrn.v_inf[spiker] > nrn.v_th[spiker]:
                     tc = _cross_time(ref_end[spiker], nrn.v_reset[spiker], nrn.v_inf[spiker], nrn.v_th[spiker],
                                      nrn.tau[spiker])
-                    n = heap_push(hf, hi, n, tc, tc, spiker * _KINDS + CROSS, ver[spiker], seq)
-                    seq += 1
+                    n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, spiker * _KINDS + CROSS, ver[spiker])
             if indptr[spiker + 1] > indptr[spiker]:
-                n = heap_push(hf, hi, n, t + d[indptr[spiker]], t, spiker * _KINDS + ROW, indptr[spiker], seq)
-                seq += 1
+                n = heap_push(ht, hs, po, pa, pc, free, n, t + d[indptr[spiker]], t, spiker * _KINDS + ROW, indptr[spiker])
     heap.n[b] = n
-    heap.seq[b] = seq
     st.n_pend[b] = n_pend
     st.t_pend[b] = t_pend
     rec.n[b] = n_rec
@@ -290,39 +278,31 @@ def run_events(t_end, nrn, csr, inp, heap, st, rec, status):
 
 
 @njit(cache=True)
-def start_trials(t0, nrn, csr, inp, heap, st, rec):
+def start_trials(t0, nrn, csr, inp, heap, st):
     """Push every trial's first events at time ``t0``: each Poisson channel's first spike, each generator's first
-    spike, the threshold crossing of every neuron driven above threshold by its current, a spike now of every
-    neuron that starts at or above threshold, and the first state sample. The heap must have room for them all."""
+    spike, the threshold crossing of every neuron driven above threshold by its current, and a spike now of every
+    neuron that starts at or above threshold. The heap must have room for them all."""
     n_neurons = st.V.shape[1]
     for b in range(heap.n.size):
-        hf, hi = heap.hf[b], heap.hi[b]
-        n, seq = heap.n[b], heap.seq[b]
+        ht, hs, po, pa, pc, free = heap.t[b], heap.slot[b], heap.origin[b], heap.a[b], heap.cursor[b], heap.free[b]
+        n = heap.n[b]
         for ch in range(inp.pois_rate.shape[1]):
             if inp.pois_rate[b, ch] > 0:
                 t = t0 - math.log(uniform_open(inp.pois_key[b, ch], 0)) * 1000.0 / inp.pois_rate[b, ch]
-                n = heap_push(hf, hi, n, t, t, (inp.pois_lo + ch) * _KINDS + POISSON, 0, seq)
-                seq += 1
+                n = heap_push(ht, hs, po, pa, pc, free, n, t, t, (inp.pois_lo + ch) * _KINDS + POISSON, 0)
         for ch in range(inp.gen_ptr.shape[1]):
             first = inp.gen_ptr[b, ch]
             if first < inp.gen_end[b, ch]:
                 t = inp.gen_t[first]
-                n = heap_push(hf, hi, n, t, t, (inp.gen_lo + ch) * _KINDS + GENERATOR, first, seq)
-                seq += 1
+                n = heap_push(ht, hs, po, pa, pc, free, n, t, t, (inp.gen_lo + ch) * _KINDS + GENERATOR, first)
         for k in range(n_neurons):
             v = st.V[b, k]
             if v >= nrn.v_th[k]:  # at threshold from the start: a spike at t0 (NEST: at the first instant)
-                n = heap_push(hf, hi, n, t0, t0, k * _KINDS + CROSS, st.ver[b, k], seq)
-                seq += 1
+                n = heap_push(ht, hs, po, pa, pc, free, n, t0, t0, k * _KINDS + CROSS, st.ver[b, k])
             elif nrn.v_inf[k] > nrn.v_th[k]:
                 tc = _cross_time(t0, v, nrn.v_inf[k], nrn.v_th[k], nrn.tau[k])
-                n = heap_push(hf, hi, n, tc, tc, k * _KINDS + CROSS, st.ver[b, k], seq)
-                seq += 1
-        if rec.st_idx.size:
-            t = (rec.st_base[b] + 1) * rec.st_every
-            n = heap_push(hf, hi, n, t, t, SAMPLE, rec.st_base[b], -1)
+                n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, st.ver[b, k])
         heap.n[b] = n
-        heap.seq[b] = seq
 
 
 @njit(cache=True)
