@@ -11,6 +11,7 @@ _PUBLIC = {
     "Population": "engine.model", "Projection": "engine.model", "RateMonitor": "engine.model",
     "SpikeMonitor": "engine.model", "SpikeSource": "engine.model", "StateMonitor": "engine.model",
     "RunStats": "engine.simulator", "Simulator": "engine.simulator", "Interrupted": "engine.interrupt",
+    "EventSimulator": "engine.event_driven",
 }
 __all__ = sorted(_PUBLIC)
 
