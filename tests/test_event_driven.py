@@ -228,3 +228,22 @@ def test_simulator_method_event_dispatches_and_refuses_what_it_cannot_run():
     refused(pop, StateMonitor("n", variables=("V", "I_ex")), match="only state variable is 'V'")
     with pytest.raises(RuntimeError, match="before the first run"):
         EventSimulator(net).run(1.0).set_spikes("in", [([1.0], [0])])
+
+
+def test_liquid_state_features_take_the_event_modes_spikes():
+    """The LSM's feature sink runs on the event mode's spikes unchanged: its traces are those of the spike times
+    rounded to its dt grid (the grid its sample times live on)."""
+    from reservoirs.liquid_features import LiquidStateSink, filtered_spike_trains
+
+    net, _, _ = recurrent(N=30, T=200.0)
+    sim = EventSimulator(net, trials=2)
+    sink = LiquidStateSink({"n": np.arange(30)}, 30, [0, 1], sample_times=[50.0, 120.0, 199.0], dt=0.1, tau=30.0,
+                           bin_ms="samples")
+    sim.run(200.0, sinks=[sink])
+    for b in (0, 1):
+        t, i = sim.spikes("n", trial=b)
+        tr, cnt = filtered_spike_trains(np.round(t, 1), i, 30, [50.0, 120.0, 199.0], dt=0.1, tau=30.0,
+                                        bin_ms="samples")
+        np.testing.assert_allclose(sink.traces[b], tr, rtol=1e-12)
+        np.testing.assert_array_equal(sink.counts[b], cnt)
+        assert cnt.sum() > 50
