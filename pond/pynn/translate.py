@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from engine import (CurrentSource, Network, PoissonSource, Population, Projection, Simulator, SpikeMonitor,
@@ -63,7 +64,13 @@ def build_simulator(state) -> tuple[Simulator, Translation]:
     if not net.populations:  # the engine needs a neuron population; spike sources alone get a silent one
         net.add(Population("placeholder", 1))
     _monitors(state, net, tr)
-    sim = Simulator(net, n_jobs=state.threads)
+    previous = numba.get_num_threads()
+    if state.threads is not None:  # setup(threads=...) bounds the build's parallel kernels too
+        numba.set_num_threads(max(1, min(state.threads, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        sim = Simulator(net, n_jobs=state.threads)
+    finally:
+        numba.set_num_threads(previous)
     for pop in state.populations:
         for var, init in tr.initial_state.get(pop, {}).items():
             if var != "V" and np.any(init):
