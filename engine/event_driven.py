@@ -26,11 +26,12 @@ import numba
 import numpy as np
 
 from engine.connectivity import build_connectivity
-from engine.distributions import DISTRIBUTIONS, resolve_values
+from engine.initial_state import initial_potentials
+from engine.distributions import resolve_values
 from engine.interrupt import deferred_interrupts
 from engine.kernels.events import (DONE, HEAP_FULL, EHeap, ECsr, EInputs, ENeurons, ERecord, EState, fill_rows,
                                    run_events, sort_rows, start_trials)
-from engine.kernels.state import init_draw, init_uniform, stream_keys
+from engine.kernels.state import stream_keys
 from engine.model import (CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor, SpikeSource,
                           StateMonitor, check_spike_arrays)
 from engine.progress import interactive, progress_bar
@@ -159,32 +160,19 @@ class EventSimulator:
             if pois else np.zeros(0)
         self._poisson = {s.name: s for s in pois}
         self._generators = {s.name: s for s in gens}
-        par = {k: np.empty(N) for k in ("tau", "v_inf", "v_th", "v_reset", "t_ref")}
+        par = np.zeros((N, 8))  # tau_m, V_inf, V_th, V_reset, t_ref (engine.kernels.events), padded to 64 bytes
         for k, p in enumerate(pops):
             sl = slice(self.pop_lo[k], self.pop_lo[k + 1])
-            par["tau"][sl], par["v_th"][sl], par["v_reset"][sl], par["t_ref"][sl] = p.tau_m, p.V_th, p.V_reset, p.t_ref
-            par["v_inf"][sl] = p.E_L + np.asarray(p.I_e, np.float64) * p.tau_m / p.C_m
-        self._nrn = ENeurons(**par)
+            par[sl, :5] = np.column_stack(np.broadcast_arrays(
+                p.tau_m, p.E_L + np.asarray(p.I_e, np.float64) * p.tau_m / p.C_m, p.V_th, p.V_reset, p.t_ref))
+        self._nrn = ENeurons(par=par)
         B = self.trial_ids.size
-        self.V = np.empty((B, N))
-        for k, pop in enumerate(pops):
-            lo, hi = self.pop_lo[k], self.pop_lo[k + 1]
-            v = pop.V_init
-            if isinstance(v, tuple) or isinstance(v, DISTRIBUTIONS):  # the clock Simulator's streams and draws
-                keys = stream_keys(net.seed, named_stream("population", pop.name, "V_init"), 1,
-                                   self.trial_ids)[:, 0].copy()
-                block = np.empty((B, hi - lo))
-                if isinstance(v, tuple):
-                    init_uniform(block, keys, v[0], v[1])
-                else:
-                    init_draw(block, keys, *v._kernel_args())
-                self.V[:, lo:hi] = block
-            else:
-                self.V[:, lo:hi] = v
+        x = np.zeros((B, N, 4))  # V, time V was last updated, end of the refractory period, pending input
+        x[:, :, 2] = -np.inf
+        self.V = x[:, :, 0]
+        self.V[:] = initial_potentials(net, self.trial_ids)
         self.V0 = self.V.copy()
-        self._state = EState(V=self.V, t_last=np.zeros((B, N)), ref_end=np.full((B, N), -np.inf),
-                             ver=np.zeros((B, N), np.int64), pend=np.zeros((B, N), np.int32),
-                             pend_w=np.zeros((B, N)), pend_on=np.zeros((B, N), np.uint8),
+        self._state = EState(x=x, flags=np.zeros((B, N, 2), np.int64), pend=np.zeros((B, N), np.int32),
                              n_pend=np.zeros(B, np.int64), t_pend=np.zeros(B))
 
     def _monitors(self) -> None:

@@ -42,17 +42,21 @@ from numba import njit, prange
 
 from engine.kernels.rng import uniform_open
 
-ENeurons = namedtuple("ENeurons", "tau v_inf v_th v_reset t_ref")
+ENeurons = namedtuple("ENeurons", "par")
 ECsr = namedtuple("ECsr", "indptr tgt w d")
 EInputs = namedtuple("EInputs", "pois_lo pois_key pois_rate gen_lo gen_ptr gen_end gen_t")
 EHeap = namedtuple("EHeap", "t slot origin a cursor free n")
-EState = namedtuple("EState", "V t_last ref_end ver pend pend_w pend_on n_pend t_pend")
+EState = namedtuple("EState", "x flags pend n_pend t_pend")
 ERecord = namedtuple("ERecord", "mask t ids n events st_idx st_every st_base st_next st_out")
 
 ROW, POISSON, GENERATOR, CROSS = 0, 1, 2, 3
 _KINDS = 4  # kind = a % 4, id = a // 4
 
 DONE, HEAP_FULL, RECORD_FULL = 0, 1, 2
+# columns of a neuron's row: one cache line holds what an input touches (structure of arrays costs a miss per array)
+_TAU, _V_INF, _V_TH, _V_RESET, _T_REF = 0, 1, 2, 3, 4  # parameters, par[neuron, :]
+_V, _T_LAST, _REF_END, _PEND_W = 0, 1, 2, 3  # state, x[trial, neuron, :]: V at t_last, refractory end, pending input
+_VER, _PEND_ON = 0, 1  # flags[trial, neuron, :]: version of the queued crossing, whether input is pending
 
 
 @njit(cache=True, inline="always")
@@ -126,13 +130,10 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
     ht, hs, po, pa, pc, free = heap.t[b], heap.slot[b], heap.origin[b], heap.a[b], heap.cursor[b], heap.free[b]
     n = heap.n[b]
     cap = ht.size
-    V = st.V[b]
-    t_last = st.t_last[b]
-    ref_end = st.ref_end[b]
-    ver = st.ver[b]
+    x = st.x[b]
+    flags = st.flags[b]
+    par = nrn.par
     pend = st.pend[b]
-    pend_w = st.pend_w[b]
-    pend_on = st.pend_on[b]
     n_pend = st.n_pend[b]
     t_pend = st.t_pend[b]
     rec_t = rec.t[b]
@@ -140,7 +141,7 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
     n_rec = rec.n[b]
     cap_rec = rec_t.shape[0]
     indptr, tgt, w, d = csr.indptr, csr.tgt, csr.w, csr.d
-    n_neurons = V.shape[0]
+    n_neurons = x.shape[0]
     events = 0
     status[b] = DONE
     n_st = rec.st_idx.size
@@ -157,31 +158,31 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
             t = t_pend
             for q in range(n_pend):
                 k = pend[q]
-                pend_on[k] = 0
-                if t < ref_end[k]:
+                flags[k, _PEND_ON] = 0
+                if t < x[k, _REF_END]:
                     continue  # made refractory at t by its own threshold crossing: the input is dropped
-                v = _now(V[k], t_last[k], ref_end[k], t, nrn.v_inf[k], nrn.tau[k])
-                if v < nrn.v_th[k]:  # (>= only by rounding, when a crossing due now is still queued)
-                    v += pend_w[k]
-                V[k] = v
-                t_last[k] = t
-                if v >= nrn.v_th[k]:
+                v = _now(x[k, _V], x[k, _T_LAST], x[k, _REF_END], t, par[k, _V_INF], par[k, _TAU])
+                if v < par[k, _V_TH]:  # (>= only by rounding, when a crossing due now is still queued)
+                    v += x[k, _PEND_W]
+                x[k, _V] = v
+                x[k, _T_LAST] = t
+                if v >= par[k, _V_TH]:
                     if rec.mask[k]:
                         rec_t[n_rec] = t
                         rec_id[n_rec] = k
                         n_rec += 1
-                    V[k] = nrn.v_reset[k]
-                    ref_end[k] = t + nrn.t_ref[k]
-                    ver[k] += 1
+                    x[k, _V] = par[k, _V_RESET]
+                    x[k, _REF_END] = t + par[k, _T_REF]
+                    flags[k, _VER] += 1
                     if indptr[k + 1] > indptr[k]:
                         n = heap_push(ht, hs, po, pa, pc, free, n, t + d[indptr[k]], t, k * _KINDS + ROW, indptr[k])
-                    if nrn.v_inf[k] > nrn.v_th[k]:
-                        tc = _cross_time(ref_end[k], nrn.v_reset[k], nrn.v_inf[k], nrn.v_th[k], nrn.tau[k])
-                        n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, ver[k])
-                elif nrn.v_inf[k] > nrn.v_th[k]:
-                    ver[k] += 1
-                    tc = _cross_time(t, v, nrn.v_inf[k], nrn.v_th[k], nrn.tau[k])
-                    n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, ver[k])
+                    if par[k, _V_INF] > par[k, _V_TH]:
+                        tc = _cross_time(x[k, _REF_END], par[k, _V_RESET], par[k, _V_INF], par[k, _V_TH], par[k, _TAU])
+                        n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, flags[k, _VER])
+                elif par[k, _V_INF] > par[k, _V_TH]:
+                    flags[k, _VER] += 1
+                    tc = _cross_time(t, v, par[k, _V_INF], par[k, _V_TH], par[k, _TAU])
+                    n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, flags[k, _VER])
             n_pend = 0
             continue
         if n_st > 0:
@@ -191,10 +192,10 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
                 row = s - rec.st_base[b]
                 for j in range(n_st):
                     k = rec.st_idx[j]
-                    if ts < ref_end[k]:
-                        rec.st_out[b, row, j] = nrn.v_reset[k]
+                    if ts < x[k, _REF_END]:
+                        rec.st_out[b, row, j] = par[k, _V_RESET]
                     else:
-                        rec.st_out[b, row, j] = _now(V[k], t_last[k], ref_end[k], ts, nrn.v_inf[k], nrn.tau[k])
+                        rec.st_out[b, row, j] = _now(x[k, _V], x[k, _T_LAST], x[k, _REF_END], ts, par[k, _V_INF], par[k, _TAU])
                 rec.st_next[b] = s + 1
                 continue
         if n == 0 or t_top >= t_end:
@@ -220,12 +221,12 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
             j = c
             while j < last and d[j] == d[c]:
                 k = tgt[j]
-                if t >= ref_end[k]:  # refractory: the input is dropped
-                    if pend_on[k]:
-                        pend_w[k] += w[j]
+                if t >= x[k, _REF_END]:  # refractory: the input is dropped
+                    if flags[k, _PEND_ON]:
+                        x[k, _PEND_W] += w[j]
                     else:
-                        pend_on[k] = 1
-                        pend_w[k] = w[j]
+                        flags[k, _PEND_ON] = 1
+                        x[k, _PEND_W] = w[j]
                         pend[n_pend] = k
                         n_pend += 1
                 j += 1
@@ -245,7 +246,7 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
                 n = heap_push(ht, hs, po, pa, pc, free, n, nt, nt, a, c + 1)
             spiker = p
         elif kind == CROSS:
-            if c == ver[p]:
+            if c == flags[p, _VER]:
                 spiker = p
         if spiker >= 0:
             if rec.mask[spiker]:
@@ -253,14 +254,14 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
                 rec_id[n_rec] = spiker
                 n_rec += 1
             if spiker < n_neurons:
-                V[spiker] = nrn.v_reset[spiker]
-                t_last[spiker] = t
-                ref_end[spiker] = t + nrn.t_ref[spiker]
-                ver[spiker] += 1
-                if nrn.v_inf[spiker] > nrn.v_th[spiker]:
-                    tc = _cross_time(ref_end[spiker], nrn.v_reset[spiker], nrn.v_inf[spiker], nrn.v_th[spiker],
-                                     nrn.tau[spiker])
-                    n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, spiker * _KINDS + CROSS, ver[spiker])
+                x[spiker, _V] = par[spiker, _V_RESET]
+                x[spiker, _T_LAST] = t
+                x[spiker, _REF_END] = t + par[spiker, _T_REF]
+                flags[spiker, _VER] += 1
+                if par[spiker, _V_INF] > par[spiker, _V_TH]:
+                    tc = _cross_time(x[spiker, _REF_END], par[spiker, _V_RESET], par[spiker, _V_INF], par[spiker, _V_TH],
+                                     par[spiker, _TAU])
+                    n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, spiker * _KINDS + CROSS, flags[spiker, _VER])
             if indptr[spiker + 1] > indptr[spiker]:
                 n = heap_push(ht, hs, po, pa, pc, free, n, t + d[indptr[spiker]], t, spiker * _KINDS + ROW, indptr[spiker])
     heap.n[b] = n
@@ -282,7 +283,8 @@ def start_trials(t0, nrn, csr, inp, heap, st):
     """Push every trial's first events at time ``t0``: each Poisson channel's first spike, each generator's first
     spike, the threshold crossing of every neuron driven above threshold by its current, and a spike now of every
     neuron that starts at or above threshold. The heap must have room for them all."""
-    n_neurons = st.V.shape[1]
+    n_neurons = st.x.shape[1]
+    par = nrn.par
     for b in range(heap.n.size):
         ht, hs, po, pa, pc, free = heap.t[b], heap.slot[b], heap.origin[b], heap.a[b], heap.cursor[b], heap.free[b]
         n = heap.n[b]
@@ -296,12 +298,12 @@ def start_trials(t0, nrn, csr, inp, heap, st):
                 t = inp.gen_t[first]
                 n = heap_push(ht, hs, po, pa, pc, free, n, t, t, (inp.gen_lo + ch) * _KINDS + GENERATOR, first)
         for k in range(n_neurons):
-            v = st.V[b, k]
-            if v >= nrn.v_th[k]:  # at threshold from the start: a spike at t0 (NEST: at the first instant)
-                n = heap_push(ht, hs, po, pa, pc, free, n, t0, t0, k * _KINDS + CROSS, st.ver[b, k])
-            elif nrn.v_inf[k] > nrn.v_th[k]:
-                tc = _cross_time(t0, v, nrn.v_inf[k], nrn.v_th[k], nrn.tau[k])
-                n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, st.ver[b, k])
+            v = st.x[b, k, _V]
+            if v >= par[k, _V_TH]:  # at threshold from the start: a spike at t0 (NEST: at the first instant)
+                n = heap_push(ht, hs, po, pa, pc, free, n, t0, t0, k * _KINDS + CROSS, st.flags[b, k, _VER])
+            elif par[k, _V_INF] > par[k, _V_TH]:
+                tc = _cross_time(t0, v, par[k, _V_INF], par[k, _V_TH], par[k, _TAU])
+                n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, st.flags[b, k, _VER])
         heap.n[b] = n
 
 
