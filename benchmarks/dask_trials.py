@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     net = network()
     Simulator(net, trials=2).run(1.0)  # the local batch kernel in this process, compiled or loaded once
     cold = None if args.no_compile_check else cold_compile_s()
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = Client(cluster)
     try:
         from engine.distributed import run_trials
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
         t0 = time.perf_counter()
         first = run_trials(net, 1.0, args.workers, client=client, block_size=1, progress=False)
         fresh = {"first_call_s": time.perf_counter() - t0,
+                 "block_wall_s_per_worker": [b["wall_s"] for b in first.blocks],
                  "compile_s_per_worker": [b["compile_s"] for b in first.blocks]}
         reference: dict = {}
         same: list = []
@@ -172,7 +173,8 @@ def main(argv: list[str] | None = None) -> dict:
         for name, t in tools.items():
             print(f"{name:12s} " + (f"{fmt_summary(t['trials_per_s'], ' trials/s', 3)}" if "trials_per_s" in t
                                     else t["error"]))
-        print(f"fresh worker: first run {fresh['first_call_s']:.2f} s, kernel load "
+        print(f"fresh worker: first run {fresh['first_call_s']:.2f} s (blocks "
+              f"{', '.join(f'{s:.2f}' for s in fresh['block_wall_s_per_worker'])} s with the build), kernel load "
               f"{', '.join(f'{s:.3f}' for s in fresh['compile_s_per_worker'])} s; cold compile "
               + ("skipped" if cold is None else f"{cold:.1f} s"))
         for name, g in report["goals"].items():

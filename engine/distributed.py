@@ -75,8 +75,8 @@ def default_client(client=None):
         return
     distributed = _require_distributed()
     cluster = distributed.LocalCluster(n_workers=max(1, os.cpu_count() or 1), threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
-    own = distributed.Client(cluster)
+                                       processes=True, dashboard_address=":0")
+    own = distributed.Client(cluster, set_as_default=False)  # the caller's default client stays the default
     try:
         yield own
     finally:

@@ -31,7 +31,7 @@ IDS = [0, 3, 4, 7, 9, 12, 20]  # not contiguous, and a last block shorter than t
 @pytest.fixture(scope="module")
 def client():
     distributed = reference_tool("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
@@ -227,6 +227,22 @@ def test_bad_arguments_are_refused_before_any_work(net, kw, match):
     args.update(kw)
     with pytest.raises(ValueError, match=match):
         run_trials(net, args.pop("duration_ms"), args.pop("trials"), client=object(), progress=False, **args)
+
+
+def test_without_a_client_a_local_cluster_is_made_and_closed(client, net, local):
+    reference_tool("distributed")
+    batch = run_trials(net, 20.0, IDS[:3], block_size=2, progress=False)
+    ref = Simulator(net, trials=IDS[:3]).run(20.0)
+    for k in IDS[:3]:
+        assert np.array_equal(batch.spike_steps("exc", k)[0], ref.spike_steps("exc", k)[0])
+    workers = {b["worker"] for b in batch.blocks}
+    assert workers and not workers & set(client.nthreads())  # not the module's cluster: its own, closed by now
+
+
+def test_a_block_that_fails_on_a_worker_raises_its_error_here(client, net):
+    with pytest.raises(ValueError, match="rates has shape"):  # set_rates' own check, on the worker
+        run_trials(net, DURATION, IDS, client=client, block_size=3, rates={"noise": np.ones((len(IDS), 3))},
+                   progress=False)
 
 
 def test_lsm_block_size_needs_a_client():
