@@ -89,7 +89,9 @@ class EventSimulator:
     V0 : ndarray of shape (trials, n_neurons)
         Initial potentials (mV), the same as the clock-driven Simulator's.
     last_run : RunStats
-        Wall time, spikes and synaptic events of the last :meth:`run`.
+        Wall time, spikes and synaptic events of the last :meth:`run` (compilation excluded).
+    compile_s : float or None
+        Seconds the kernels took to compile or load from cache, once :meth:`compile` (or :meth:`run`) has run.
 
     Examples
     --------
@@ -134,6 +136,7 @@ class EventSimulator:
         self._n_spikes = 0
         self._started = False
         self.last_run = None
+        self.compile_s: float | None = None
 
     # ------------------------------------------------------------------ build
     def _layout(self) -> None:
@@ -326,6 +329,18 @@ class EventSimulator:
                        st_next=np.full(B, self._samples, np.int64), st_out=np.zeros((B, n_samples, self.st_idx.size)))
 
     # ------------------------------------------------------------------ running
+    def compile(self) -> float:
+        """Compile the kernels (or load them from Numba's cache) without simulating; returns the seconds it took."""
+        if self.compile_s is None:
+            t0 = time.perf_counter()
+            with deferred_interrupts():
+                if not self._started:
+                    self._start()
+                run_events(-np.inf, self._nrn, self._csr, self._inputs, self._heap, self._state,
+                           self._new_record(0), np.zeros(self.trial_ids.size, np.int64))  # returns at once
+            self.compile_s = time.perf_counter() - t0
+        return self.compile_s
+
     def run(self, duration_ms: float, *, sinks: Iterable = (), keep: bool = True, progress: bool | None = None
             ) -> "EventSimulator":
         """Advance every trial by ``duration_ms`` (ms, any non-negative number); continues from where the last run
@@ -343,9 +358,8 @@ class EventSimulator:
         if self.st_idx.size:  # samples at (k + 1) * every for k >= self._samples, before t_stop
             while (self._samples + n_samples + 1) * self.st_every_ms < t_stop:
                 n_samples += 1
+        self.compile()
         with deferred_interrupts() as signals:
-            if not self._started:
-                self._start()
             rec = self._new_record(n_samples)
             self._record = rec
             status = np.zeros(self.trial_ids.size, np.int64)

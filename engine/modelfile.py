@@ -122,6 +122,9 @@ class RunConfig:
         Biological time per kernel call (ms), > 0.
     threads : int or None, default=None
         ``n_jobs`` of the :class:`~engine.simulator.Simulator` (None: Numba's default).
+    method : {"clock", "event"}, default="clock"
+        The simulator: clock-driven, or exact event-driven (:mod:`engine.event_driven`; ``iaf_psc_delta``
+        networks with constant currents and static synapses).
     output : str or None, default=None
         Spike file (relative paths are relative to the current directory, not to the model file).
     description : str, default=""
@@ -136,6 +139,7 @@ class RunConfig:
     trials: int = 1
     chunk_ms: float = 100.0
     threads: int | None = None
+    method: str = "clock"
     output: str | None = None
     description: str = ""
     source: str = "<string>"
@@ -143,7 +147,7 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return {"duration": self.duration, "trials": self.trials, "chunk_ms": self.chunk_ms,
-                "threads": self.threads, "output": self.output}
+                "threads": self.threads, "method": self.method, "output": self.output}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -461,7 +465,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
                                              (v if isinstance(v, list) else [_str(v)])),
                 "indices": _int_array, "every": lambda v: _int(v, 1)},
     "run": {"duration": lambda v: _number(v, "time"), "trials": lambda v: _int(v, 1),
-            "chunk_ms": lambda v: _number(v, "time"), "threads": lambda v: _int(v, 1), "output": _str},
+            "chunk_ms": lambda v: _number(v, "time"), "threads": lambda v: _int(v, 1),
+            "method": _choice(("clock", "event")), "output": _str},
 }
 _REQUIRED = {"population": ("name", "size"), "poisson": ("name", "size"), "spike_source": ("name", "size"),
              "current": ("name", "target"), "projection": ("source", "target", "rule"), "monitor": ("type",)}

@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="threads for building and for the loop over trials (default: [run] threads, else "
                           "Numba's default); results never depend on it")
     run.add_argument("--trials", type=_pos_int, metavar="N", help="independent batch trials (default: [run] trials)")
+    run.add_argument("--method", choices=("clock", "event"), default=None,
+                     help="clock-driven or exact event-driven simulation (default: [run] method, else clock)")
     run.add_argument("--quiet", "-q", action="store_true",
                      help="no progress bar and no summary (errors are still reported)")
     run.add_argument("--overwrite", action="store_true", help="replace the spike file (and plot) if they exist")
@@ -431,13 +433,13 @@ def _bytes(n: float) -> str:
 
 def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials: int = 1, threads: int | None = None,
               overwrite: bool = False, quiet: bool = False, plot: str | None = None,
-              inputs: Sequence[str] = (), compression: str | None = None) -> int:
+              inputs: Sequence[str] = (), compression: str | None = None, method: str = "clock") -> int:
     """Build ``net``, run it with a :class:`~engine.spikefile.SpikeFileWriter` sink, print the summary.
 
     Every check (time grid, output paths, monitor memory, matplotlib for ``plot``) comes before the build. Rate and
     state monitors are written to the file's ``/monitors`` group when the run ends. ``inputs`` are files that no
     output may replace (the model file). ``compression`` (None, "gzip" or "lzf") is the spike file's filter; see
-    :class:`~engine.spikefile.SpikeFileWriter`.
+    :class:`~engine.spikefile.SpikeFileWriter`. ``method`` is the Simulator's (``"clock"`` or ``"event"``).
 
     Returns the exit status: 0, or 128 + the signal number after SIGINT (130) or SIGTERM (143); the file then holds
     every spike so far, ``complete=False``.
@@ -460,10 +462,10 @@ def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials
     _check_monitor_memory(net, duration, trials)
     thread_note = _set_threads(threads)
     names = _spike_populations(net)
-    model = {"network": net.to_dict(), "run": dict(cfg.to_dict(), duration=duration, trials=trials),
+    model = {"network": net.to_dict(), "run": dict(cfg.to_dict(), duration=duration, trials=trials, method=method),
              "model_file": model_name, "model_toml": cfg.text}
     t0 = time.perf_counter()
-    sim = Simulator(net, trials=trials, n_jobs=threads, chunk_ms=cfg.chunk_ms)
+    sim = Simulator(net, trials=trials, n_jobs=threads, chunk_ms=cfg.chunk_ms, method=method)
     build_s = time.perf_counter() - t0
     sizes = {name: net.get(name).size for name in names}
     extra = {"model_file": model_name}
@@ -533,7 +535,8 @@ def _cmd_run(args) -> int:
                      duration=args.duration if args.duration is not None else cfg.duration,
                      trials=args.trials or cfg.trials, threads=args.threads or cfg.threads,
                      overwrite=args.overwrite, quiet=args.quiet, plot=args.plot, inputs=[path],
-                     compression=None if args.compression == "none" else args.compression)
+                     compression=None if args.compression == "none" else args.compression,
+                     method=args.method or cfg.method)
 
 
 def _cmd_example(args) -> int:

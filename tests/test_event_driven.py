@@ -247,3 +247,61 @@ def test_liquid_state_features_take_the_event_modes_spikes():
         np.testing.assert_allclose(sink.traces[b], tr, rtol=1e-12)
         np.testing.assert_array_equal(sink.counts[b], cnt)
         assert cnt.sum() > 50
+
+
+MODEL_TOML = """
+[network]
+dt = 0.1
+seed = 2
+[[population]]
+name = "n"
+size = 50
+model = "iaf_psc_delta"
+E_L = 0.0
+V_reset = 0.0
+V_th = 20.0
+V_init = {dist = "uniform", low = 0.0, high = 15.0}
+[[poisson]]
+name = "drive"
+size = 50
+rate = 3000.0
+[[projection]]
+source = "drive"
+target = "n"
+rule = {type = "one_to_one"}
+weight = 1.0
+delay = 1.0
+[[projection]]
+source = "n"
+target = "n"
+rule = {type = "fixed_probability", p = 0.1}
+weight = -0.5
+delay = 1.5
+[[monitor]]
+type = "spikes"
+source = "n"
+[run]
+duration = 300.0
+method = "event"
+"""
+
+
+def test_model_file_and_command_line_choose_the_event_mode(tmp_path):
+    """``[run] method = "event"`` in a model file (or ``pond run --method event``) runs the exact mode: the spike file
+    holds the EventSimulator's float times; ``--method clock`` overrides the file."""
+    from engine.modelfile import load_model
+    from pond.cli import main
+
+    path = tmp_path / "m.toml"
+    path.write_text(MODEL_TOML)
+    net, cfg = load_model(path)
+    assert cfg.method == "event"
+    want_t, want_i = Simulator(net, method="event").run(300.0).spikes("n")
+    assert main(["run", str(path), "-o", str(tmp_path / "e.h5"), "--quiet"]) == 0
+    t, i = read_spikes(tmp_path / "e.h5", "n")
+    np.testing.assert_array_equal(t, want_t)
+    np.testing.assert_array_equal(i, want_i)
+    assert main(["run", str(path), "-o", str(tmp_path / "c.h5"), "--quiet", "--method", "clock"]) == 0
+    t, _ = read_spikes(tmp_path / "c.h5", "n")
+    np.testing.assert_array_equal(t, np.round(t, 1))  # clock-driven: every time on the grid
+    assert not np.array_equal(np.round(want_t, 1), want_t)
