@@ -124,8 +124,9 @@ def build(net: Network, n_blocks: int | None = None, own_blocks: tuple[int, int]
 
     ``n_blocks`` target blocks (default :func:`default_blocks`) let that many workers share one trial; the results
     do not depend on it. ``own_blocks = (lo, hi)`` keeps only the synapses onto blocks ``lo .. hi - 1`` (the share
-    of one MPI rank, :mod:`engine.mpi`): the other segments stay empty, every row pointer and every per-row or
-    per-neuron table stays whole, and up to :data:`MAX_RANK_BLOCKS` blocks are allowed."""
+    of one MPI rank, :mod:`engine.mpi`): the row pointers have a column per own block and one more (block
+    ``lo + j`` is column ``j``), every per-row and per-neuron table stays whole, and up to
+    :data:`MAX_RANK_BLOCKS` blocks are allowed."""
     if not net.populations:
         raise ValueError("Network: it has no Population; add at least one before building")
     dt = net.dt
@@ -443,18 +444,18 @@ def _delay_bound(parts: list, dt: float) -> int:
 def _stream_group(parts: list, dynamic: bool, n_pre: int, d_dtype, row_d: dict | None, block_size: int,
                   n_blocks: int, own: tuple[int, int], seed: int, dt: float, bar) -> dict:
     """One synapse group from its projections (in the order they were added): count every (row, block) segment,
-    allocate the final arrays once, then write every synapse at its place; the segments onto blocks outside
-    ``own`` (lo, hi) are left empty."""
+    allocate the final arrays once, then write every synapse at its place. Only the segments onto blocks ``own``
+    (lo, hi) are kept: ``row_ptr`` has a column per own block and one more (block ``lo + j`` is column ``j``)."""
     from engine.kernels import csr as K
 
     names = TsodyksMarkram.parameters if dynamic else ()
     if dynamic and not parts:  # no dynamic synapses: an empty group costs nothing
-        return {"indptr": np.zeros(1, np.int64), "row_ptr": np.zeros((0, n_blocks + 1), np.int64),
+        return {"indptr": np.zeros(1, np.int64), "row_ptr": np.zeros((0, own[1] - own[0] + 1), np.int64),
                 "targets": np.zeros(0, np.int32), "w": np.zeros(0, np.float32), "d_syn": np.zeros(0, d_dtype),
                 "d_row": np.zeros(0, np.int32), **{name: np.zeros(0) for name in names}, "delay_range": []}
     row_w = None if dynamic else _row_homogeneous(parts, "w_const")
     row_d = row_d if row_d is not None else _row_homogeneous(parts, "d_const")
-    counts = np.zeros((n_pre, n_blocks), dtype=np.int64)
+    counts = np.zeros((n_pre, own[1] - own[0]), dtype=np.int64)  # this process's blocks only
     for p in parts:
         r = p.rows
         sizes = np.empty(p.n_src, dtype=np.int64)
@@ -462,11 +463,10 @@ def _stream_group(parts: list, dynamic: bool, n_pre: int, d_dtype, row_d: dict |
             checkpoint()
             r1 = min(r0 + _ROW_CHUNK, p.n_src)
             K.count_row_blocks(r.kind, r.ip, r.fp, r.indptr, r.targets, r.pre_pos, r.post_pos, r0, r1,
-                               max(r.longest, 1), p.pre_lo, p.post_lo, block_size, n_blocks, counts, sizes)
+                               max(r.longest, 1), p.pre_lo, p.post_lo, block_size, n_blocks, counts, sizes,
+                               own[0], own[1])
             bar.update(r1 - r0)
         p.p_indptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)])
-    counts[:, :own[0]] = 0  # another rank's segments: empty here
-    counts[:, own[1]:] = 0
     row_ptr, indptr = K.segment_pointers(counts)
     del counts
     nnz = int(indptr[-1])
@@ -474,7 +474,7 @@ def _stream_group(parts: list, dynamic: bool, n_pre: int, d_dtype, row_d: dict |
     w_syn = np.empty(0 if row_w is not None else nnz, dtype=np.float32)
     d_syn = np.empty(0 if row_d is not None else nnz, dtype=d_dtype)
     params = np.empty((len(names), nnz), dtype=np.float64)
-    fill = np.ascontiguousarray(row_ptr[:, :n_blocks])
+    fill = np.ascontiguousarray(row_ptr[:, :-1])
     delay_range = []
     for p in parts:
         r = p.rows

@@ -96,8 +96,8 @@ def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None, 
     """The :class:`MemoryEstimate` of ``net`` run with ``trials`` trials (see the module docstring).
 
     ``share`` is the fraction of the target blocks one process holds: an MPI rank of ``P`` holds ``1 / P`` of the
-    synapses, their parameters and state, and of the delivery queues; row pointers, neuron state, spike buffers and
-    the spike record stay whole on every rank (:mod:`engine.mpi`)."""
+    synapses, their parameters and state, the row pointers' block columns and the delivery queues; the per-row and
+    per-neuron tables, spike buffers and the spike record stay whole on every rank (:mod:`engine.mpi`)."""
     from engine.build import default_blocks
 
     if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
@@ -127,7 +127,7 @@ def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None, 
     for group, n in counts.items():
         if group == "dynamic" and not n:
             continue
-        per_row = 8 + 8 * (NB + 1) + 4 + (4 if group == "static" else 0)
+        per_row = 8 + 8 * (max(1, round(share * NB)) + 1) + 4 + (4 if group == "static" else 0)  # own blocks
         connectivity += share * n * (4 + 4 * drawn_w[group] + d_size * drawn_d[group]) + per_row * n_pre
     n_ch = sum(s.size for s in net.sources if isinstance(s, PoissonSource))
     n_pad = -(-N // 16) * 16

@@ -1,7 +1,8 @@
 """Streaming CSR assembly: every projection's synapses generated straight into the network's final arrays.
 
 A synapse group is one CSR matrix over the presynaptic space whose rows are cut into target blocks: segment ``blk``
-of row ``r`` is ``row_ptr[r, blk] .. row_ptr[r, blk + 1]``; inside a segment, synapses come projection by projection
+of row ``r`` is ``row_ptr[r, blk] .. row_ptr[r, blk + 1]`` (an MPI rank keeps only its own blocks' segments and
+columns, ``blk`` counted from its first block); inside a segment, synapses come projection by projection
 (in the order the projections were added), each projection's in its own row order. Building it takes two passes
 over each projection's rows, which are regenerated from their random streams (:func:`engine.kernels.connect.gen_row`)
 rather than stored: :func:`count_row_blocks` counts every (row, block) segment, then :func:`fill_rows` writes each
@@ -34,9 +35,10 @@ def _chunks(n_rows):
 
 @njit(cache=True, parallel=True)
 def count_row_blocks(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_len, pre_lo, post_lo,
-                     block_size, n_blocks, counts, sizes):
-    """Pass 1, rows ``r0 .. r1 - 1``: add each row's synapses per target block to ``counts[pre_lo + i, blk]`` and
-    store its size in ``sizes[i]``."""
+                     block_size, n_blocks, counts, sizes, own_lo=0, own_hi=1 << 62):
+    """Pass 1, rows ``r0 .. r1 - 1``: add each row's synapses per target block ``blk`` in ``own_lo .. own_hi - 1``
+    (an MPI rank's blocks; all by default) to ``counts[pre_lo + i, blk - own_lo]`` and store the row's whole size
+    in ``sizes[i]``."""
     n_rows = r1 - r0
     nch = _chunks(n_rows)
     last = n_blocks - 1
@@ -55,7 +57,9 @@ def count_row_blocks(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, s
             n = gen_row(kind, i, ip, fp, indptr, targets, pre_pos, post_pos, out, sums)
             sizes[i] = n
             for t in range(n):
-                counts[r, min((np.int64(out[t]) + post_lo) // block_size, last)] += 1
+                blk = min((np.int64(out[t]) + post_lo) // block_size, last)
+                if own_lo <= blk < own_hi:
+                    counts[r, blk - own_lo] += 1
 
 
 @njit(cache=True)
@@ -96,9 +100,9 @@ def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_
     """Pass 2, rows ``r0 .. r1 - 1``: write every synapse of the projection's rows at ``fill[pre_lo + i, blk]``
     (advancing it): target (shifted by ``post_lo``), weight (when ``out_w`` is not empty), delay steps minus
     ``d_off`` (when ``out_d`` is not empty) and the parameters ``out_p[q]`` (quantity ``2 + q``; clipped to [0, 1]
-    where ``clip[q]``). Only synapses onto blocks ``own_lo .. own_hi - 1`` are written (an MPI rank's share); the
-    delays and parameters of the others are still drawn and checked, so every rank reports the same delay range
-    and refuses the same bad draws.
+    where ``clip[q]``). Only synapses onto blocks ``own_lo .. own_hi - 1`` are written (an MPI rank's share;
+    ``fill``'s columns are those blocks); the delays and parameters of the others are still drawn and checked, so
+    every rank reports the same delay range and refuses the same bad draws.
 
     Returns per chunk: the smallest and largest stored delay, the number of drawn delays off the allowed range
     ``[dt, 65535 dt]``, and the number of drawn ``tau_rec <= 0`` (parameter 1) or ``tau_fac < 0`` (parameter 2).
@@ -134,8 +138,8 @@ def fill_rows(kind, ip, fp, indptr, targets, pre_pos, post_pos, r0, r1, scratch_
                 mine = own_lo <= blk < own_hi
                 pos = 0
                 if mine:
-                    pos = fill[r, blk]
-                    fill[r, blk] = pos + 1
+                    pos = fill[r, blk - own_lo]
+                    fill[r, blk - own_lo] = pos + 1
                     out_t[pos] = tgt
                 s = s0 + t
                 if write_w and mine:

@@ -26,7 +26,8 @@ Barrier. Phase 2 (every worker reads every block's buffer, in step, then block o
   E, F for the interval's last step.
 
 MPI ranks (:mod:`engine.mpi`) are workers of one trial in different processes: each process runs the workers of
-its own blocks (``Control.own_lo .. own_hi``; its queues are indexed from ``own_lo``) and, with ``Control.exchange``
+its own blocks (``Control.own_lo .. own_hi``; its queues and row-pointer columns are indexed from ``own_lo``) and,
+with ``Control.exchange``
 set, returns with status EXCHANGE after phase 1 of each interval; the driver joins every rank's block buffers
 (:mod:`engine.kernels.exchange`) and resumes the kernel at phase 2. Queue decisions are then taken per rank from its
 own counts, record decisions from counts every rank shares.
@@ -121,6 +122,10 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     n_own = np.int64(o_hi) - o_lo
     b_lo = o_lo + w * n_own // T
     b_hi = o_lo + (w + 1) * n_own // T
+    lb_lo = b_lo - o_lo  # the same blocks among this process's: row pointers hold its blocks' columns only
+    lb_hi = b_hi - o_lo
+    nbk = row_ptr.shape[1] - 1  # a row's end (its synapses onto this process's blocks)
+    tbk = t_ptr.shape[1] - 1
     n_lo = blk_lo[b_lo]  # the neurons this worker owns
     n_hi = blk_hi[b_hi - 1]
     runs = r_lo.shape[3] > 0  # per-synapse delays, segments sorted by delay: one (start, length, weight) per delay
@@ -249,10 +254,10 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                     nrun = 0  # a bound on the runs a block's queue gets: at most one per delay value
                     for e in range(n0, n):
                         pre = ids_all[b, parity, blk, e]
-                        need += row_ptr[pre, NB] - row_ptr[pre, 0]
-                        nrun += min(row_ptr[pre, NB] - row_ptr[pre, 0], D)
+                        need += row_ptr[pre, nbk] - row_ptr[pre, 0]
+                        nrun += min(row_ptr[pre, nbk] - row_ptr[pre, 0], D)
                         if has_tm:
-                            need += t_ptr[pre, NB] - t_ptr[pre, 0]
+                            need += t_ptr[pre, tbk] - t_ptr[pre, 0]
                         if rec_mask[pre]:
                             nrec += mult_all[b, parity, blk, e]
                     bneed[b, parity, blk] += need
@@ -296,12 +301,12 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                 pre = ids_all[b, parity, src, e]
                                 m = mult_all[b, parity, src, e]
                                 if runs and e + 2 < hi:  # the delays of a spike two ahead, fetched meanwhile
-                                    prefetch(d_syn, row_ptr[ids_all[b, parity, src, e + 2], b_lo])
+                                    prefetch(d_syn, row_ptr[ids_all[b, parity, src, e + 2], lb_lo])
                                 if runs:  # walk the row segments now: one (start, length, weight) run per delay
                                     for blk in range(b_lo, b_hi):
                                         wr = np.float64(m) if syn_w else np.float64(w_row[pre]) * np.float64(m)
-                                        sy = row_ptr[pre, blk]
-                                        s_end = row_ptr[pre, blk + 1]
+                                        sy = row_ptr[pre, blk - o_lo]
+                                        s_end = row_ptr[pre, blk - o_lo + 1]
                                         while sy < s_end:
                                             dd = d_syn[sy]
                                             r0 = sy
@@ -321,7 +326,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                     for blk in range(b_lo, b_hi):
                                         wr = np.float64(w_row[pre]) * fm
                                         dr = np.int64(d_row[pre])
-                                        for sy in range(row_ptr[pre, blk], row_ptr[pre, blk + 1]):
+                                        for sy in range(row_ptr[pre, blk - o_lo], row_ptr[pre, blk - o_lo + 1]):
                                             e_slot = slot + (np.int64(d_syn[sy]) if syn_d else dr)
                                             if e_slot >= D:
                                                 e_slot -= D
@@ -333,7 +338,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                             h_ms = elapsed_ms(t_last[b, blk - o_lo, pre], k2, dt)
                                             t_last[b, blk - o_lo, pre] = k2
                                             dr = np.int64(t_drow[pre])
-                                            for sy in range(t_ptr[pre, blk], t_ptr[pre, blk + 1]):
+                                            for sy in range(t_ptr[pre, blk - o_lo], t_ptr[pre, blk - o_lo + 1]):
                                                 uu, xx, eff = tm_update(t_u[b, sy], t_x[b, sy], t_U[sy], t_rec[sy],
                                                                         t_fac[sy], h_ms, m)
                                                 t_u[b, sy] = uu
@@ -345,8 +350,8 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                                                 q_tgt[b, blk - o_lo, e_slot, ee] = t_tg[sy]
                                                 q_w[b, blk - o_lo, e_slot, ee] = np.float64(t_w[sy]) * eff
                                                 q_n[b, blk - o_lo, e_slot] = ee + 1
-                                elif row_ptr[pre, b_hi] > row_ptr[pre, b_lo] or (
-                                        has_tm and t_ptr[pre, b_hi] > t_ptr[pre, b_lo]):
+                                elif row_ptr[pre, lb_hi] > row_ptr[pre, lb_lo] or (
+                                        has_tm and t_ptr[pre, lb_hi] > t_ptr[pre, lb_lo]):
                                     # the spike itself, when it has synapses onto this worker's blocks (a one-to-one
                                     # drive reaches one block: each worker queues only its own share)
                                     d_slot = slot + np.int64(d_row[pre])
@@ -452,8 +457,8 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                     pre = sq_pre[b, c, slot, e]
                     m = sq_mult[b, c, slot, e]
                     fm = np.float64(m)
-                    lo = row_ptr[pre, b_lo]  # the owned blocks' segments lie side by side: one walk
-                    hi = row_ptr[pre, b_hi]
+                    lo = row_ptr[pre, lb_lo]  # the owned blocks' segments lie side by side: one walk
+                    hi = row_ptr[pre, lb_hi]
                     if syn_w:
                         for sy in range(lo, hi):
                             wt = np.float64(w_syn[sy]) * fm
@@ -474,7 +479,7 @@ def _work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
                         h_ms = elapsed_ms(t_last[b, b_lo - o_lo, pre], k_sent, dt)
                         for blk in range(b_lo, b_hi):
                             t_last[b, blk - o_lo, pre] = k_sent
-                        for sy in range(t_ptr[pre, b_lo], t_ptr[pre, b_hi]):
+                        for sy in range(t_ptr[pre, lb_lo], t_ptr[pre, lb_hi]):
                             uu, xx, eff = tm_update(t_u[b, sy], t_x[b, sy], t_U[sy], t_rec[sy], t_fac[sy], h_ms, m)
                             t_u[b, sy] = uu
                             t_x[b, sy] = xx
