@@ -222,16 +222,18 @@ def test_fast_path_connections_are_the_ones_simulated():
         np.testing.assert_array_equal(a, b)
 
 
-def _native_vs_pynn(times_in, pairs, weights, delays):
+def _native_vs_pynn(times_in, pairs, weights, delays, tm=None):
     from engine import Network, Population, Projection, Simulator, SpikeMonitor, SpikeSource
     from engine.connectivity import Explicit
+    from engine.synapse_models import TsodyksMarkram
 
     sim.setup(timestep=0.1, min_delay=0.1)
     src = sim.Population(len(times_in), sim.SpikeSourceArray(spike_times=[list(t) for t in times_in]))
     post = sim.Population(4, sim.IF_curr_exp(tau_m=10.0, cm=0.25, v_rest=-65.0, v_reset=-65.0, v_thresh=-55.0,
                                              tau_refrac=2.0, tau_syn_E=2.0, tau_syn_I=2.0))
     conn = [(i, j, w, d) for (i, j), w, d in zip(pairs, weights, delays)]
-    sim.Projection(src, post, sim.FromListConnector(conn, column_names=["weight", "delay"]), sim.StaticSynapse())
+    synapse = sim.StaticSynapse() if tm is None else sim.TsodyksMarkramSynapse(**tm)
+    sim.Projection(src, post, sim.FromListConnector(conn, column_names=["weight", "delay"]), synapse)
     post.record(["spikes", "v"])
     sim.run(150.0)
     seg = post.get_data().segments[0]
@@ -248,7 +250,8 @@ def _native_vs_pynn(times_in, pairs, weights, delays):
             Population("post", 4, tau_m=10.0, C_m=250.0, E_L=-65.0, V_reset=-65.0, V_th=-55.0, t_ref=2.1,
                        tau_syn_ex=2.0, tau_syn_in=2.0, V_init=-65.0),
             Projection("src", "post", Explicit(pre[order], tgt[order]), weight=np.array(weights)[order] * 1000.0,
-                       delay=np.array(delays)[order]),
+                       delay=np.array(delays)[order], synapse=None if tm is None else TsodyksMarkram(
+                           U=tm["U"], tau_rec=tm["tau_rec"], tau_fac=tm["tau_facil"])),
             SpikeMonitor("post"))
     from engine import StateMonitor
     net.add(StateMonitor("post", variables=("V",)))
@@ -258,13 +261,16 @@ def _native_vs_pynn(times_in, pairs, weights, delays):
     return pynn_spikes, pynn_v, [times[ids == i] for i in range(4)], v[0]
 
 
-def test_a_pynn_script_and_the_pond_native_model_give_identical_spikes():
+@pytest.mark.parametrize("tm", [None, {"U": 0.3, "tau_rec": 150.0, "tau_facil": 40.0}])
+def test_a_pynn_script_and_the_pond_native_model_give_identical_spikes(tm):
     rng = np.random.default_rng(2)
     times_in = [np.round(np.sort(rng.uniform(1, 140, 25)), 1) for _ in range(6)]
     pairs = [(i, j) for i in range(6) for j in range(4) if (i + j) % 3 != 0]
-    weights = list(np.round(rng.uniform(-0.6, 1.5, len(pairs)), 3))
+    weights = list(np.round(rng.uniform(0.2, 1.5 if tm is None else 4.0, len(pairs)), 3))
+    if tm is None:
+        weights = [-w if k % 4 == 0 else w for k, w in enumerate(weights)]  # inhibitory ones too
     delays = list(np.round(rng.uniform(0.1, 3.0, len(pairs)), 1))
-    pynn_spikes, pynn_v, native_spikes, native_v = _native_vs_pynn(times_in, pairs, weights, delays)
+    pynn_spikes, pynn_v, native_spikes, native_v = _native_vs_pynn(times_in, pairs, weights, delays, tm)
     assert sum(s.size for s in pynn_spikes) > 5
     for a, b in zip(pynn_spikes, native_spikes):
         np.testing.assert_array_equal(a, b)

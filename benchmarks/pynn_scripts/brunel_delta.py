@@ -5,10 +5,10 @@ backend: the simulator module is the first argument, and that import is the only
 
 As PyNN's example: excitatory and inhibitory populations, one Poisson source per cell (``SpikeSourcePoisson``
 populations, ``OneToOneConnector``), ``FixedProbabilityConnector(epsilon)`` drawing with a ``NumpyRNG``, uniform
-initial potentials between rest and threshold from the same generator, case C of Brunel's Table 1 (g = 5,
-eta = 2: asynchronous irregular). Rates are counted after ``--warmup`` ms. ``--order`` sets the size (N_E = 4 order, N_I = order; PyNN's example runs
-order 1000 after its downscaling). The last output line is one JSON object: per seed the excitatory and inhibitory
-rates (Hz), the synapse count, and the build and run times (s).
+initial potentials between rest and threshold from the same generator, case C of Brunel's Table 1 (g = 5, eta = 2:
+asynchronous irregular). Rates are counted after ``--warmup`` ms. ``--order`` sets the size (N_E = 4 order,
+N_I = order; PyNN's example runs order 1000 after its downscaling). The last output line is one JSON object: per
+seed the excitatory and inhibitory rates (Hz), the synapse count, and the build and run times (s).
 
 Usage::
 
@@ -66,7 +66,8 @@ for seed in [int(s) for s in args.seeds.split(",")]:
     timer = Timer()
     # on_grid: NEST's iaf_psc_exp / iaf_psc_delta, the models pond runs (pyNN.nest defaults to the precise-spike
     # iaf_psc_*_ps models, whose off-grid spike times change the rates by several percent at high rates)
-    sim.setup(spike_precision="on_grid", timestep=dt, min_delay=dt, max_delay=delay, threads=args.threads, rng_seed=seed)
+    sim.setup(spike_precision="on_grid", timestep=dt, min_delay=dt, max_delay=delay, threads=args.threads,
+              rng_seed=seed)
     timer.start()
     rng = NumpyRNG(seed, parallel_safe=True)
     celltype = sim.IF_curr_delta(**cell_params)

@@ -247,8 +247,9 @@ def _fixed_probability_at_once(connector, projection: Projection) -> bool:
 
     PyNN draws, for every target column in turn, ``n_pre`` uniform numbers from a copy of the connector's generator
     (the generator itself does not advance) and connects where they are below ``p_connect``; numpy's generator gives
-    the same numbers in one draw of ``n_post * n_pre``. Used only where nothing else draws in between: whole populations, one weight and one
-    delay (and Tsodyks–Markram parameters), no callback. Returns False when PyNN's own loop must run.
+    the same numbers in one draw of ``n_post * n_pre``. Used only where nothing else draws in between: whole
+    populations, one weight and one delay (and Tsodyks–Markram parameters), no callback. Returns False when PyNN's
+    own loop must run.
     """
     from pond.pynn.populations import Population
 
