@@ -110,7 +110,8 @@ def test_two_threads_per_rank(mpiexec, tmp_path):
 
 def test_communicators_that_do_not_fit(mpiexec):
     """Too many ranks (or threads per rank) for the neurons, batch trials, a comm that is not a communicator and
-    sinks on a rank other than 0: the same clear error on both ranks, none left waiting."""
+    sinks on a rank other than 0: the same clear error on both ranks, none left waiting. And ``MPI.COMM_SELF`` (the
+    exchange path on one rank) gives one process's results."""
     proc = _launch(mpiexec, "bad_comm.py")
     per_rank = json.loads(proc.stdout.strip().splitlines()[-1])
     assert per_rank[0] == per_rank[1]
@@ -121,20 +122,4 @@ def test_communicators_that_do_not_fit(mpiexec):
     assert got["trials"][0] == "ValueError" and "trials = 2" in got["trials"][1]
     assert got["not_a_comm"][0] == "TypeError" and "mpi4py communicator" in got["not_a_comm"][1]
     assert got["sinks_on_rank1"][0] == "ValueError" and "rank(s) [1]" in got["sinks_on_rank1"][1]
-
-
-def test_one_rank_communicator_in_process(mpiexec):
-    """``comm=MPI.COMM_SELF`` runs the exchange path on one rank in this process, with one process's spikes; a
-    comm that is not a communicator is refused."""
-    from mpi4py import MPI
-
-    ref = _reference("brunel", 40.0)
-    sim = Simulator(NETS.NETWORKS["brunel"](), comm=MPI.COMM_SELF)
-    sim.run(20.0)
-    sim.run(20.0)
-    got = NETS.results(sim)
-    for key, value in ref.items():
-        np.testing.assert_array_equal(got[key], value, err_msg=key)
-    assert sim.memory_report()["ranks"] == 1
-    with pytest.raises(TypeError, match="mpi4py communicator"):
-        Simulator(NETS.NETWORKS["brunel"](), comm=42)
+    assert got["comm_self_equals_one_process"] == [None, ""], got["comm_self_equals_one_process"]
