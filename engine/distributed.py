@@ -260,7 +260,7 @@ def _bar(total: int, enabled: bool, desc: str):
 
 
 # ---------------------------------------------------------------------------------------------------------- trials
-@dataclass
+@dataclass(repr=False)
 class TrialBatch:
     """Spikes (and rate-monitor counts) of a batch of trials run by :func:`run_trials`, in trial order.
 
@@ -281,6 +281,13 @@ class TrialBatch:
     blocks: list
     _spikes: dict
     _counts: dict
+
+    def __repr__(self) -> str:
+        """One line: the trials, dt, and the blocks and workers that ran them."""
+        ids = self.trial_ids.tolist()
+        trials = str(ids) if len(ids) <= 8 else f"[{', '.join(map(str, ids[:8]))}, ...] ({len(ids)} trials)"
+        workers = len({b["worker"] for b in self.blocks})
+        return f"TrialBatch(trials={trials}, dt={self.dt:g} ms, {len(self.blocks)} blocks on {workers} workers)"
 
     def spike_steps(self, name: str, trial: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Step indices (int64) and local neuron indices (int64) of the spikes of ``name`` in trial ``trial`` (a

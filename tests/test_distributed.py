@@ -64,6 +64,7 @@ def test_batch_equals_local_batch(client, net, local):
     batch = run_trials(net, DURATION, IDS, client=client, block_size=2, rates={"noise": _rates(len(IDS))},
                        progress=False)
     assert batch.trial_ids.tolist() == IDS
+    assert repr(batch).startswith("TrialBatch(trials=[0, 3, 4, 7, 9, 12, 20], dt=0.1 ms, 4 blocks on ")
     _assert_same_spikes(net, batch, local)
     assert [b["trials"] for b in batch.blocks] == [IDS[0:2], IDS[2:4], IDS[4:6], IDS[6:7]]
     # each worker built the network at most once; the other blocks found it in the worker's cache
