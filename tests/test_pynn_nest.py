@@ -74,7 +74,7 @@ def _agree(pond: list[float], nest: list[float]) -> None:
 
 
 @pytest.mark.parametrize("script,extra", [
-    ("vogels_abbott_cuba.py", ["--n", "800", "--pconn", "0.1", "--tstop", "300"]),
+    ("vogels_abbott_cuba.py", ["--n", "500", "--pconn", "0.16", "--tstop", "300"]),
     ("brunel_delta.py", ["--order", "100", "--simtime", "300", "--warmup", "100"]),
 ])
 def test_the_same_pynn_script_gives_nest_rates(nest_available, script, extra):

@@ -249,3 +249,7 @@ ACSource = _refused(electrodes.ACSource, "current")
 NoisyCurrentSource = _refused(electrodes.NoisyCurrentSource, "current")
 
 CELL_TYPES = (IF_curr_exp, IF_curr_delta, SpikeSourcePoisson, SpikeSourceArray)
+
+#: What ``from pond.pynn.standardmodels import *`` (and so ``pond.pynn``) exports: every PyNN standard type name.
+__all__ = [name for name, obj in list(globals().items()) if isinstance(obj, type) and not name.startswith("_")
+           and obj.__module__ == __name__]
