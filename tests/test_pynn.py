@@ -168,8 +168,12 @@ def _cuba_like(seed_rng, rng_factory=NumpyRNG, n=60):
     return exc, prj
 
 
-def test_connectors_with_a_numpy_rng_draw_the_connections_pyNN_defines():
+def test_connectors_with_a_numpy_rng_draw_the_connections_pyNN_defines(tmp_path):
     import pyNN.mock as mock
+
+    conn_file = tmp_path / "connections.txt"
+    np.savetxt(conn_file, np.array([[0, 1, 0.5, 1.0], [3, 2, 0.25, 2.0], [29, 19, 0.125, 0.3]]),
+               header="columns = ['i', 'j', 'weight', 'delay']")
 
     def build(backend, connector_factory, synapse):
         backend.setup(timestep=0.1, min_delay=0.1)
@@ -197,6 +201,7 @@ def test_connectors_with_a_numpy_rng_draw_the_connections_pyNN_defines():
         (lambda s: s.FromListConnector([(0, 1, 0.5, 1.0), (3, 2, 0.25, 2.0), (3, 2, 0.75, 0.5)],
                                        column_names=["weight", "delay"]), constant),
         (lambda s: s.ArrayConnector(np.arange(600).reshape(30, 20) % 7 == 0), random_weights),
+        (lambda s: s.FromFileConnector(str(conn_file)), constant),
     ]
     for make, synapse in cases:
         ours, theirs = build(sim, make, synapse), build(mock, make, synapse)

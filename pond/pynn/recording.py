@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from pyNN import recording
 
+from engine.grid import step_times
+
 from pond.pynn import simulator
 
 
@@ -60,7 +62,7 @@ class Recorder(recording.Recorder):
             if len(ids) else np.zeros(0, np.int64)
         mask = np.isin(idx, wanted)
         id_array = idx[mask] + int(self.population.first_id)
-        times = np.round(steps[mask] * simulator.state.dt, 10)
+        times = step_times(steps[mask], simulator.state.dt)
         order = np.lexsort((times, id_array))
         return id_array[order], times[order]
 

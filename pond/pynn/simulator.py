@@ -23,6 +23,8 @@ import math
 import numpy as np
 from pyNN import common, errors
 
+from engine.grid import step_times
+
 name = "pond"
 
 
@@ -140,7 +142,7 @@ class State(common.control.BaseState):
             bad = d[~np.isfinite(d) | (steps < 1)].ravel()[0]
             raise errors.ConnectionError(f"pond.pynn: delay = {bad} ms is not allowed; delays must be >= the time "
                                          f"step {self.dt} ms")
-        return steps * self.dt
+        return step_times(steps.astype(np.int64), self.dt)  # 0.3, not 0.30000000000000004
 
 
 def check_timestep(timestep: float) -> float:
