@@ -19,7 +19,9 @@ instead of compiling (see :attr:`TrialBatch.blocks`, ``compile_s``).
 
 Faults: a worker that dies mid-run loses only the block it was running; the scheduler runs that block again on
 another worker (``distributed``'s own retry of tasks whose worker was lost), and every block already finished is on
-the client already. Ctrl-C on the client cancels the blocks not yet finished; the sinks keep every finished trial.
+the client already. A block that takes down ``distributed.scheduler.allowed-failures`` workers (3 by default) is
+given up with ``KilledWorker``, which :func:`run_trials` raises after the sinks have every finished trial. Ctrl-C
+on the client cancels the blocks not yet finished; the sinks keep every finished trial.
 
 Dask is an optional dependency (``pip install pond[distributed]``); this module imports it only when a function
 needs it, and ``import engine`` never imports it.
