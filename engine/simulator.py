@@ -482,23 +482,24 @@ class Simulator:
             raise RuntimeError(f"run: an earlier run was interrupted while trials were at different steps "
                                f"({self._interrupted_at.tolist()}); create a new Simulator to continue")
         sinks = list(sinks)
-        if self._mpi is not None:  # decided together: a rank that stopped alone would leave the others waiting
-            given = self._mpi.comm.allgather(bool(sinks))
-            if any(given[1:]):
-                raise ValueError(f"run: sinks were given on MPI rank(s) {[r for r in range(1, len(given)) if given[r]]}"
-                                 f"; that is not allowed: rank 0 holds every spike and writes the sinks alone, so pass "
-                                 f"sinks=[] on the other ranks")
         if progress is None:
             progress = interactive()
         if self._mpi is not None and progress:
             progress = self._mpi.comm.Get_rank() == 0  # one bar, on rank 0
-        with deferred_interrupts() as signals:
+        with deferred_interrupts() as signals:  # from here on (over MPI: every collective) Ctrl-C waits for a check
+            if self._mpi is not None:  # decided together: a rank that stopped alone would leave the others waiting
+                given = self._mpi.comm.allgather(bool(sinks))
+                if any(given[1:]):
+                    raise ValueError(f"run: sinks were given on MPI rank(s) "
+                                     f"{[r for r in range(1, len(given)) if given[r]]}; that is not allowed: rank 0 "
+                                     f"holds every spike and writes the sinks alone, so pass sinks=[] on the other "
+                                     f"ranks")
             if self._sg_dirty:
                 self._prepare_inputs()
             plan = self._plan()
             record = self._new_record(n_steps)  # refused here, before compiling, when it cannot fit
             self.compile(plan)
-            signals.check()
+            self._check_signals(signals)
             events0 = int(self.n_events.sum())
             spikes0 = self._total_spikes
             t0 = time.perf_counter()
@@ -522,7 +523,7 @@ class Simulator:
                         bar.update(chunk_ms)
                         bar.set_postfix(rtf=f"{(t_end - t_stop + n_steps) * dt * 1e-3 / wall:.2f}",
                                         ev_s=f"{(self.n_events.sum() - events0) / wall:.3g}")
-                    signals.check()  # between chunks, with every spike so far handed over
+                    self._check_signals(signals)  # between chunks, with every spike so far handed over
             finally:
                 self._keep_record(self._record)
                 numba.set_num_threads(old_threads)
@@ -537,6 +538,14 @@ class Simulator:
         self.last_run = RunStats(duration_ms=n_steps * dt, wall_s=time.perf_counter() - t0,
                                  spikes=self._total_spikes - spikes0, synaptic_events=events)
         return self
+
+    def _check_signals(self, signals: deferred_interrupts) -> None:
+        """Raise :class:`~engine.interrupt.Interrupted` if Ctrl-C or SIGTERM arrived; over MPI ranks if it arrived
+        at any rank, on every rank (decided together: a rank that stopped alone would leave the others waiting in
+        an exchange)."""
+        if self._mpi is not None:
+            signals.signum = self._mpi.comm.allreduce(signals.signum or 0, op=_mpi_op("MAX")) or None
+        signals.check()
 
     def _run_until(self, t_end: int, sinks: list, keep: bool, plan: tuple) -> None:
         t_start = self._ctl.t_start

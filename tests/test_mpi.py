@@ -110,7 +110,7 @@ def test_two_threads_per_rank(mpiexec, tmp_path):
 
 def test_communicators_that_do_not_fit(mpiexec):
     """Too many ranks (or threads per rank) for the neurons, batch trials, a comm that is not a communicator and
-    sinks on a rank other than 0: the same clear error on both ranks, none left waiting. And ``MPI.COMM_SELF`` (the
+    sinks on a rank other than 0: the same clear error on both ranks, none left waiting. ``MPI.COMM_SELF`` (the
     exchange path on one rank) gives one process's results."""
     proc = _launch(mpiexec, "bad_comm.py")
     per_rank = json.loads(proc.stdout.strip().splitlines()[-1])
