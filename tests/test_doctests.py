@@ -6,7 +6,7 @@ import pytest
 
 MODULES = ["engine.connectivity", "engine.distributions", "engine.model", "engine.modelfile",
            "engine.simulator", "engine.spikefile.writer", "readouts._online", "readouts._ridge", "reservoirs.esn",
-           "reservoirs.sweeps"]
+           "reservoirs.sweeps", "pond.pynn"]
 
 
 @pytest.mark.parametrize("name", MODULES)
