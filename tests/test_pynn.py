@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("pyNN") if not os.environ.get("CI") else None
+from conftest import reference_tool
+
+reference_tool("pyNN")  # PyNN is the dev extra's: a skip outside CI, an error in CI when absent
 import pond.pynn as sim  # noqa: E402
 from pyNN.random import NumpyRNG, RandomDistribution  # noqa: E402
 
