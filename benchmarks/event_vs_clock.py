@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
         duration = args.duration or min(20.0, 2e5 / n)
         rows = []
         for rate in sorted(args.rates):
-            runs = interleave({"event": runner("event", n, rate, duration), "clock": runner("clock", n, rate, duration)},
-                              args.reps, progress=not args.json)
+            modes = {m: runner(m, n, rate, duration) for m in ("event", "clock")}
+            runs = interleave(modes, args.reps, progress=not args.json)
             per = {m: summary([r["loop_s"] / duration for r in rs]) for m, rs in runs.items()}
             ratio = ratio_summary([r["loop_s"] for r in runs["event"]], [r["loop_s"] for r in runs["clock"]])
             rows.append({"rate_hz": rate, "measured_rate_hz": runs["event"][-1]["spikes"] / n / duration,

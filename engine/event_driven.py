@@ -32,7 +32,7 @@ from engine.interrupt import deferred_interrupts
 from engine.kernels.events import (DONE, HEAP_FULL, EHeap, ECsr, EInputs, ENeurons, ERecord, EState, fill_rows,
                                    run_events, sort_rows, start_trials)
 from engine.kernels.state import stream_keys
-from engine.model import (CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor, SpikeSource,
+from engine.model import (Network, PoissonSource, RateMonitor, SpikeMonitor, SpikeSource,
                           StateMonitor, check_spike_arrays)
 from engine.progress import interactive, progress_bar
 from engine.streams import named_stream
@@ -163,20 +163,20 @@ class EventSimulator:
             if pois else np.zeros(0)
         self._poisson = {s.name: s for s in pois}
         self._generators = {s.name: s for s in gens}
-        par = np.zeros((N, 8))  # tau_m, V_inf, V_th, V_reset, t_ref (engine.kernels.events), padded to 64 bytes
+        B = self.trial_ids.size
+        par = np.zeros((len(pops), 4))  # tau_m, V_th, V_reset, t_ref per population (engine.kernels.events)
+        x = np.zeros((B, N, 8))  # one row per neuron and trial: see engine.kernels.events
+        x[:, :, 2] = -np.inf  # never refractory yet
         for k, p in enumerate(pops):
             sl = slice(self.pop_lo[k], self.pop_lo[k + 1])
-            par[sl, :5] = np.column_stack(np.broadcast_arrays(
-                p.tau_m, p.E_L + np.asarray(p.I_e, np.float64) * p.tau_m / p.C_m, p.V_th, p.V_reset, p.t_ref))
+            par[k] = p.tau_m, p.V_th, p.V_reset, p.t_ref
+            x[:, sl, 6] = p.E_L + np.asarray(p.I_e, np.float64) * p.tau_m / p.C_m  # V_inf
+            x[:, sl, 7] = k
         self._nrn = ENeurons(par=par)
-        B = self.trial_ids.size
-        x = np.zeros((B, N, 4))  # V, time V was last updated, end of the refractory period, pending input
-        x[:, :, 2] = -np.inf
         self.V = x[:, :, 0]
         self.V[:] = initial_potentials(net, self.trial_ids)
         self.V0 = self.V.copy()
-        self._state = EState(x=x, flags=np.zeros((B, N, 2), np.int64), pend=np.zeros((B, N), np.int32),
-                             n_pend=np.zeros(B, np.int64), t_pend=np.zeros(B))
+        self._state = EState(x=x, pend=np.zeros((B, N), np.int32), n_pend=np.zeros(B, np.int64), t_pend=np.zeros(B))
 
     def _monitors(self) -> None:
         net = self.network

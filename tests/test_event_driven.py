@@ -144,7 +144,8 @@ def test_clock_mode_converges_to_the_event_mode_as_dt_shrinks():
 
     def net(dt):
         n = Network(dt=dt, seed=1)
-        n.add(Population("n", N, I_e=I_e, V_init=-65.0, **dict(PAR, t_ref=2.05)), SpikeSource("in", N, times=times, indices=idx),
+        n.add(Population("n", N, I_e=I_e, V_init=-65.0, **dict(PAR, t_ref=2.05)),
+              SpikeSource("in", N, times=times, indices=idx),
               Projection("in", "n", OneToOne(), weight=Uniform(-4.0, 6.0), delay=1.0), SpikeMonitor("n"))
         return n
 

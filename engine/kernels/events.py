@@ -46,17 +46,19 @@ ENeurons = namedtuple("ENeurons", "par")
 ECsr = namedtuple("ECsr", "indptr tgt w d")
 EInputs = namedtuple("EInputs", "pois_lo pois_key pois_rate gen_lo gen_ptr gen_end gen_t")
 EHeap = namedtuple("EHeap", "t slot origin a cursor free n")
-EState = namedtuple("EState", "x flags pend n_pend t_pend")
+EState = namedtuple("EState", "x pend n_pend t_pend")
 ERecord = namedtuple("ERecord", "mask t ids n events st_idx st_every st_base st_next st_out")
 
 ROW, POISSON, GENERATOR, CROSS = 0, 1, 2, 3
 _KINDS = 4  # kind = a % 4, id = a // 4
 
 DONE, HEAP_FULL, RECORD_FULL = 0, 1, 2
-# columns of a neuron's row: one cache line holds what an input touches (structure of arrays costs a miss per array)
-_TAU, _V_INF, _V_TH, _V_RESET, _T_REF = 0, 1, 2, 3, 4  # parameters, par[neuron, :]
-_V, _T_LAST, _REF_END, _PEND_W = 0, 1, 2, 3  # state, x[trial, neuron, :]: V at t_last, refractory end, pending input
-_VER, _PEND_ON = 0, 1  # flags[trial, neuron, :]: version of the queued crossing, whether input is pending
+# a neuron's row x[trial, neuron, :] is one 64-byte cache line holding all an input touches (a structure of arrays
+# would cost a cache miss per array): V at t_last, the end of its refractory period, the pending input and whether
+# there is one, the version of its queued crossing, V_inf (per neuron: I_e may be), and its population, whose
+# parameters par[population, :] stay in cache
+_V, _T_LAST, _REF_END, _PEND_W, _VER, _PEND_ON, _V_INF, _POP = 0, 1, 2, 3, 4, 5, 6, 7
+_TAU, _V_TH, _V_RESET, _T_REF = 0, 1, 2, 3
 
 
 @njit(cache=True, inline="always")
@@ -124,6 +126,20 @@ def _now(v, t_last, ref_end, t, v_inf, tau):
     return v
 
 
+@njit(cache=True, inline="always")
+def _reset(x, par, k, t):
+    """Neuron ``k`` spikes at ``t``: ``V_reset`` held for ``t_ref``, any queued crossing made stale; returns the time
+    its current alone would next bring it to threshold (-1 when ``V_inf <= V_th``)."""
+    q = int(x[k, _POP])
+    x[k, _V] = par[q, _V_RESET]
+    x[k, _T_LAST] = t
+    x[k, _REF_END] = t + par[q, _T_REF]
+    x[k, _VER] += 1.0
+    if x[k, _V_INF] > par[q, _V_TH]:
+        return _cross_time(x[k, _REF_END], par[q, _V_RESET], x[k, _V_INF], par[q, _V_TH], par[q, _TAU])
+    return -1.0
+
+
 @njit(cache=True)
 def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
     """Handle trial ``b``'s events before ``t_end`` in order; sets ``status[b]``."""
@@ -131,7 +147,6 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
     n = heap.n[b]
     cap = ht.size
     x = st.x[b]
-    flags = st.flags[b]
     par = nrn.par
     pend = st.pend[b]
     n_pend = st.n_pend[b]
@@ -142,9 +157,9 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
     cap_rec = rec_t.shape[0]
     indptr, tgt, w, d = csr.indptr, csr.tgt, csr.w, csr.d
     n_neurons = x.shape[0]
+    n_st = rec.st_idx.size
     events = 0
     status[b] = DONE
-    n_st = rec.st_idx.size
     while True:
         t_top = ht[0] if n > 0 else np.inf
         if n_pend > 0 and t_top > t_pend:
@@ -156,33 +171,32 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
                 status[b] = RECORD_FULL
                 break
             t = t_pend
-            for q in range(n_pend):
-                k = pend[q]
-                flags[k, _PEND_ON] = 0
+            for i in range(n_pend):
+                k = pend[i]
+                x[k, _PEND_ON] = 0.0
                 if t < x[k, _REF_END]:
                     continue  # made refractory at t by its own threshold crossing: the input is dropped
-                v = _now(x[k, _V], x[k, _T_LAST], x[k, _REF_END], t, par[k, _V_INF], par[k, _TAU])
-                if v < par[k, _V_TH]:  # (>= only by rounding, when a crossing due now is still queued)
+                q = int(x[k, _POP])
+                v_inf, v_th = x[k, _V_INF], par[q, _V_TH]
+                v = _now(x[k, _V], x[k, _T_LAST], x[k, _REF_END], t, v_inf, par[q, _TAU])
+                if v < v_th:  # (>= only by rounding, when a crossing due now is still queued)
                     v += x[k, _PEND_W]
                 x[k, _V] = v
                 x[k, _T_LAST] = t
-                if v >= par[k, _V_TH]:
+                if v >= v_th:
                     if rec.mask[k]:
                         rec_t[n_rec] = t
                         rec_id[n_rec] = k
                         n_rec += 1
-                    x[k, _V] = par[k, _V_RESET]
-                    x[k, _REF_END] = t + par[k, _T_REF]
-                    flags[k, _VER] += 1
+                    tc = _reset(x, par, k, t)
                     if indptr[k + 1] > indptr[k]:
                         n = heap_push(ht, hs, po, pa, pc, free, n, t + d[indptr[k]], t, k * _KINDS + ROW, indptr[k])
-                    if par[k, _V_INF] > par[k, _V_TH]:
-                        tc = _cross_time(x[k, _REF_END], par[k, _V_RESET], par[k, _V_INF], par[k, _V_TH], par[k, _TAU])
-                        n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, flags[k, _VER])
-                elif par[k, _V_INF] > par[k, _V_TH]:
-                    flags[k, _VER] += 1
-                    tc = _cross_time(t, v, par[k, _V_INF], par[k, _V_TH], par[k, _TAU])
-                    n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, flags[k, _VER])
+                    if tc >= 0.0:
+                        n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, int(x[k, _VER]))
+                elif v_inf > v_th:
+                    x[k, _VER] += 1.0
+                    tc = _cross_time(t, v, v_inf, v_th, par[q, _TAU])
+                    n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, int(x[k, _VER]))
             n_pend = 0
             continue
         if n_st > 0:
@@ -192,10 +206,12 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
                 row = s - rec.st_base[b]
                 for j in range(n_st):
                     k = rec.st_idx[j]
+                    q = int(x[k, _POP])
                     if ts < x[k, _REF_END]:
-                        rec.st_out[b, row, j] = par[k, _V_RESET]
+                        rec.st_out[b, row, j] = par[q, _V_RESET]
                     else:
-                        rec.st_out[b, row, j] = _now(x[k, _V], x[k, _T_LAST], x[k, _REF_END], ts, par[k, _V_INF], par[k, _TAU])
+                        rec.st_out[b, row, j] = _now(x[k, _V], x[k, _T_LAST], x[k, _REF_END], ts, x[k, _V_INF],
+                                                     par[q, _TAU])
                 rec.st_next[b] = s + 1
                 continue
         if n == 0 or t_top >= t_end:
@@ -222,10 +238,10 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
             while j < last and d[j] == d[c]:
                 k = tgt[j]
                 if t >= x[k, _REF_END]:  # refractory: the input is dropped
-                    if flags[k, _PEND_ON]:
+                    if x[k, _PEND_ON] != 0.0:
                         x[k, _PEND_W] += w[j]
                     else:
-                        flags[k, _PEND_ON] = 1
+                        x[k, _PEND_ON] = 1.0
                         x[k, _PEND_W] = w[j]
                         pend[n_pend] = k
                         n_pend += 1
@@ -246,7 +262,7 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
                 n = heap_push(ht, hs, po, pa, pc, free, n, nt, nt, a, c + 1)
             spiker = p
         elif kind == CROSS:
-            if c == flags[p, _VER]:
+            if c == int(x[p, _VER]):
                 spiker = p
         if spiker >= 0:
             if rec.mask[spiker]:
@@ -254,16 +270,12 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
                 rec_id[n_rec] = spiker
                 n_rec += 1
             if spiker < n_neurons:
-                x[spiker, _V] = par[spiker, _V_RESET]
-                x[spiker, _T_LAST] = t
-                x[spiker, _REF_END] = t + par[spiker, _T_REF]
-                flags[spiker, _VER] += 1
-                if par[spiker, _V_INF] > par[spiker, _V_TH]:
-                    tc = _cross_time(x[spiker, _REF_END], par[spiker, _V_RESET], par[spiker, _V_INF], par[spiker, _V_TH],
-                                     par[spiker, _TAU])
-                    n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, spiker * _KINDS + CROSS, flags[spiker, _VER])
-            if indptr[spiker + 1] > indptr[spiker]:
-                n = heap_push(ht, hs, po, pa, pc, free, n, t + d[indptr[spiker]], t, spiker * _KINDS + ROW, indptr[spiker])
+                tc = _reset(x, par, spiker, t)
+                if tc >= 0.0:
+                    n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, spiker * _KINDS + CROSS, int(x[spiker, _VER]))
+            first = indptr[spiker]
+            if indptr[spiker + 1] > first:
+                n = heap_push(ht, hs, po, pa, pc, free, n, t + d[first], t, spiker * _KINDS + ROW, first)
     heap.n[b] = n
     st.n_pend[b] = n_pend
     st.t_pend[b] = t_pend
@@ -287,6 +299,7 @@ def start_trials(t0, nrn, csr, inp, heap, st):
     par = nrn.par
     for b in range(heap.n.size):
         ht, hs, po, pa, pc, free = heap.t[b], heap.slot[b], heap.origin[b], heap.a[b], heap.cursor[b], heap.free[b]
+        x = st.x[b]
         n = heap.n[b]
         for ch in range(inp.pois_rate.shape[1]):
             if inp.pois_rate[b, ch] > 0:
@@ -298,12 +311,13 @@ def start_trials(t0, nrn, csr, inp, heap, st):
                 t = inp.gen_t[first]
                 n = heap_push(ht, hs, po, pa, pc, free, n, t, t, (inp.gen_lo + ch) * _KINDS + GENERATOR, first)
         for k in range(n_neurons):
-            v = st.x[b, k, _V]
-            if v >= par[k, _V_TH]:  # at threshold from the start: a spike at t0 (NEST: at the first instant)
-                n = heap_push(ht, hs, po, pa, pc, free, n, t0, t0, k * _KINDS + CROSS, st.flags[b, k, _VER])
-            elif par[k, _V_INF] > par[k, _V_TH]:
-                tc = _cross_time(t0, v, par[k, _V_INF], par[k, _V_TH], par[k, _TAU])
-                n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, st.flags[b, k, _VER])
+            q = int(x[k, _POP])
+            v, v_th = x[k, _V], par[q, _V_TH]
+            if v >= v_th:  # at threshold from the start: a spike at t0 (NEST: at the first instant)
+                n = heap_push(ht, hs, po, pa, pc, free, n, t0, t0, k * _KINDS + CROSS, int(x[k, _VER]))
+            elif x[k, _V_INF] > v_th:
+                tc = _cross_time(t0, v, x[k, _V_INF], v_th, par[q, _TAU])
+                n = heap_push(ht, hs, po, pa, pc, free, n, tc, tc, k * _KINDS + CROSS, int(x[k, _VER]))
         heap.n[b] = n
 
 
