@@ -16,6 +16,7 @@ blocks, then returns (status ``EXCHANGE``); :class:`SpikeExchange` joins every r
 the interval, so every rank records every spike and rate count (the same everywhere); state samples of neurons
 another rank owns, the neuron state and the event counts are gathered at the end of each ``run``. Spike files are
 written by rank 0 alone, from the spikes it records: the same writer, flushes and crash safety as one process.
+Ctrl-C or SIGTERM at any rank stops every rank at the same chunk boundary (the ranks agree on it at each boundary).
 
 Limits: one trial per Simulator (no batch of trials over ranks); at most
 :data:`engine.build.MAX_RANK_BLOCKS` blocks; every rank needs at least one neuron per block.
