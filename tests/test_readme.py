@@ -63,7 +63,8 @@ def test_readme_model_file_is_valid():
 
 
 def test_python_blocks_run_as_written(tmp_path):
-    """Every Python example in the README runs, in a fresh interpreter, as a user would paste it."""
+    """Every Python example in the README runs, in a fresh interpreter, as a user would paste it (blocks fenced
+    ``py`` instead of ``python`` are fragments that need what no test machine has, such as a batch system)."""
     blocks = _blocks(README, "python")
     assert len(blocks) >= 3
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), MPLBACKEND="Agg")
