@@ -129,13 +129,14 @@ def block_simulator(network: Network, trials: Sequence[int], *, key: str | None 
     so the first call in a process builds them and later calls with the same ``key`` (default: the network's content
     key) only allocate the trials' state. The last two networks are kept.
     """
-    import engine.simulator as simulator
+    from engine.build import build
+    from engine.simulator import Simulator
 
     key = network_key(network) if key is None else key
     with _cache_lock:
         built = _built_cache.get(key)
         if built is None:
-            built = simulator.build(network)
+            built = build(network)
             _built_cache[key] = built
             _cache_stats["builds"] += 1
             while len(_built_cache) > _CACHE_SIZE:
@@ -143,14 +144,7 @@ def block_simulator(network: Network, trials: Sequence[int], *, key: str | None 
         else:
             _built_cache.move_to_end(key)
             _cache_stats["hits"] += 1
-        # The Simulator builds its network in its constructor; here it is handed the cached build instead. The
-        # lock keeps the substitution to this one construction.
-        fresh = simulator.build
-        simulator.build = lambda net, *args, **kw: built
-        try:
-            return simulator.Simulator(network, trials=trials, n_jobs=n_jobs, chunk_ms=chunk_ms)
-        finally:
-            simulator.build = fresh
+    return Simulator(network, trials=trials, n_jobs=n_jobs, chunk_ms=chunk_ms, built=built)
 
 
 def worker_cache_info() -> dict:

@@ -17,15 +17,15 @@ import numba
 import numpy as np
 
 from engine.build import Built, build, current_events, poisson_sampler, segment_rates, spike_generator_events
-from engine.distributions import DISTRIBUTIONS
 from engine.grid import grid_steps, step_times
 from engine.interrupt import deferred_interrupts
-from engine.progress import interactive
+from engine.progress import interactive, progress_bar
 from engine.memory import check_fits
 from engine.kernels.network import (EXCHANGE, QUEUE_FULL, RECORD_FULL, STALLED, Buffers, Conn, Control, Inputs,
                                     Neurons, Queues, Records, State, Stp, run_blocks_parallel, run_trials_parallel,
                                     run_trials_serial)
-from engine.kernels.state import init_draw, init_uniform, stream_keys
+from engine.kernels.state import stream_keys
+from engine.initial_state import initial_potentials
 from engine.streams import named_stream
 from engine.model import (STATE_VARIABLES, CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor,
                           SpikeSource, StateMonitor, check_spike_arrays)
@@ -73,6 +73,10 @@ class Simulator:
         them, and the ranks exchange spikes once per minimum delay; spikes, rates and state samples equal one
         process's bit for bit, on every rank, and ``n_jobs`` is the threads of each rank (default 1). One trial
         only; sinks are given on rank 0 alone, which writes them. See :mod:`engine.mpi`.
+    built : Built, optional
+        The arrays :func:`engine.build.build` made of this network earlier (a cache of them, as
+        :func:`engine.distributed.block_simulator` keeps on each Dask worker): the network is not built again. They
+        depend on the network alone, never on the trials. Not with ``comm``.
     method : {"clock", "event"}, default="clock"
         ``"clock"``: this clock-driven simulator (exact propagators on the grid of ``dt``). ``"event"``: an
         :class:`engine.event_driven.EventSimulator` instead, exact in continuous time for networks of
@@ -122,7 +126,7 @@ class Simulator:
         return super().__new__(cls)
 
     def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
-                 chunk_ms: float = 100.0, comm=None, method: str = "clock"):
+                 chunk_ms: float = 100.0, comm=None, method: str = "clock", built: Built | None = None):
         if isinstance(trials, (int, np.integer)) and not isinstance(trials, bool):
             if trials < 1:
                 raise ValueError(f"Simulator: trials = {trials} is not allowed; it must be >= 1")
@@ -135,6 +139,10 @@ class Simulator:
             raise ValueError(f"Simulator: n_jobs = {n_jobs!r} is not allowed; it must be an integer >= 1 or None")
         if not chunk_ms > 0:
             raise ValueError(f"Simulator: chunk_ms = {chunk_ms!r} is not allowed; it must be > 0")
+        if built is not None and (not isinstance(built, Built) or built.n_neurons != network.size
+                                  or built.dt != network.dt or comm is not None):
+            raise ValueError("Simulator: built must be what engine.build.build(network) returned for this network "
+                             "(same neurons and dt), and cannot be combined with comm (each rank builds its own share)")
         self.network = network
         self.trial_ids = trial_ids
         self.n_jobs = n_jobs
@@ -146,7 +154,8 @@ class Simulator:
             n_blocks, *own = check_comm(comm, network.size, 1 if n_jobs is None else int(n_jobs), trial_ids.size)
             self._mpi = SpikeExchange(comm, *own)
         with deferred_interrupts():  # Ctrl-C or SIGTERM during the build: Interrupted between kernel calls
-            self.built: Built = build(network) if own is None else build(network, n_blocks, tuple(own))
+            self.built: Built = built if built is not None else \
+                build(network) if own is None else build(network, n_blocks, tuple(own))
             if self._mpi is not None:  # a rank without synapses of some delay still runs every rank's intervals
                 self.built.min_delay = int(comm.allreduce(self.built.min_delay, op=_mpi_op("MIN")))
                 self.built.max_delay = int(comm.allreduce(self.built.max_delay, op=_mpi_op("MAX")))
@@ -222,20 +231,7 @@ class Simulator:
                    f"{D} delay slots", "use shorter delays, a larger dt or fewer trials")
         self._V = _placed_zeros((B, n_pad), np.float64, 0)
         self.V = self._V[:, :N]
-        for k, pop in enumerate(self.network.populations):
-            lo, hi = b.pop_lo[k], b.pop_hi[k]
-            v = pop.V_init
-            if isinstance(v, tuple) or isinstance(v, DISTRIBUTIONS):
-                stream = named_stream("population", pop.name, "V_init")
-                keys = stream_keys(self.network.seed, stream, 1, self.trial_ids)[:, 0].copy()
-                block = np.empty((B, hi - lo), dtype=np.float64)
-                if isinstance(v, tuple):
-                    init_uniform(block, keys, v[0], v[1])
-                else:
-                    init_draw(block, keys, *v._kernel_args())
-                self.V[:, lo:hi] = block
-            else:
-                self.V[:, lo:hi] = v
+        self.V[:] = initial_potentials(self.network, self.trial_ids)
         self.V0 = self.V.copy()
         self._I_ex = _placed_zeros((B, n_pad), np.float64, 1)
         self._I_in = _placed_zeros((B, n_pad), np.float64, 2)
@@ -504,7 +500,7 @@ class Simulator:
             spikes0 = self._total_spikes
             t0 = time.perf_counter()
             t_stop = self.step + n_steps
-            bar = _progress_bar(n_steps * dt, progress)
+            bar = progress_bar(n_steps * dt, progress)
             old_threads = numba.get_num_threads()
             self._record = record
             advancing = [sink for sink in sinks if hasattr(sink, "advance")]
@@ -855,12 +851,3 @@ def _max_events_per_step(sg: tuple) -> int:
         if st.size:
             best = max(best, int(np.unique(st, return_counts=True)[1].max()))
     return best
-
-
-def _progress_bar(total_ms: float, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total_ms, unit="ms", unit_scale=False, delay=2.0, leave=False, desc="simulating",
-                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} ms [{elapsed}<{remaining}{postfix}]")

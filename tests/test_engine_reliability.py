@@ -288,3 +288,25 @@ def test_batches_run_on_several_threads_whichever_kernel_compiled_first(tmp_path
     assert {"network.run_trials_serial", "network.run_trials_parallel"} <= names
     assert runs[1]["serial_hits"] >= 1 and runs[1]["parallel_hits"] >= 1
     assert max(r["cpu_per_wall"] for r in runs) > 1.3, runs
+
+
+def test_simulator_reuses_a_build_of_the_same_network_and_refuses_another():
+    """``Simulator(net, built=build(net))`` (what engine.distributed caches per worker) gives the spikes of a fresh
+    build; a build of another network is refused before anything runs."""
+    from engine import Network, PoissonSource, Population, Projection, Simulator, SpikeMonitor
+    from engine.build import build
+    from engine.connectivity import FixedProbability
+
+    def net(n):
+        m = Network(dt=0.1, seed=4)
+        m.add(Population("p", n, V_init=(-65.0, -50.0)), PoissonSource("d", 20, rate=80.0),
+              Projection("d", "p", FixedProbability(0.2), weight=300.0, delay=1.0), SpikeMonitor("p"))
+        return m
+
+    a = net(30)
+    fresh = Simulator(a, trials=2).run(100.0)
+    reused = Simulator(a, trials=2, built=build(a)).run(100.0)
+    for k in (0, 1):
+        assert np.array_equal(fresh.spikes("p", k)[0], reused.spikes("p", k)[0])
+    with pytest.raises(ValueError, match="built must be what engine.build.build"):
+        Simulator(a, built=build(net(31)))
