@@ -50,7 +50,7 @@ def default_blocks() -> int:
 
 
 def block_bounds(n_neurons: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
-    """Target blocks: neurons ``lo[k] .. hi[k] - 1`` of block ``k``, contiguous runs of a multiple of 64 neurons
+    """Target blocks: neurons ``lo[k]`` to ``hi[k] - 1`` of block ``k``, contiguous runs of a multiple of 64 neurons
     (the last takes the rest; trailing blocks are empty when there are fewer than ``64 · n_blocks`` neurons)."""
     N, NB = int(n_neurons), int(n_blocks)
     lo = np.minimum(np.arange(NB, dtype=np.int64) * _block_size(N, NB), N)

@@ -69,7 +69,7 @@ def _all_filled(n_neurons: int, n_blocks: int) -> bool:
 
 class SpikeExchange:
     """The exchange of one interval's spike buffers between every rank of ``comm``, for this rank's blocks
-    ``own_lo .. own_hi - 1`` (see the module docstring). ``bytes_sent`` counts this rank's message bytes,
+    ``own_lo`` to ``own_hi - 1`` (see the module docstring). ``bytes_sent`` counts this rank's message bytes,
     ``bytes_received`` the joined messages' bytes, ``calls`` the exchanges, ``seconds`` their wall time and
     ``collective_seconds`` the part spent in the two collectives (transfer, and waiting for the slowest rank)."""
 
