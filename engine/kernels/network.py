@@ -540,15 +540,15 @@ work = njit(cache=True, nogil=True)(_work)
 
 def _trials(t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     """Every trial by one worker that owns every block; trials side by side."""
-    for b in prange(ctl.t_start.size):
-        work(b, 0, 1, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec)
+    for b in prange(ctl.t_start.size):  # plain int64 indices: one compiled _work serves every variant
+        work(np.int64(b), np.int64(0), np.int64(1), t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec)
 
 
 def _blocks(T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec):
     """Trial after trial, each by ``T`` workers side by side (one per thread: ``T`` must not exceed the threads)."""
     for b in range(ctl.t_start.size):
         for w in prange(T):
-            work(b, w, T, t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec)
+            work(np.int64(b), np.int64(w), np.int64(T), t_end, L, ctl, nrn, st, conn, stp, inp, q, buf, rec)
 
 
 run_trials_serial = njit(cache=True, nogil=True)(_variant(_trials, "run_trials_serial"))
