@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from engine.connectivity import build_connectivity
-from engine.initial_state import initial_potentials
+from engine.initial_state import check_run_settings, initial_potentials
 from engine.distributions import resolve_values
 from engine.interrupt import deferred_interrupts
 from engine.kernels.events import (DONE, HEAP_FULL, EHeap, ECsr, EInputs, ENeurons, ERecord, EState, fill_rows,
@@ -111,19 +111,7 @@ class EventSimulator:
 
     def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
                  chunk_ms: float = 100.0):
-        if isinstance(trials, (int, np.integer)) and not isinstance(trials, bool):
-            if trials < 1:
-                raise ValueError(f"EventSimulator: trials = {trials} is not allowed; it must be >= 1")
-            ids = np.arange(trials, dtype=np.int64)
-        else:
-            ids = np.asarray(trials, dtype=np.int64).ravel()
-            if ids.size == 0 or ids.min() < 0 or np.unique(ids).size != ids.size:
-                raise ValueError(f"EventSimulator: trials = {list(trials)} is not allowed; give distinct trial ids "
-                                 ">= 0")
-        if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
-            raise ValueError(f"EventSimulator: n_jobs = {n_jobs!r} is not allowed; it must be an integer >= 1 or None")
-        if not chunk_ms > 0:
-            raise ValueError(f"EventSimulator: chunk_ms = {chunk_ms!r} is not allowed; it must be > 0")
+        ids = check_run_settings("EventSimulator", trials, n_jobs, chunk_ms)
         check_event_network(network)
         self.network, self.trial_ids, self.n_jobs, self.chunk_ms = network, ids, n_jobs, float(chunk_ms)
         with deferred_interrupts():

@@ -1,5 +1,5 @@
-"""Initial membrane potentials, shared by the clock-driven and the event-driven simulators so both start a trial
-from the same bits."""
+"""What the clock-driven and the event-driven simulators share before a run: the checked trial ids and run settings,
+and the initial membrane potentials, so both start a trial from the same bits."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +8,24 @@ from engine.distributions import DISTRIBUTIONS
 from engine.kernels.state import init_draw, init_uniform, stream_keys
 from engine.model import Network
 from engine.streams import named_stream
+
+
+def check_run_settings(owner: str, trials, n_jobs, chunk_ms) -> np.ndarray:
+    """The trial ids of ``trials`` (a count >= 1 or distinct ids >= 0), after checking ``n_jobs`` (an integer >= 1
+    or None) and ``chunk_ms`` (> 0); a ValueError names the first bad one."""
+    if isinstance(trials, (int, np.integer)) and not isinstance(trials, bool):
+        if trials < 1:
+            raise ValueError(f"{owner}: trials = {trials} is not allowed; it must be >= 1")
+        trial_ids = np.arange(trials, dtype=np.int64)
+    else:
+        trial_ids = np.asarray(trials, dtype=np.int64).ravel()
+        if trial_ids.size == 0 or trial_ids.min() < 0 or np.unique(trial_ids).size != trial_ids.size:
+            raise ValueError(f"{owner}: trials = {list(trials)} is not allowed; give distinct trial ids >= 0")
+    if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
+        raise ValueError(f"{owner}: n_jobs = {n_jobs!r} is not allowed; it must be an integer >= 1 or None")
+    if not chunk_ms > 0:
+        raise ValueError(f"{owner}: chunk_ms = {chunk_ms!r} is not allowed; it must be > 0")
+    return trial_ids
 
 
 def initial_potentials(net: Network, trial_ids: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from engine.kernels.network import (EXCHANGE, QUEUE_FULL, RECORD_FULL, STALLED, 
                                     Neurons, Queues, Records, State, Stp, run_blocks_parallel, run_trials_parallel,
                                     run_trials_serial)
 from engine.kernels.state import stream_keys
-from engine.initial_state import initial_potentials
+from engine.initial_state import check_run_settings, initial_potentials
 from engine.streams import named_stream
 from engine.model import (STATE_VARIABLES, CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor,
                           SpikeSource, StateMonitor, check_spike_arrays)
@@ -127,18 +127,7 @@ class Simulator:
 
     def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
                  chunk_ms: float = 100.0, comm=None, method: str = "clock", built: Built | None = None):
-        if isinstance(trials, (int, np.integer)) and not isinstance(trials, bool):
-            if trials < 1:
-                raise ValueError(f"Simulator: trials = {trials} is not allowed; it must be >= 1")
-            trial_ids = np.arange(trials, dtype=np.int64)
-        else:
-            trial_ids = np.asarray(trials, dtype=np.int64).ravel()
-            if trial_ids.size == 0 or trial_ids.min() < 0 or np.unique(trial_ids).size != trial_ids.size:
-                raise ValueError(f"Simulator: trials = {list(trials)} is not allowed; give distinct trial ids >= 0")
-        if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
-            raise ValueError(f"Simulator: n_jobs = {n_jobs!r} is not allowed; it must be an integer >= 1 or None")
-        if not chunk_ms > 0:
-            raise ValueError(f"Simulator: chunk_ms = {chunk_ms!r} is not allowed; it must be > 0")
+        trial_ids = check_run_settings("Simulator", trials, n_jobs, chunk_ms)
         if built is not None and (not isinstance(built, Built) or built.n_neurons != network.size
                                   or built.dt != network.dt or comm is not None):
             raise ValueError("Simulator: built must be what engine.build.build(network) returned for this network "
