@@ -83,7 +83,7 @@ NEST_CODE = textwrap.dedent("""
 def pond_runner(duration: float, threads: int):
     """Build the shipped example once (compilation not counted) and return a function that times one run."""
     from engine import Simulator
-    from engine.modelfile import load_model
+    from engine.io.modelfile import load_model
 
     net, _ = load_model(EXAMPLE)
     t0 = time.perf_counter()
@@ -137,7 +137,7 @@ def regime_network(g: float, eta: float, seed: int, **model):
     ``delay``), and one independent Poisson train of rate eta nu_thr c_e per neuron (weight j), as one_to_one sources
     ``drive_exc`` and ``drive_inh``. Every spike of ``exc`` and ``inh`` is recorded."""
     from engine import Network, PoissonSource, Population, Projection, SpikeMonitor
-    from engine.connectivity import FixedInDegree, OneToOne
+    from engine.network.connectivity import FixedInDegree, OneToOne
 
     m = _model(model)
     n_e, n_i, c_e, c_i, j, delay, theta = (m[k] for k in ("n_e", "n_i", "c_e", "c_i", "j", "delay", "theta"))

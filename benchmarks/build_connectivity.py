@@ -10,7 +10,7 @@ import time
 
 import numba
 
-from engine.connectivity import (AllToAll, FixedInDegree, FixedOutDegree, FixedProbability, FixedTotalNumber,
+from engine.network.connectivity import (AllToAll, FixedInDegree, FixedOutDegree, FixedProbability, FixedTotalNumber,
                                  build_connectivity)
 
 

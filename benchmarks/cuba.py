@@ -114,7 +114,7 @@ NEST_CODE = textwrap.dedent("""
 def pond_runner(duration: float, seed: int, threads: int):
     """Build CUBA in pond once (compilation not counted) and return a function that times one run of it."""
     from engine import Simulator
-    from engine.standard_models import cuba
+    from engine.network.library import cuba
 
     t0 = time.perf_counter()
     sim = Simulator(cuba(seed), n_jobs=threads)
@@ -134,7 +134,7 @@ POND_STARTUP_CODE = textwrap.dedent("""
     import json, time
     t0 = time.perf_counter()
     from engine import Simulator
-    from engine.standard_models import cuba
+    from engine.network.library import cuba
     sim = Simulator(cuba(1), n_jobs=1)
     sim.run(1.0)
     print(json.dumps({"startup_s": time.perf_counter() - t0}))

@@ -4,7 +4,7 @@ LocalCluster, for several block sizes; and the first kernel call on a fresh work
 The model is a 1,000-neuron E/I network (80 % excitatory, p = 0.1, about 100,000 synapses, per-synapse delays) driven
 by 200 Poisson channels, with one input rate per trial (``set_rates`` locally, ``rates=`` over Dask). Each round runs
 ``--trials`` trials of ``--duration`` ms locally (``Simulator(net, trials=T)`` built and run, every core through
-Numba's ``prange`` over trials) and over the cluster with each block size (``engine.distributed.run_trials``, one
+Numba's ``prange`` over trials) and over the cluster with each block size (``engine.parallel.distributed.run_trials``, one
 single-threaded worker process per core), interleaved; every Dask run's spikes are compared with the local ones.
 
 On one machine the Dask cluster does the local batch's work through processes, plus scheduling and transfers: the
@@ -39,8 +39,8 @@ from _common import fmt_summary, goal, interleave, machine, summary
 
 def network(seed: int = 5):
     from engine import Network, PoissonSource, Population, Projection, SpikeMonitor
-    from engine.connectivity import FixedProbability
-    from engine.distributions import Uniform
+    from engine.network.connectivity import FixedProbability
+    from engine.network.distributions import Uniform
 
     kw = dict(tau_m=20.0, C_m=250.0, E_L=-65.0, V_th=-50.0, V_reset=-65.0, t_ref=2.0, tau_syn_ex=2.0, tau_syn_in=5.0,
               V_init=(-65.0, -50.0))
@@ -72,7 +72,7 @@ def local_runner(net, trials: int, duration: float, reference: dict):
 
 
 def dask_runner(client, net, trials: int, duration: float, block_size: int, reference: dict, same: list):
-    from engine.distributed import run_trials
+    from engine.parallel.distributed import run_trials
 
     def run() -> dict:
         t0 = time.perf_counter()
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = Client(cluster)
     try:
-        from engine.distributed import run_trials
+        from engine.parallel.distributed import run_trials
 
         t0 = time.perf_counter()
         first = run_trials(net, 1.0, args.workers, client=client, block_size=1, progress=False)

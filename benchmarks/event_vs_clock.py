@@ -29,7 +29,7 @@ K = 50  # outgoing synapses per neuron
 
 def network(n: int, rate: float, seed: int = 1):
     from engine import Network, PoissonSource, Population, Projection, SpikeMonitor
-    from engine.connectivity import FixedOutDegree, OneToOne
+    from engine.network.connectivity import FixedOutDegree, OneToOne
 
     net = Network(dt=0.1, seed=seed)
     net.add(Population("n", n, model="iaf_psc_delta", E_L=0.0, V_reset=0.0, V_th=20.0, V_init=(0.0, 10.0),

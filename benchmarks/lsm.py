@@ -8,7 +8,7 @@ with drawn U, D, F, per-type delays, background current) with ``--inputs`` Poiss
   during the run);
 - **brian2-copies**: Brian2 cpp_standalone, all trials as independent copies of the liquid side by side in one
   network (the connectivity, weights and synapse parameters come from pond's build through
-  :mod:`engine.brian2_bridge`, so both tools simulate the very same synapses); one compilation, one run;
+  :mod:`engine.io.brian2_bridge`, so both tools simulate the very same synapses); one compilation, one run;
 - **brian2-rerun**: Brian2 cpp_standalone, one liquid built and compiled once, its binary re-run once per trial (the
   time counted is Brian2's own loop time per run plus the process start; writing new input files per trial is not
   counted, so this is a lower bound for "one build with inputs changed per trial");
@@ -79,10 +79,10 @@ BRIAN2_CODE = textwrap.dedent("""
     sys.path.insert(0, sys.argv[7])
     import numpy as np
     import brian2 as b2
-    from engine.brian2_bridge import build_brian2
-    from engine.build import build
-    from engine.connectivity import Explicit
-    from engine.model import Network, Population, Projection, SpikeSource
+    from engine.io.brian2_bridge import build_brian2
+    from engine.build.builder import build
+    from engine.network.connectivity import Explicit
+    from engine.network.description import Network, Population, Projection, SpikeSource
     from lsm import fitted_lsm, make_inputs
     grid, trials, inputs, duration = eval(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     copies, workdir = sys.argv[5] == "copies", sys.argv[6]
@@ -125,7 +125,7 @@ NEST_CODE = textwrap.dedent("""
     import json, sys, time
     sys.path.insert(0, sys.argv[5])
     import numpy as np
-    from engine.build import build
+    from engine.build.builder import build
     from lsm import fitted_lsm, make_inputs
     grid, trials, inputs, duration = eval(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     lsm = fitted_lsm(grid, inputs, duration)

@@ -46,8 +46,8 @@ def scale_network(n: int, k: int, seed: int = 1):
     """The benchmark's network as a pond :class:`engine.Network` (see the module docstring); spikes are counted,
     not stored."""
     from engine import Network, Population, Projection
-    from engine.connectivity import FixedOutDegree
-    from engine.distributions import Normal, Uniform
+    from engine.network.connectivity import FixedOutDegree
+    from engine.network.distributions import Normal, Uniform
 
     m = MODEL
     n_e = int(round(m["frac_exc"] * n))

@@ -23,9 +23,9 @@ from _common import fmt_summary, goal, interleave, machine, ratio_summary, summa
 
 def network(dynamic: bool, seed: int = 1):
     from engine import Network, PoissonSource, Population, Projection
-    from engine.connectivity import FixedProbability
-    from engine.distributions import Normal
-    from engine.synapse_models import StaticSynapse, TsodyksMarkram
+    from engine.network.connectivity import FixedProbability
+    from engine.network.distributions import Normal
+    from engine.models.synapses import StaticSynapse, TsodyksMarkram
 
     kw = dict(tau_m=20.0, V_th=-50.0, V_reset=-60.0, E_L=-60.0, t_ref=2.0, tau_syn_ex=5.0, tau_syn_in=10.0,
               V_init=(-60.0, -50.0))

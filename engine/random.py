@@ -10,6 +10,11 @@ own kernels, and plain Python can call them too. :func:`named_seed` derives an i
 seed for a named use from a user's seed, so two parts of a model seeded with the same number draw from unrelated
 streams.
 
+Named streams: every random quantity of a model is keyed by the name of what it belongs to. A stream id
+(:func:`named_stream`) is a 62-bit hash of ``(kind, name, quantity)``, e.g. ``("projection", "E_to_I", "weight")``,
+so adding, removing or reordering one projection or population leaves every other one's draws unchanged
+(positional ids would shift them all).
+
 Examples
 --------
 >>> from engine.random import stream_key, uniform
@@ -20,14 +25,26 @@ True
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from engine.kernels.rng import mix64, stream_key, uniform, uniform_open
-from engine.streams import name_hash
 
-__all__ = ["mix64", "stream_key", "uniform", "uniform_open", "named_seed"]
+__all__ = ["mix64", "stream_key", "uniform", "uniform_open", "named_seed", "named_stream", "name_hash"]
 
 _MASK63 = (1 << 63) - 1
+
+
+def name_hash(text: str) -> int:
+    """A 64-bit hash of ``text`` that is the same on every machine and Python version (BLAKE2b of its UTF-8 bytes,
+    little-endian; not Python's salted ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def named_stream(kind: str, name: str, quantity: str) -> int:
+    """The stream id of ``quantity`` of the ``kind`` object called ``name`` (an int in [0, 2**62))."""
+    return name_hash(f"{kind}\x00{name}\x00{quantity}") >> 2
 
 
 def named_seed(seed: int, name: str) -> int:

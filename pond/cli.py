@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run", parents=[common], help="build and run a model file, write spikes to HDF5",
-        description="Build and run a model file (TOML, see engine.modelfile) and stream the spikes of its spike "
+        description="Build and run a model file (TOML, see engine.io.modelfile) and stream the spikes of its spike "
                     "monitors to an HDF5 file in SONATA layout (every population when the file has no spike "
                     "monitor; rate and state monitors go under /monitors when the run ends). Prints a summary: "
                     "neurons, synapses, spikes, mean rate per population, wall time, "
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print everything as JSON (includes the model)")
     info.add_argument("--stats", action="store_true",
                       help="also print per-population statistics computed by Elephant on the file's Neo export "
-                           "(engine.neo_export): mean_firing_rate (Hz), cv of inter-spike intervals, fanofactor "
+                           "(engine.io.neo_export): mean_firing_rate (Hz), cv of inter-spike intervals, fanofactor "
                            "of spike counts, spike_contrast synchrony; needs pip install 'pond[neo]'")
     info.add_argument("--window", type=_pos_float, default=100.0, metavar="MS",
                       help="counting window of the Fano factor with --stats (ms, default: 100)")
@@ -230,12 +230,12 @@ def _stats_table(stats: dict) -> list[str]:
 
 
 def _cmd_info(args) -> int:
-    from engine.spikefile import file_info
+    from engine.io.spikefile import file_info
 
     info = file_info(args.file)
     stats = None
     if args.stats:
-        from engine.neo_export import spike_statistics, to_neo
+        from engine.io.neo_export import spike_statistics, to_neo
 
         stats = spike_statistics(to_neo(args.file), window_ms=args.window)
         info["statistics"] = stats
@@ -363,7 +363,7 @@ def _check_outputs(outputs: dict[str, str], inputs: Sequence[str], overwrite: bo
 
 def _spike_populations(net) -> list[str]:
     """Names recorded by the network's spike monitors; adds a monitor on every population when there is none."""
-    from engine.model import SpikeMonitor
+    from engine.network.description import SpikeMonitor
 
     names = list(dict.fromkeys(m.source for m in net.monitors if isinstance(m, SpikeMonitor)))
     if not names:
@@ -383,7 +383,7 @@ def _check_monitor_memory(net, duration: float, trials: int) -> None:
     The simulator keeps them in memory for the whole run (int32 counts per step, float64 samples), and writing them
     needs a second copy, hence the factor 2.
     """
-    from engine.model import RateMonitor, StateMonitor
+    from engine.network.description import RateMonitor, StateMonitor
 
     steps = round(duration / net.dt)
     total, parts = 0, []
@@ -409,7 +409,7 @@ def _write_monitors(writer, sim, net) -> None:
     """Store every rate and state monitor's samples so far under ``/monitors`` of the spike file."""
     import numpy as np
 
-    from engine.model import RateMonitor, StateMonitor
+    from engine.network.description import RateMonitor, StateMonitor
 
     for m in net.monitors:
         if isinstance(m, RateMonitor):
@@ -434,20 +434,20 @@ def _bytes(n: float) -> str:
 def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials: int = 1, threads: int | None = None,
               overwrite: bool = False, quiet: bool = False, plot: str | None = None,
               inputs: Sequence[str] = (), compression: str | None = None, method: str = "clock") -> int:
-    """Build ``net``, run it with a :class:`~engine.spikefile.SpikeFileWriter` sink, print the summary.
+    """Build ``net``, run it with a :class:`~engine.io.spikefile.SpikeFileWriter` sink, print the summary.
 
     Every check (time grid, output paths, monitor memory, matplotlib for ``plot``) comes before the build. Rate and
     state monitors are written to the file's ``/monitors`` group when the run ends. ``inputs`` are files that no
     output may replace (the model file). ``compression`` (None, "gzip" or "lzf") is the spike file's filter; see
-    :class:`~engine.spikefile.SpikeFileWriter`. ``method`` is the Simulator's (``"clock"`` or ``"event"``).
+    :class:`~engine.io.spikefile.SpikeFileWriter`. ``method`` is the Simulator's (``"clock"`` or ``"event"``).
 
     Returns the exit status: 0, or 128 + the signal number after SIGINT (130) or SIGTERM (143); the file then holds
     every spike so far, ``complete=False``.
     """
     import numba
 
-    from engine.simulator import Simulator
-    from engine.spikefile import SpikeFileWriter
+    from engine.run.simulator import Simulator
+    from engine.io.spikefile import SpikeFileWriter
 
     dt = net.dt
     q = duration / dt
@@ -519,14 +519,16 @@ def run_model(net, cfg, *, model_name: str, output: str, duration: float, trials
 
 
 def _cmd_run(args) -> int:
-    from engine.modelfile import load_model
+    from engine.io.modelfile import load_model
 
     path = _resolve_model(args.model)
     net, cfg = load_model(path)
     if args.seed is not None:
         net.seed = args.seed
     if args.dry_run:
-        est = net.estimate_memory(trials=args.trials or cfg.trials)
+        from engine.build.estimate import estimate_memory
+
+        est = estimate_memory(net, trials=args.trials or cfg.trials)
         print(est)
         return 0 if est.fits else 1
     stem = os.path.splitext(os.path.basename(path))[0]
@@ -555,7 +557,7 @@ def _cmd_example(args) -> int:
 def _cmd_demo(args) -> int:
     if args.which == "digits":
         return _demo_digits(args)
-    from engine.modelfile import load_model
+    from engine.io.modelfile import load_model
 
     os.makedirs(args.outdir, exist_ok=True)
     path = _example_path("cuba.toml")
@@ -596,10 +598,10 @@ def _demo_digits(args) -> int:
 
 def _bench_network(name: str, seed: int):
     if name == "cuba":
-        from engine.standard_models import cuba
+        from engine.network.library import cuba
 
         return cuba(seed, record=False)
-    from engine.modelfile import load_model
+    from engine.io.modelfile import load_model
 
     net, _ = load_model(_example_path(name + ".toml"))
     net.seed = seed
@@ -612,8 +614,8 @@ def bench(name: str = "cuba", duration_ms: float = 1000.0, seed: int = 1, thread
     import numba
 
     from engine._version import pond_version
-    from engine.model import SpikeMonitor
-    from engine.simulator import Simulator
+    from engine.network.description import SpikeMonitor
+    from engine.run.simulator import Simulator
 
     thread_note = _set_threads(threads)
     net = _bench_network(name, seed)

@@ -111,7 +111,7 @@ def run_digits(outdir: str = ".", *, seed: int = 0, grid: tuple = LSM_GRID, esn_
 def _write_lsm_spikes(lsm, trains: list, path: str, seed: int) -> None:
     """Run the fitted liquid on ``trains`` (one trial per digit) with a SONATA spike-file sink."""
     from engine import Simulator
-    from engine.spikefile import SpikeFileWriter
+    from engine.io.spikefile import SpikeFileWriter
 
     net = lsm.network("spikes")
     sim = Simulator(net, trials=len(trains))
@@ -132,7 +132,7 @@ def _figure(spikes_path: str, y_true, y_pred, out: str) -> str | None:
         print("pond demo: matplotlib is not installed; skipping the figure (pip install 'pond[plot]')",
               file=sys.stderr)
         return None
-    from engine.spikefile import read_spikes
+    from engine.io.spikefile import read_spikes
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
     offset = 0

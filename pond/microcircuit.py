@@ -348,7 +348,7 @@ def microcircuit(scale: float = 1.0, k_scale: float = 1.0, seed: int = 55, *, v0
     poisson_input : bool, default=True
         Poisson background, or its mean as DC current.
     record : {"spikes", "rates", None}, default="spikes"
-        A :class:`~engine.model.SpikeMonitor` on every population, a :class:`~engine.model.RateMonitor` (spike
+        A :class:`~engine.network.description.SpikeMonitor` on every population, a :class:`~engine.network.description.RateMonitor` (spike
         counts per step, the cheapest record for population rates) on every population, or no monitor.
 
     Returns
@@ -367,8 +367,8 @@ def microcircuit(scale: float = 1.0, k_scale: float = 1.0, seed: int = 55, *, v0
     (3858, 63)
     """
     from engine import Network, PoissonSource, Population, Projection, RateMonitor, SpikeMonitor
-    from engine.connectivity import FixedTotalNumber, OneToOne
-    from engine.distributions import Normal
+    from engine.network.connectivity import FixedTotalNumber, OneToOne
+    from engine.network.distributions import Normal
 
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2 ** 63:
         raise ValueError(f"microcircuit: seed = {seed!r} is not allowed; it must be an integer in [0, 2**63)")
@@ -401,8 +401,8 @@ def microcircuit(scale: float = 1.0, k_scale: float = 1.0, seed: int = 55, *, v0
 
 
 def _toml_value(v) -> str:
-    """A TOML literal of a number, a bool, a string or a distribution of :mod:`engine.distributions`."""
-    from engine.distributions import Normal
+    """A TOML literal of a number, a bool, a string or a distribution of :mod:`engine.network.distributions`."""
+    from engine.network.distributions import Normal
 
     if isinstance(v, (bool, np.bool_)):
         return "true" if v else "false"
@@ -420,7 +420,7 @@ def _toml_value(v) -> str:
 
 def microcircuit_toml(scale: float = 1.0, k_scale: float = 1.0, seed: int = 55, *, v0: str = "optimized",
                       poisson_input: bool = True, record: str | None = "spikes", duration: float = 1500.0) -> str:
-    """The network of :func:`microcircuit` as the text of a model file (:mod:`engine.modelfile`).
+    """The network of :func:`microcircuit` as the text of a model file (:mod:`engine.io.modelfile`).
 
     ``pond/examples/microcircuit.toml`` is ``microcircuit_toml()``: the full-scale model, a spike monitor on every
     population and a 1.5 s run (NEST's example: 0.5 s of transient, then 1 s). Every number is written so that
@@ -436,10 +436,10 @@ def microcircuit_toml(scale: float = 1.0, k_scale: float = 1.0, seed: int = 55, 
     Returns
     -------
     str
-        TOML text; :func:`engine.modelfile.loads_model` reads it back into the same network.
+        TOML text; :func:`engine.io.modelfile.loads_model` reads it back into the same network.
     """
-    from engine.connectivity import FixedTotalNumber, OneToOne
-    from engine.model import RateMonitor, SpikeMonitor
+    from engine.network.connectivity import FixedTotalNumber, OneToOne
+    from engine.network.description import RateMonitor, SpikeMonitor
 
     if isinstance(duration, (bool, np.bool_)) or not isinstance(duration, numbers.Real) or not duration > 0 \
             or not math.isfinite(duration) or abs(round(duration / _DT) * _DT - duration) > 1e-9 * duration:

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from engine.spikefile import SpikeFileReader
+from engine.io.spikefile import SpikeFileReader
 
 __all__ = ["raster_plot"]
 
@@ -41,7 +41,7 @@ def raster_plot(path, out, *, population: str | None = None, trial: int = 0, t_s
     Parameters
     ----------
     path : str or os.PathLike
-        Spike file (see :mod:`engine.spikefile`).
+        Spike file (see :mod:`engine.io.spikefile`).
     out : str or os.PathLike
         Image file; the format follows the extension (png, pdf, svg, ...).
     population : str or None, default=None

@@ -9,7 +9,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, eigs
 from sklearn.base import BaseEstimator, TransformerMixin
 from tqdm.auto import tqdm
 
-from engine.memory import check_fits
+from engine.build.memory import check_fits
 from engine.progress import interactive
 from readouts.io import register, save
 from readouts.validation import (ArrayLike, Interval, Options, as_float_array, check_array, check_fields,
@@ -305,7 +305,7 @@ class ESN(TransformerMixin, BaseEstimator):
     Before drawing W, ``fit`` estimates the memory the setup needs
     (``SETUP_BYTES_PER_WEIGHT`` bytes per expected weight plus the dense
     matrices) and raises ``MemoryError`` with the figure in GiB when it
-    exceeds the available memory (:func:`engine.memory.available_bytes`, the
+    exceeds the available memory (:func:`engine.build.memory.available_bytes`, the
     same check the spiking engine makes). W is drawn row-sorted from geometric gaps, without any
     dense N×N intermediate.
 

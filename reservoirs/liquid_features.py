@@ -12,7 +12,7 @@ with :math:`t^{(f)}` the spike times (ms), :math:`\tau` the trace time constant 
 2002) and :math:`\Delta` the count window (ms), or, with ``bin_ms="samples"``, the bins between consecutive
 sample times (each spike before the last sample counted once). A spike at exactly :math:`t_j` is *not* counted: the
 sample is the state at the end of the step that ends at :math:`t_j` (the spike belongs to the step that starts there),
-the convention of the engine's :class:`~engine.model.StateMonitor`. Sample times are multiples of ``dt`` and the trace
+the convention of the engine's :class:`~engine.network.description.StateMonitor`. Sample times are multiples of ``dt`` and the trace
 is exact (no time discretisation beyond the spike times themselves).
 
 Only the features and one trace value and last-spike step per (trial, neuron) are kept: spike lists are never
@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from engine.grid import grid_steps
+from engine.network.grid import grid_steps
 from reservoirs.kernels import liquid as _k
 
 __all__ = ["LiquidStateSink", "filtered_spike_trains"]

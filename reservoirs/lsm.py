@@ -22,13 +22,13 @@ from typing import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from engine.connectivity import DistanceDependent, Explicit, FixedProbability, build_connectivity, grid_positions
-from engine.distributions import Gamma, Normal, resolve_values
-from engine.grid import grid_steps, step_times
-from engine.memory import check_fits
-from engine.model import CurrentSource, Network, Population, Projection, SpikeMonitor, SpikeSource, StateMonitor
+from engine.network.connectivity import DistanceDependent, Explicit, FixedProbability, build_connectivity, grid_positions
+from engine.network.distributions import Gamma, Normal, resolve_values
+from engine.network.grid import grid_steps, step_times
+from engine.build.memory import check_fits
+from engine.network.description import CurrentSource, Network, Population, Projection, SpikeMonitor, SpikeSource, StateMonitor
 from engine.streams import named_stream
-from engine.synapse_models import StaticSynapse, TsodyksMarkram
+from engine.models.synapses import StaticSynapse, TsodyksMarkram
 from readouts.io import register, save
 from readouts.validation import check_array, check_fields, check_fitted, restore_params
 from reservoirs.liquid_features import LiquidStateSink, _sample_steps
@@ -76,7 +76,7 @@ class LSM(TransformerMixin, BaseEstimator):
 
     with :math:`V` in mV (rest 0), :math:`R` in MΩ, currents in pA (:math:`C_m = \tau_m / R`). A synapse from
     :math:`a` to :math:`b` exists with probability :math:`C_{ab}\,e^{-(D(a, b)/\lambda)^2}` (:math:`D` the Euclidean
-    distance on the grid), adds :math:`A\,u_n x_n` (Tsodyks–Markram, :mod:`engine.synapse_models`) to an exponentially
+    distance on the grid), adds :math:`A\,u_n x_n` (Tsodyks–Markram, :mod:`engine.models.synapses`) to an exponentially
     decaying current (:math:`\tau_s` 3 ms excitatory, 6 ms inhibitory) after its delay. The liquid state of trial
     :math:`b` at sample time :math:`t_j` is the vector of filtered spike trains
     :math:`x_{b,j,c} = \sum_{t^{(f)}_c < t_j} e^{-(t_j - t^{(f)}_c)/\tau}` (:mod:`reservoirs.liquid_features`),
@@ -148,7 +148,7 @@ class LSM(TransformerMixin, BaseEstimator):
         Means of U (in (0, 1]), D (ms, > 0) and F (ms, >= 0) for EE, EI, IE, II.
     stp_cv : float, default=0.5
         SD / mean of U, D, F, >= 0; drawn per synapse from a normal that redraws values of the wrong sign
-        (:class:`engine.distributions.Normal`); U above 1 is set to 1.
+        (:class:`engine.network.distributions.Normal`); U above 1 is set to 1.
     delays : tuple of 4 float, default=(1.5, 0.8, 0.8, 0.8)
         Delays (ms, multiples of ``dt``, >= ``dt``) for EE, EI, IE, II.
     tau_m : float, default=30.0
@@ -570,7 +570,7 @@ class LSM(TransformerMixin, BaseEstimator):
 
     def network(self, input_kind: str = "spikes", record_V_every: int | None = None,
                 record_spikes: bool = True, current_rows: int = 1) -> Network:
-        """The fitted liquid as an engine :class:`~engine.model.Network` (populations ``exc``, ``inh``; input
+        """The fitted liquid as an engine :class:`~engine.network.description.Network` (populations ``exc``, ``inh``; input
         ``input`` (a SpikeSource) or ``input_exc``/``input_inh`` (CurrentSources)), e.g. to run or save it.
 
         Parameters
@@ -647,7 +647,7 @@ class LSM(TransformerMixin, BaseEstimator):
         trial_ids : sequence of int, optional
             Trial ids (distinct, >= 0) seeding each trial's initial state; default ``0 .. trials - 1``.
         client : distributed.Client, optional
-            Run the trials over this Dask cluster (:func:`engine.distributed.map_trial_blocks`: blocks of trials,
+            Run the trials over this Dask cluster (:func:`engine.parallel.distributed.map_trial_blocks`: blocks of trials,
             each worker building the liquid once) instead of in this process. The features are the same bits, in
             the same order. Default: in this process.
         block_size : int, optional
@@ -694,7 +694,7 @@ class LSM(TransformerMixin, BaseEstimator):
                                  f"pass client= or leave block_size out")
             res = self._run(kind, data, duration, ids, steps, bin_ms)
         else:
-            from engine.distributed import map_trial_blocks
+            from engine.parallel.distributed import map_trial_blocks
 
             parts = map_trial_blocks(_feature_block, (self, kind, duration, bin_ms), ids,
                                      {"data": data, "steps": steps}, client=client, block_size=block_size,
@@ -704,7 +704,7 @@ class LSM(TransformerMixin, BaseEstimator):
 
     def _run(self, kind, data, duration, ids, steps, bin_ms, simulator=None) -> np.ndarray:
         """Features ``(trials, S, N · k)`` of the trials ``ids``, in batches of ``batch_size`` Simulators made by
-        ``simulator(network, trial_ids)`` (default: :class:`~engine.simulator.Simulator` on ``n_jobs`` threads)."""
+        ``simulator(network, trial_ids)`` (default: :class:`~engine.run.simulator.Simulator` on ``n_jobs`` threads)."""
         B, S = steps.shape
         N = self.n_neurons_
         dt = float(self.dt)
@@ -719,7 +719,7 @@ class LSM(TransformerMixin, BaseEstimator):
         out = {f: np.zeros((B, S, N)) for f in feats}
         bs = int(self.batch_size)
         if simulator is None:
-            from engine.simulator import Simulator
+            from engine.run.simulator import Simulator
 
             def simulator(network, trials):
                 return Simulator(network, trials=trials, n_jobs=self.n_jobs, chunk_ms=float(self.chunk_ms))
@@ -814,8 +814,8 @@ class LSM(TransformerMixin, BaseEstimator):
 
 def _feature_block(shared: tuple, ids: np.ndarray, inputs: dict) -> np.ndarray:
     """Dask worker side of :meth:`LSM.transform`: the features of one block of trials, on one thread, with the
-    liquid built once per worker process (:func:`engine.distributed.block_simulator`)."""
-    from engine.distributed import block_simulator
+    liquid built once per worker process (:func:`engine.parallel.distributed.block_simulator`)."""
+    from engine.parallel.distributed import block_simulator
 
     lsm, kind, duration, bin_ms = shared
 
@@ -979,7 +979,7 @@ def plot_raster(lsm: LSM, x, duration: float | None = None, ax=None):
     """Raster of one trial of input ``x`` (one trial in :meth:`LSM.transform`'s forms); E black, I red.
     Returns the matplotlib axes (matplotlib is imported here only)."""
     import matplotlib.pyplot as plt
-    from engine.simulator import Simulator
+    from engine.run.simulator import Simulator
 
     check_fitted(lsm, "connections_")
     X = [x] if isinstance(x, tuple) else np.asarray(x)[None]

@@ -2,13 +2,17 @@
 import importlib
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine import Network, PoissonSource, Population, Projection, SpikeMonitor
-from engine.connectivity import FixedProbability
-from engine.distributions import Uniform
+from engine.network.connectivity import FixedProbability
+from engine.network.distributions import Uniform
+
+#: the repository's root (tests live in feature folders below tests/)
+REPO = Path(__file__).resolve().parents[1]
 
 
 def recurrent_network(seed: int = 3, n_exc: int = 400, n_inh: int = 100, rate: float = 50.0,
@@ -28,6 +32,16 @@ def recurrent_network(seed: int = 3, n_exc: int = 400, n_inh: int = 100, rate: f
             net.add(Projection(pre, post, FixedProbability(0.1), weight=w, delay=delay))
     net.add(SpikeMonitor("exc"), SpikeMonitor("inh"), SpikeMonitor("noise"))
     return net
+
+
+def poisson_trials(n_trials, n_channels, duration, rate, seed):
+    """``n_trials`` LSM inputs: Poisson spike times (ms, on the 0.1 ms grid) on ``n_channels`` channels."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_trials):
+        n = rng.poisson(rate * duration * 1e-3 * n_channels)
+        out.append((np.round(rng.uniform(0, duration, n), 1), rng.integers(0, n_channels, n)))
+    return out
 
 
 @pytest.fixture

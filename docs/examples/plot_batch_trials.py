@@ -5,15 +5,15 @@ Batch trials with per-trial inputs
 One network, eight trials run in parallel, each driven by its own input rate -- the way a stimulus set is
 presented to a spiking reservoir. Connectivity is built once and shared; every trial has its own initial state
 and Poisson input. Trial ``k`` of the batch is bit-identical to trial ``k`` run on its own, for any number of
-threads. The spikes then go to Neo and Elephant (:mod:`engine.neo_export`) for analysis.
+threads. The spikes then go to Neo and Elephant (:mod:`engine.io.neo_export`) for analysis.
 """
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from engine import Network, PoissonSource, Population, Projection, Simulator, SpikeMonitor
-from engine.connectivity import FixedProbability
-from engine.distributions import Uniform
+from engine.network.connectivity import FixedProbability
+from engine.network.distributions import Uniform
 
 net = Network(dt=0.1, seed=7)
 lif = dict(tau_m=20.0, C_m=250.0, E_L=-65.0, V_th=-50.0, V_reset=-65.0, t_ref=2.0, V_init=(-65.0, -50.0))
@@ -28,7 +28,7 @@ net.add(Population("exc", 400, **lif), Population("inh", 100, **lif),
         SpikeMonitor("exc"), SpikeMonitor("inh"))
 
 # %%
-# Eight trials, input rates from 20 to 90 Hz: :meth:`~engine.simulator.Simulator.set_rates` takes one rate per trial.
+# Eight trials, input rates from 20 to 90 Hz: :meth:`~engine.run.simulator.Simulator.set_rates` takes one rate per trial.
 input_rates = np.linspace(20.0, 90.0, 8)
 sim = Simulator(net, trials=8)
 sim.set_rates("input", input_rates)
@@ -48,7 +48,7 @@ print("trial 5 alone == trial 5 of the batch:", same)
 # trial: the response rate grows with the input rate, the firing stays irregular.
 from elephant.statistics import mean_firing_rate  # noqa: E402
 
-from engine.neo_export import spike_statistics, to_neo  # noqa: E402
+from engine.io.neo_export import spike_statistics, to_neo  # noqa: E402
 
 block = to_neo(sim)
 rates = {"exc": [], "inh": []}

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from engine import Network, PoissonSource, Population, Projection, Simulator, SpikeMonitor
-from engine.connectivity import FixedInDegree, OneToOne
+from engine.network.connectivity import FixedInDegree, OneToOne
 
 N_E, N_I, C_E, C_I = 4000, 1000, 400, 100
 J, D, THETA, TAU_M = 0.25, 1.5, 20.0, 20.0

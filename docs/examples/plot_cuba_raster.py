@@ -4,7 +4,7 @@ CUBA network: raster and population rate
 
 The current-based network of Vogels & Abbott (2005) as in Brian2's ``examples/CUBA.py``: 3200 excitatory and 800
 inhibitory LIF neurons, 2 % random connectivity, no external input (the initial potentials start the activity).
-:func:`engine.standard_models.cuba` describes it once for the command line, the benchmarks and the tests; this
+:func:`engine.network.library.cuba` describes it once for the command line, the benchmarks and the tests; this
 is the network ``pond demo`` runs.
 """
 
@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from engine import Simulator
-from engine.standard_models import cuba
+from engine.network.library import cuba
 
 net = cuba(seed=1)
 print(net)
@@ -27,7 +27,7 @@ print(f"{sim.last_run.spikes:,} spikes in {sim.last_run.wall_s:.3f} s of wall ti
 
 # %%
 # A raster of every spike, excitatory neurons below the inhibitory ones, with the population rate beneath
-# (:meth:`~engine.simulator.Simulator.rate` gives it in Hz for every step; here it is averaged over 1 ms bins).
+# (:meth:`~engine.run.simulator.Simulator.rate` gives it in Hz for every step; here it is averaged over 1 ms bins).
 fig, (ax, ax_rate) = plt.subplots(2, 1, sharex=True, figsize=(8, 5), gridspec_kw={"height_ratios": [3, 1]})
 offset = 0
 for name, color in (("exc", "tab:blue"), ("inh", "tab:red")):

@@ -13,7 +13,7 @@ then orders each segment of static synapses by delay (stably), for the simulatio
 Values (weights, delays, synapse parameters) are given per quantity ``v`` by ``vmode[v]``: 0 a constant
 ``vconst[v]``; 1 a draw of distribution ``vdist[v]`` (kind, a, b, low, high) from stream ``(seed, vstream[v], s)``,
 ``s`` the synapse's index in its projection's own CSR order (so it equals
-:func:`engine.distributions.resolve_values`' sample ``s``); 2 row ``vconst[v]`` of ``varr`` at ``s``; 3 the value of
+:func:`engine.network.distributions.resolve_values`' sample ``s``); 2 row ``vconst[v]`` of ``varr`` at ``s``; 3 the value of
 quantity 2 (a Tsodyks–Markram ``u0`` that follows ``U``). Quantity 0 is the weight, 1 the delay (in ms when drawn,
 in steps otherwise), 2.. the synapse model's parameters.
 """

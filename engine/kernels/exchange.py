@@ -1,4 +1,4 @@
-"""Packing and unpacking of the spike buffers that MPI ranks exchange once per interval (:mod:`engine.mpi`).
+"""Packing and unpacking of the spike buffers that MPI ranks exchange once per interval (:mod:`engine.parallel.mpi`).
 
 After phase 1 of an interval of ``Lk`` steps each rank holds the spikes of its own target blocks (see
 :mod:`engine.kernels.network`). :func:`pack` writes them as one int32 message, block after block: the ``Lk × 3``

@@ -25,7 +25,7 @@ Barrier. Phase 2 (every worker reads every block's buffer, in step, then block o
   C. the first worker records the spikes and rate counts;
   E, F for the interval's last step.
 
-MPI ranks (:mod:`engine.mpi`) are workers of one trial in different processes: each process runs the workers of
+MPI ranks (:mod:`engine.parallel.mpi`) are workers of one trial in different processes: each process runs the workers of
 its own blocks (``Control.own_lo .. own_hi``; its queues and row-pointer columns are indexed from ``own_lo``) and,
 with ``Control.exchange``
 set, returns with status EXCHANGE after phase 1 of each interval; the driver joins every rank's block buffers

@@ -1,14 +1,14 @@
 """Neuron-model kernels: one exact step of a range of neurons, per model, and the dispatch by model code.
 
 Each model is one ``_update_<model>`` function over the state arrays of one trial and its population's parameters
-(a row of the parameter table, ``PAR_*`` columns, computed once by :mod:`engine.neuron_models`). Threshold, reset and
+(a row of the parameter table, ``PAR_*`` columns, computed once by :mod:`engine.models.neurons`). Threshold, reset and
 refractoriness are branch-free so that LLVM vectorises the loops. A new model adds its function here, its branch in
-:func:`update_range` and its spec in :mod:`engine.neuron_models`.
+:func:`update_range` and its spec in :mod:`engine.models.neurons`.
 """
 import numpy as np
 from numba import njit
 
-# model codes (NeuronModel.code in engine.neuron_models)
+# model codes (NeuronModel.code in engine.models.neurons)
 EXP = 0  # iaf_psc_exp
 DELTA = 1  # iaf_psc_delta
 

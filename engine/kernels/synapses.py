@@ -18,7 +18,7 @@ def tm_update(u, x, U, tau_rec, tau_fac, h_ms, mult):
     r"""Tsodyks–Markram synapse state ``(u, x)`` after ``mult`` presynaptic spikes, the first ``h_ms`` after the
     previous spike (``h_ms < 0``: the synapse's first spike, which uses ``u``, ``x`` as they are) and the others in
     the same step; returns ``(u, x, efficacy)`` with the efficacy :math:`\sum u_n x_n` (NEST's
-    ``tsodyks2_synapse`` recurrence, :mod:`engine.synapse_models`)."""
+    ``tsodyks2_synapse`` recurrence, :mod:`engine.models.synapses`)."""
     if h_ms >= 0.0:
         x_decay = math.exp(-h_ms / tau_rec)
         u_decay = 0.0 if tau_fac == 0.0 else math.exp(-h_ms / tau_fac)

@@ -10,7 +10,7 @@ those PyNN defines for that seed (the set ``pyNN.nest`` makes from the same scri
 **Fast path** (pond's compiled rules). ``AllToAllConnector``, ``OneToOneConnector``, ``FixedProbabilityConnector``,
 ``FixedNumberPreConnector``, ``FixedNumberPostConnector`` and ``FixedTotalNumberConnector`` from ``pond.pynn``
 given *no* ``rng`` (or a ``NativeRNG``: "the simulator's own generator", as in PyNN's NEST backend), between whole
-populations with one weight and one delay, become :mod:`engine.connectivity` rules drawn in compiled code from the
+populations with one weight and one delay, become :mod:`engine.network.connectivity` rules drawn in compiled code from the
 network's seed (``setup(rng_seed=...)``) and the projection's position among the projections. The connection set is
 then pond's, not the one PyNN's default ``NumpyRNG(seed=151985012)`` would draw. The connections exist as arrays only
 when asked for (``len``, ``get``, ``set``, ``connections``, ``save``); they are then drawn by the same rule and
@@ -29,8 +29,8 @@ from pyNN import common, connectors, errors
 from pyNN.random import NativeRNG, NumpyRNG
 from pyNN.space import Space
 
-from engine import connectivity as rules
-from engine.streams import named_stream
+from engine.network import connectivity as rules
+from engine.random import named_stream
 from pond.pynn import simulator
 from pond.pynn.simulator import PondNotSupportedError
 from pond.pynn.standardmodels import StaticSynapse, TsodyksMarkramSynapse

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from pyNN import recording
 
-from engine.grid import step_times
+from engine.network.grid import step_times
 
 from pond.pynn import simulator
 

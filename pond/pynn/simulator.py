@@ -23,7 +23,7 @@ import math
 import numpy as np
 from pyNN import common, errors
 
-from engine.grid import step_times
+from engine.network.grid import step_times
 
 name = "pond"
 

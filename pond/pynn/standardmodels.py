@@ -86,7 +86,7 @@ class StaticSynapse(_MinDelay, synapses.StaticSynapse):
 
 class TsodyksMarkramSynapse(_MinDelay, synapses.TsodyksMarkramSynapse):
     __doc__ = synapses.TsodyksMarkramSynapse.__doc__ + """
-    pond runs it as NEST's ``tsodyks2_synapse`` (see :mod:`engine.synapse_models`); PyNN's NEST and Brian 2
+    pond runs it as NEST's ``tsodyks2_synapse`` (see :mod:`engine.models.synapses`); PyNN's NEST and Brian 2
     backends use the three-state model, which differs by O(tau_syn / tau_rec).
     """
     translations = build_translations(("weight", "weight"), ("delay", "delay"), ("U", "U"), ("tau_rec", "tau_rec"),

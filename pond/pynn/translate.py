@@ -27,8 +27,8 @@ import numpy as np
 
 from engine import (CurrentSource, Network, PoissonSource, Population, Projection, Simulator, SpikeMonitor,
                     SpikeSource, StateMonitor)
-from engine.connectivity import Explicit
-from engine.synapse_models import TsodyksMarkram
+from engine.network.connectivity import Explicit
+from engine.models.synapses import TsodyksMarkram
 from pond.pynn.simulator import PondNotSupportedError
 from pond.pynn.standardmodels import IF_curr_delta, SpikeSourceArray, SpikeSourcePoisson, TsodyksMarkramSynapse
 
@@ -208,7 +208,7 @@ def _projections(prj, names: dict) -> list:
         src, tgt = pre_pops[int(pre_pop[sel[0]])], post_pops[int(post_pop[sel[0]])]
         scale = 1.0 if isinstance(tgt.celltype, IF_curr_delta) else 1000.0
         s, t = pre_idx[sel], post_idx[sel]
-        order = np.lexsort((t, s))  # CSR order of engine.connectivity.Explicit
+        order = np.lexsort((t, s))  # CSR order of engine.network.connectivity.Explicit
         sel, s, t = sel[order], s[order], t[order]
         v = {n: values[n][sel] for n in values}
         out.append(Projection(names[src], names[tgt], Explicit(s, t), weight=v["weight"] * scale,

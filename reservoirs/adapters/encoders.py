@@ -30,8 +30,8 @@ import numba
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from engine.grid import grid_steps, step_times
-from engine.memory import check_fits
+from engine.network.grid import grid_steps, step_times
+from engine.build.memory import check_fits
 from engine.random import named_seed
 from readouts import register, save
 from readouts.validation import (Interval, Options, as_float_array, check_array, check_fields, check_finite,

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from engine.memory import check_fits
+from engine.build.memory import check_fits
 from readouts import register, save
 from readouts.validation import (Interval, as_float_array, check_fields, check_finite, check_fitted, check_n_features,
                                  restore_params, validate_params)

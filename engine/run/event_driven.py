@@ -1,0 +1,488 @@
+"""Exact event-driven mode: continuous-time LIF neurons with delta synapses, cost per event, no time grid.
+
+``Simulator(net, method="event")`` (or :class:`EventSimulator` directly) runs a network of ``iaf_psc_delta``
+populations with constant currents, static synapses, Poisson and spike-generator sources exactly in continuous time
+(the dynamics and the event queue are described in :mod:`engine.kernels.events`): spike times are floats, not grid
+steps; delays, refractory periods and generator times need not lie on a grid; a spike caused by the constant current
+happens at the exact crossing time. The work is proportional to the number of events (spikes, synaptic deliveries,
+threshold crossings), not to neurons × steps, so sparse activity in large networks runs much faster than in the
+clock-driven mode — and dense activity slower (``benchmarks/event_vs_clock.py`` measures the crossover).
+
+What carries over unchanged from the clock-driven :class:`~engine.run.simulator.Simulator`: the connectivity, weights
+and delays (the same named random streams; delays drawn from a distribution are not rounded to ``dt``), initial
+potentials, monitors (``spikes``, ``spike_counts``/``rate`` binned by ``dt``, ``state`` of ``V`` sampled every
+``every · dt``), sinks (SONATA files), trials and their per-trial inputs. Poisson trains are drawn as exponential
+inter-spike intervals from each channel's own counter-based stream (not the clock mode's per-step counts), so a
+channel's train depends only on seed, trial and channel. The result is bit-identical for any chunking, thread count
+or batch size.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Iterable, Sequence
+
+import numba
+import numpy as np
+
+from engine.network.connectivity import build_connectivity
+from engine.run.initial_state import check_run_settings, initial_potentials
+from engine.network.distributions import resolve_values
+from engine.interrupt import deferred_interrupts
+from engine.kernels.events import (DONE, HEAP_FULL, EHeap, ECsr, EInputs, ENeurons, ERecord, EState, fill_rows,
+                                   run_events, sort_rows, start_trials)
+from engine.kernels.state import stream_keys
+from engine.network.description import (Network, PoissonSource, RateMonitor, SpikeMonitor, SpikeSource,
+                          StateMonitor, check_spike_arrays)
+from engine.progress import interactive, progress_bar
+from engine.random import named_stream
+from engine.models.synapses import StaticSynapse
+
+_RECORD = 1 << 16  # spikes per trial held between two drains
+_HEAP_SPARE = 1024  # heap entries beyond the first events; the heap doubles when an event might not fit
+
+
+def check_event_network(net: Network) -> None:
+    """Raise a ValueError naming what the exact event-driven mode cannot run: a population other than
+    ``iaf_psc_delta``, a current source, a dynamic synapse, a time-varying Poisson rate, a delay <= 0, or a state
+    variable other than ``V``."""
+    if not net.populations:
+        raise ValueError("Network: it has no Population; add at least one before building")
+    for pop in net.populations:
+        if pop.model != "iaf_psc_delta":
+            raise ValueError(f"method='event': Population {pop.name!r} has model = {pop.model!r}; the exact "
+                             "event-driven mode runs 'iaf_psc_delta' (delta synapses, constant current) only")
+    for cur in net.currents:
+        raise ValueError(f"method='event': CurrentSource {cur.name!r} is not supported; the exact event-driven mode "
+                         "needs constant currents (use the population's I_e)")
+    for proj in net.projections:
+        if not isinstance(proj.synapse, StaticSynapse):
+            raise ValueError(f"method='event': Projection {proj.name!r} has synapse = {proj.synapse!r}; the exact "
+                             "event-driven mode runs static synapses only")
+    for src in net.sources:
+        if isinstance(src, PoissonSource) and src.rate_times is not None:
+            raise ValueError(f"method='event': PoissonSource {src.name!r} has rate_times; the exact event-driven mode "
+                             "needs constant rates")
+    for mon in net.monitors:
+        if isinstance(mon, StateMonitor) and tuple(mon.variables) != ("V",):
+            raise ValueError(f"method='event': StateMonitor on {mon.target!r} records {list(mon.variables)}; with "
+                             "delta synapses the only state variable is 'V'")
+
+
+class EventSimulator:
+    """Run ``trials`` trials of ``network`` exactly in continuous time (see the module docstring).
+
+    Parameters
+    ----------
+    network : Network
+        ``iaf_psc_delta`` populations, static projections with delays > 0, constant-rate Poisson sources, spike
+        sources (any float times), Spike/Rate/State(V) monitors; anything else raises a ValueError naming it.
+    trials : int or sequence of int, default=1
+        Number of trials, or the trial ids to run (trial ``k`` is the same whether run alone or in a batch).
+    n_jobs : int, optional
+        Threads for the parallel loop over trials. Results never depend on it.
+    chunk_ms : float, default=100.0
+        Biological time per kernel call (sinks, progress and Ctrl-C are handled between calls).
+
+    Attributes
+    ----------
+    V0 : ndarray of shape (trials, n_neurons)
+        Initial potentials (mV), the same as the clock-driven Simulator's.
+    last_run : RunStats
+        Wall time, spikes and synaptic events of the last :meth:`run` (compilation excluded).
+    compile_s : float or None
+        Seconds the kernels took to compile or load from cache, once :meth:`compile` (or :meth:`run`) has run.
+
+    Examples
+    --------
+    >>> from engine import Network, Population, PoissonSource, Projection, SpikeMonitor, Simulator
+    >>> from engine.network.connectivity import OneToOne
+    >>> net = Network(dt=0.1, seed=3)
+    >>> _ = net.add(Population("n", 10, model="iaf_psc_delta", E_L=0.0, V_reset=0.0, V_th=15.0, V_init=0.0),
+    ...             PoissonSource("drive", 10, rate=2000.0),
+    ...             Projection("drive", "n", OneToOne(), weight=1.0, delay=1.25), SpikeMonitor("n"))
+    >>> sim = Simulator(net, method="event").run(200.0)
+    >>> times, ids = sim.spikes("n")
+    >>> bool(times.size > 0 and times.dtype == np.float64)
+    True
+    """
+
+    method = "event"
+
+    def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
+                 chunk_ms: float = 100.0):
+        ids = check_run_settings("EventSimulator", trials, n_jobs, chunk_ms)
+        check_event_network(network)
+        self.network, self.trial_ids, self.n_jobs, self.chunk_ms = network, ids, n_jobs, float(chunk_ms)
+        with deferred_interrupts():
+            self._layout()
+            self._monitors()
+            self._connect()
+        self._pois_rate = np.repeat(self._rate0[None, :], ids.size, axis=0)
+        self._gen = {name: [(src.times, src.indices)] * ids.size for name, src in self._generators.items()}
+        self.t = 0.0
+        self._n_spikes = 0
+        self._started = False
+        self.last_run = None
+        self.compile_s: float | None = None
+
+    # ------------------------------------------------------------------ build
+    def _layout(self) -> None:
+        net = self.network
+        pops = net.populations
+        sizes = [p.size for p in pops]
+        self.pop_lo = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        N = int(self.pop_lo[-1])
+        pois = [s for s in net.sources if isinstance(s, PoissonSource)]
+        gens = [s for s in net.sources if isinstance(s, SpikeSource)]
+        names, lo = [p.name for p in pops], list(self.pop_lo[:-1])
+        start = N
+        for s in pois + gens:
+            names.append(s.name)
+            lo.append(start)
+            start += s.size
+        self.names, self.bounds = names, np.array(lo + [start], dtype=np.int64)
+        self.n_neurons, self.n_pre = N, start
+        if start >= 2**31:
+            raise ValueError(f"Network: {start} neurons and source channels exceed the int32 index range")
+        self._pois_lo = N
+        self._gen_lo = N + sum(s.size for s in pois)
+        self._rate0 = np.concatenate([np.broadcast_to(np.asarray(s.rate, np.float64), (s.size,)) for s in pois]) \
+            if pois else np.zeros(0)
+        self._poisson = {s.name: s for s in pois}
+        self._generators = {s.name: s for s in gens}
+        B = self.trial_ids.size
+        par = np.zeros((len(pops), 4))  # tau_m, V_th, V_reset, t_ref per population (engine.kernels.events)
+        x = np.zeros((B, N, 8))  # one row per neuron and trial: see engine.kernels.events
+        x[:, :, 2] = -np.inf  # never refractory yet
+        for k, p in enumerate(pops):
+            sl = slice(self.pop_lo[k], self.pop_lo[k + 1])
+            par[k] = p.tau_m, p.V_th, p.V_reset, p.t_ref
+            x[:, sl, 6] = p.E_L + np.asarray(p.I_e, np.float64) * p.tau_m / p.C_m  # V_inf
+            x[:, sl, 7] = k
+        self._nrn = ENeurons(par=par)
+        self.V = x[:, :, 0]
+        self.V[:] = initial_potentials(net, self.trial_ids)
+        self.V0 = self.V.copy()
+        self._state = EState(x=x, pend=np.zeros((B, N), np.int32), n_pend=np.zeros(B, np.int64), t_pend=np.zeros(B))
+
+    def _monitors(self) -> None:
+        net = self.network
+        for m in net.monitors:
+            name = getattr(m, "source", None) or getattr(m, "target")
+            if name not in self.names:
+                raise ValueError(f"{type(m).__name__}: {name!r} is not a population or source of this network; "
+                                 f"choose from {self.names}")
+        self._rec_names = list(dict.fromkeys(m.source for m in net.monitors if isinstance(m, SpikeMonitor)))
+        self._rate_names = list(dict.fromkeys(m.target for m in net.monitors if isinstance(m, RateMonitor)))
+        self.rec_mask = np.zeros(max(self.n_pre, 1), dtype=np.uint8)
+        for name in self._rec_names + self._rate_names:
+            k = self.names.index(name)
+            self.rec_mask[self.bounds[k]:self.bounds[k + 1]] = 1
+        idx, self._st_blocks = [], {}
+        for m in net.monitors:
+            if not isinstance(m, StateMonitor):
+                continue
+            if m.target not in [p.name for p in net.populations]:
+                raise ValueError(f"StateMonitor: target = {m.target!r} is not a population")
+            k = self.names.index(m.target)
+            size = int(self.bounds[k + 1] - self.bounds[k])
+            local = np.arange(size, dtype=np.int64) if m.indices is None else m.indices
+            if local.size and (local.min() < 0 or local.max() >= size):
+                raise ValueError(f"StateMonitor on {m.target!r}: indices contains {local.max()}; neuron indices must "
+                                 f"lie in [0, {size})")
+            if (m.target, "V") in self._st_blocks:
+                raise ValueError(f"StateMonitor: 'V' of {m.target!r} is recorded by two monitors; merge them")
+            self._st_blocks[(m.target, "V")] = (sum(a.size for a in idx), local.size)
+            idx.append(local + self.bounds[k])
+        every = {m.every for m in net.monitors if isinstance(m, StateMonitor)}
+        if len(every) > 1:
+            raise ValueError(f"StateMonitor: every = {sorted(every)} differ; all state monitors must share one every")
+        self.st_every_ms = (every.pop() if every else 1) * net.dt
+        self.st_idx = np.concatenate(idx).astype(np.int64) if idx else np.zeros(0, np.int64)
+        self._spikes = {(n, int(t)): ([], []) for n in set(self._rec_names + self._rate_names) for t in self.trial_ids}
+        self._state_parts: list[np.ndarray] = []
+        self._samples = 0
+
+    def _connect(self) -> None:
+        """One CSR over the presynaptic space, every row sorted by delay (stable: projection order, then the rule's
+        order), weights and delays float64 from the projections' named streams."""
+        net = self.network
+        index = {n: (int(self.bounds[k]), int(self.bounds[k + 1] - self.bounds[k])) for k, n in enumerate(self.names)}
+        parts, counts = [], np.zeros(self.n_pre, dtype=np.int64)
+        for proj in net.projections:
+            owner = f"Projection {proj.name!r}"
+            for ref, kind in ((proj.source, "source"), (proj.target, "target")):
+                if ref not in index or (kind == "target" and index[ref][0] >= self.n_neurons):
+                    raise ValueError(f"{owner}: {kind} = {ref!r} is not a {'population' if kind == 'target' else ''} "
+                                     f"{'or source ' if kind == 'source' else ''}of this network")
+            (pre_lo, n_src), (post_lo, n_tgt) = index[proj.source], index[proj.target]
+            pre = net.get(proj.source)
+            indptr, targets = build_connectivity(
+                proj.rule, n_src, n_tgt, seed=net.seed, stream=named_stream("projection", proj.name, "connectivity"),
+                allow_autapses=proj.allow_autapses, allow_multapses=proj.allow_multapses,
+                same_population=proj.source == proj.target, pre_positions=getattr(pre, "positions", None),
+                post_positions=net.get(proj.target).positions)
+            nnz = int(indptr[-1])
+            values = []
+            for q in ("weight", "delay"):
+                const, arr = resolve_values(getattr(proj, q), nnz, seed=net.seed,
+                                            stream=named_stream("projection", proj.name, q), name=f"{owner} {q}")
+                values.append(np.full(nnz, const) if arr is None else np.asarray(arr, np.float64))
+            if nnz and values[1].min() <= 0:
+                raise ValueError(f"{owner}: delay = {values[1].min()} ms is not allowed; delays must be > 0")
+            parts.append((pre_lo, indptr, targets, values[0], values[1], post_lo))
+            counts[pre_lo:pre_lo + n_src] += np.diff(indptr)
+        self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        S = int(self.indptr[-1])
+        tgt, w, d = np.empty(S, np.int32), np.empty(S), np.empty(S)
+        fill = self.indptr[:-1].copy()
+        for pre_lo, indptr, targets, wv, dv, post_lo in parts:
+            fill_rows(self.indptr, fill, tgt, w, d, pre_lo, indptr, targets, wv, dv, post_lo)
+        sort_rows(self.indptr, tgt, w, d)
+        if self.n_pre == 0:
+            self.indptr = np.zeros(2, np.int64)
+        self._csr = ECsr(self.indptr, tgt, w, d)
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.indptr[-1])
+
+    # ------------------------------------------------------------------ per-trial inputs
+    def set_spikes(self, source: str, spikes: Sequence[tuple]) -> None:
+        """Give a :class:`SpikeSource` different spike trains per trial, ``spikes[b] = (times_ms, indices)`` (any
+        float times >= 0); call before the first :meth:`run`."""
+        if source not in self._generators:
+            raise ValueError(f"set_spikes: {source!r} is not a SpikeSource of this network; choose from "
+                             f"{sorted(self._generators)}")
+        self._before_start("set_spikes")
+        if len(spikes) != self.trial_ids.size:
+            raise ValueError(f"set_spikes: got spike trains for {len(spikes)} trials; this simulator runs "
+                             f"{self.trial_ids.size}")
+        size = self._generators[source].size
+        self._gen[source] = [check_spike_arrays(f"set_spikes({source!r}) trial {b}", t, i, size)
+                             for b, (t, i) in enumerate(spikes)]
+
+    def set_rates(self, source: str, rates) -> None:
+        """Give a :class:`PoissonSource` different constant rates (Hz) per trial: ``rates`` of shape ``(trials,)``
+        or ``(trials, size)``; call before the first :meth:`run`."""
+        if source not in self._poisson:
+            raise ValueError(f"set_rates: {source!r} is not a PoissonSource of this network; choose from "
+                             f"{sorted(self._poisson)}")
+        self._before_start("set_rates")
+        src, B = self._poisson[source], self.trial_ids.size
+        arr = np.asarray(rates, dtype=np.float64)
+        if arr.shape not in ((B,), (B, src.size)):
+            raise ValueError(f"set_rates({source!r}): rates has shape {arr.shape}; with {B} trials it must be {(B,)} "
+                             f"or {(B, src.size)}")
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise ValueError(f"set_rates({source!r}): rates must be finite and >= 0 Hz")
+        lo = self.bounds[self.names.index(source)] - self._pois_lo
+        self._pois_rate[:, lo:lo + src.size] = arr if arr.ndim == 2 else arr[:, None]
+
+    def _before_start(self, what: str) -> None:
+        if self._started:
+            raise RuntimeError(f"{what}: the exact event-driven mode takes per-trial inputs before the first run "
+                               f"only (t = {self.t} ms now); create a new simulator")
+
+    def _start(self) -> None:
+        B = self.trial_ids.size
+        keys = [stream_keys(self.network.seed, named_stream("source", name, "event spikes"), s.size, self.trial_ids)
+                for name, s in self._poisson.items()]
+        pois_key = np.ascontiguousarray(np.concatenate(keys, axis=1)) if keys else np.zeros((B, 0), np.uint64)
+        n_gen = self.n_pre - self._gen_lo
+        ptr, end, flat, base = np.zeros((B, n_gen), np.int64), np.zeros((B, n_gen), np.int64), [], 0
+        for b in range(B):
+            for name, src in self._generators.items():
+                times, idx = self._gen[name][b]
+                ch0 = self.bounds[self.names.index(name)] - self._gen_lo
+                counts = np.bincount(idx, minlength=src.size)
+                ptr[b, ch0:ch0 + src.size] = base + np.concatenate([[0], np.cumsum(counts)[:-1]])
+                end[b, ch0:ch0 + src.size] = ptr[b, ch0:ch0 + src.size] + counts
+                flat.append(times[np.lexsort((times, idx))])  # by channel, then time
+                base += times.size
+        self._inputs = EInputs(pois_lo=self._pois_lo, pois_key=pois_key, pois_rate=self._pois_rate,
+                               gen_lo=self._gen_lo, gen_ptr=ptr, gen_end=end,
+                               gen_t=np.concatenate(flat) if flat else np.zeros(0))
+        cap = _HEAP_SPARE + 1 + int(np.count_nonzero(self._pois_rate, axis=1).max(initial=0)) + n_gen + self.n_neurons
+        self._heap = _new_heap(B, cap)
+        start_trials(0.0, self._nrn, self._csr, self._inputs, self._heap, self._state)
+        self._started = True
+
+    def _new_record(self, n_samples: int) -> ERecord:
+        B = self.trial_ids.size
+        return ERecord(mask=self.rec_mask, t=np.empty((B, _RECORD)), ids=np.empty((B, _RECORD), np.int32),
+                       n=np.zeros(B, np.int64), events=np.zeros(B, np.int64), st_idx=self.st_idx,
+                       st_every=self.st_every_ms, st_base=np.full(B, self._samples, np.int64),
+                       st_next=np.full(B, self._samples, np.int64), st_out=np.zeros((B, n_samples, self.st_idx.size)))
+
+    # ------------------------------------------------------------------ running
+    def compile(self) -> float:
+        """Compile the kernels (or load them from Numba's cache) without simulating; returns the seconds it took."""
+        if self.compile_s is None:
+            t0 = time.perf_counter()
+            with deferred_interrupts():
+                if not self._started:
+                    self._start()
+                run_events(-np.inf, self._nrn, self._csr, self._inputs, self._heap, self._state,
+                           self._new_record(0), np.zeros(self.trial_ids.size, np.int64))  # returns at once
+            self.compile_s = time.perf_counter() - t0
+        return self.compile_s
+
+    def run(self, duration_ms: float, *, sinks: Iterable = (), keep: bool = True, progress: bool | None = None
+            ) -> "EventSimulator":
+        """Advance every trial by ``duration_ms`` (ms, any non-negative number); continues from where the last run
+        ended. ``sinks``, ``keep`` and ``progress`` as in :meth:`engine.run.simulator.Simulator.run`."""
+        from engine.run.simulator import RunStats
+
+        if isinstance(duration_ms, (bool, np.bool_)) or not isinstance(duration_ms, (int, float, np.number)):
+            raise TypeError(f"run: duration_ms = {duration_ms!r} is not allowed; it must be a number of ms")
+        duration_ms = float(duration_ms)
+        if not (math.isfinite(duration_ms) and duration_ms >= 0):
+            raise ValueError(f"run: duration_ms = {duration_ms} is not allowed; it must be finite and >= 0")
+        sinks = list(sinks)
+        t_stop = self.t + duration_ms
+        n_samples = 0
+        if self.st_idx.size:  # samples at (k + 1) * every for k >= self._samples, before t_stop
+            while (self._samples + n_samples + 1) * self.st_every_ms < t_stop:
+                n_samples += 1
+        self.compile()
+        with deferred_interrupts() as signals:
+            rec = self._new_record(n_samples)
+            self._record = rec
+            status = np.zeros(self.trial_ids.size, np.int64)
+            bar = progress_bar(duration_ms, interactive() if progress is None else progress)
+            old = numba.get_num_threads()
+            t0, spikes0 = time.perf_counter(), self._n_spikes
+            advancing = [s for s in sinks if hasattr(s, "advance")]
+            try:
+                if self.n_jobs:
+                    numba.set_num_threads(min(self.n_jobs, numba.config.NUMBA_NUM_THREADS))
+                for s in advancing:
+                    s.advance(self.t)
+                while self.t < t_stop:
+                    t_end = min(self.t + self.chunk_ms, t_stop)
+                    while True:
+                        run_events(t_end, self._nrn, self._csr, self._inputs, self._heap, self._state, rec, status)
+                        self._drain(rec, sinks, keep)
+                        if (status == DONE).all():
+                            break
+                        if (status == HEAP_FULL).any():
+                            self._grow_heap()
+                    if bar is not None:
+                        bar.update(t_end - self.t)
+                    self.t = t_end
+                    for s in advancing:
+                        s.advance(self.t)
+                    signals.check()
+            finally:
+                events0 = int(rec.events.sum())
+                self._state_parts.append(rec.st_out)
+                self._samples += n_samples
+                numba.set_num_threads(old)
+                if bar is not None:
+                    bar.close()
+        self.last_run = RunStats(duration_ms=duration_ms, wall_s=time.perf_counter() - t0,
+                                 spikes=self._n_spikes - spikes0, synaptic_events=events0)
+        return self
+
+    def _grow_heap(self) -> None:
+        """Double every trial's heap: entries and payload slots keep their places, the new slots join the free
+        stack."""
+        h = self._heap
+        B, cap = h.t.shape
+        new = _new_heap(B, 2 * cap)
+        for name in ("t", "slot", "origin", "a", "cursor"):
+            getattr(new, name)[:, :cap] = getattr(h, name)
+        for b in range(B):
+            free = cap - int(h.n[b])  # the old free slots, then the new ones, on top of the stack
+            new.free[b, :cap] = np.arange(2 * cap - 1, cap - 1, -1)
+            new.free[b, cap:cap + free] = h.free[b, :free]
+        new.n[:] = h.n
+        self._heap = new
+
+    def _drain(self, rec: ERecord, sinks: list, keep: bool) -> None:
+        for b, trial in enumerate(self.trial_ids):
+            n = int(rec.n[b])
+            if n == 0:
+                continue
+            self._n_spikes += n
+            times, ids = rec.t[b, :n].copy(), rec.ids[b, :n].astype(np.int64)
+            group = np.searchsorted(self.bounds, ids, side="right") - 1
+            for name in set(self._rec_names + self._rate_names):
+                g = self.names.index(name)
+                sel = group == g
+                if not sel.any():
+                    continue
+                t, local = times[sel], ids[sel] - self.bounds[g]
+                if keep or name in self._rate_names:
+                    self._spikes[(name, int(trial))][0].append(t)
+                    self._spikes[(name, int(trial))][1].append(local)
+                if name in self._rec_names:
+                    for sink in sinks:
+                        sink.write(name, int(trial), t, local)
+        rec.n[:] = 0
+
+    # ------------------------------------------------------------------ results
+    def spikes(self, name: str, trial: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Spike times (ms, float64, exact) and neuron indices (int64, local to ``name``) recorded from ``name``, in
+        the order they happened. ``trial`` is a trial id (default: the first trial)."""
+        trial = int(self.trial_ids[0]) if trial is None else int(trial)
+        if name not in self._rec_names or (name, trial) not in self._spikes:
+            raise KeyError(f"no spikes recorded for {name!r}, trial {trial}; SpikeMonitors record "
+                           f"{self._rec_names} for trials {self.trial_ids.tolist()}")
+        times, ids = self._spikes[(name, trial)]
+        return (np.concatenate(times) if times else np.zeros(0),
+                np.concatenate(ids) if ids else np.zeros(0, np.int64))
+
+    def spike_counts(self, name: str) -> np.ndarray:
+        """Spikes of a :class:`RateMonitor` target in bins of ``dt`` (bin ``k`` holds ``[k dt, (k + 1) dt)``), int32
+        of shape ``(trials, bins)`` up to the current time."""
+        if name not in self._rate_names:
+            raise KeyError(f"no RateMonitor on {name!r}; rate monitors record {self._rate_names}")
+        dt = self.network.dt
+        n_bins = int(math.ceil(self.t / dt - 1e-9))
+        out = np.zeros((self.trial_ids.size, n_bins), np.int32)
+        for b, trial in enumerate(self.trial_ids):
+            parts = self._spikes[(name, int(trial))][0]
+            if parts:
+                k = np.minimum(np.floor(np.concatenate(parts) / dt).astype(np.int64), n_bins - 1)
+                out[b] = np.bincount(k, minlength=n_bins)
+        return out
+
+    def rate(self, name: str) -> np.ndarray:
+        """Population rate (Hz) in bins of ``dt``: :meth:`spike_counts` divided by ``size · dt``."""
+        k = self.names.index(name) if name in self.names else None
+        counts = self.spike_counts(name)
+        size = int(self.bounds[k + 1] - self.bounds[k])
+        return counts / (size * self.network.dt * 1e-3)
+
+    def state(self, target: str, variable: str = "V") -> tuple[np.ndarray, np.ndarray]:
+        """Samples of ``V`` from the StateMonitor on ``target``: times ``(k + 1) · every · dt`` (ms) and values of
+        shape ``(trials, samples, n_indices)``; a sample at ``t`` excludes inputs arriving exactly at ``t``."""
+        if (target, variable) not in self._st_blocks:
+            raise KeyError(f"no StateMonitor records {variable!r} of {target!r}")
+        col, n = self._st_blocks[(target, variable)]
+        data = np.concatenate(self._state_parts, axis=1) if self._state_parts else \
+            np.zeros((self.trial_ids.size, 0, self.st_idx.size))
+        times = (np.arange(data.shape[1]) + 1) * self.st_every_ms
+        return times, data[:, :, col:col + n]
+
+    def memory_report(self) -> dict:
+        """Bytes of connectivity (and per synapse) and of the simulation state (heap included)."""
+        conn = sum(a.nbytes for a in self._csr)
+        state = sum(a.nbytes for a in self._state) + (sum(a.nbytes for a in self._heap) if self._started else 0)
+        return {"synapses": self.n_synapses, "connectivity_bytes": int(conn),
+                "bytes_per_synapse": conn / max(self.n_synapses, 1), "state_bytes": int(state)}
+
+    def __repr__(self) -> str:
+        return (f"EventSimulator({self.n_neurons:,} neurons, {self.n_synapses:,} synapses, "
+                f"trials={self.trial_ids.size}, t={self.t:g} ms)")
+
+
+def _new_heap(trials: int, cap: int) -> EHeap:
+    """Empty heaps of ``cap`` entries, every slot free."""
+    return EHeap(t=np.zeros((trials, cap)), slot=np.zeros((trials, cap), np.int64), origin=np.zeros((trials, cap)),
+                 a=np.zeros((trials, cap), np.int64), cursor=np.zeros((trials, cap), np.int64),
+                 free=np.repeat(np.arange(cap - 1, -1, -1, dtype=np.int64)[None, :], trials, axis=0),
+                 n=np.zeros(trials, np.int64))
