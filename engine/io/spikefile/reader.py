@@ -169,6 +169,41 @@ class SpikeFileReader:
             return math.inf
         return self._t_limit
 
+    def recorded_trials(self) -> tuple[list[int], float | None]:
+        """The trials that rates and statistics are computed over, and the time (ms) every one of them covers.
+
+        - A complete file: every trial, over ``duration_ms``.
+        - An incomplete file with trials marked finished (a driver of whole trials such as
+          :func:`engine.parallel.distributed.run_trials`, interrupted; see :meth:`SpikeFileWriter.end_trial`): only
+          those trials, over ``duration_ms``. The others did not finish (they are empty or cut short) and are left out.
+        - An incomplete file without finished trials (every trial run together and interrupted): every trial, up to
+          the stated time ``t_recorded_ms``.
+
+        The time is None when the file states none (another tool's file without ``duration_ms``).
+
+        Returns
+        -------
+        trials : list of int
+        recorded_ms : float or None
+        """
+        attrs = self._file.attrs
+        duration = _attr_scalar(attrs, "duration_ms")
+        duration = None if duration is None else float(duration)
+        finished = self.finished_trials
+        if finished:
+            return finished, duration
+        recorded = _attr_scalar(attrs, "t_recorded_ms", duration)
+        return list(range(self.n_trials)), None if recorded is None else float(recorded)
+
+    @property
+    def finished_trials(self) -> list[int]:
+        """Trials whose whole duration is in the file: every trial of a complete file; of an incomplete one, those
+        marked finished (:meth:`SpikeFileWriter.end_trial`)."""
+        if self.complete:
+            return list(range(self.n_trials))
+        roots = [self._file.get(_trial_spikes_path(k)) for k in range(self.n_trials)]
+        return [k for k, g in enumerate(roots) if g is not None and bool(_attr_scalar(g.attrs, "complete", False))]
+
     def size(self, population: str | None = None) -> int:
         """Number of neurons of a population: the ``size`` attribute, else the largest node id + 1."""
         population, g = self._group(population, 0)
@@ -256,11 +291,11 @@ class SpikeFileReader:
 
     def info(self) -> dict:
         """Populations, spike counts, time ranges, mean rates and metadata. Reads at most two chunks per dataset
-        for by_time populations (one scan otherwise)."""
+        for by_time populations (one scan otherwise). Mean rates cover the trials of :meth:`recorded_trials` only:
+        the unfinished trials of an interrupted batch would count as silent."""
         attrs = self.attrs
         complete = self.complete
-        duration = attrs.get("duration_ms")
-        recorded = duration if complete else attrs.get("t_recorded_ms", duration)
+        used, recorded = self.recorded_trials()
         pops = {}
         for name in self.populations:
             size = self.size(name)
@@ -281,7 +316,8 @@ class SpikeFileReader:
                         first, last = min(first, float(blk.min())), max(last, float(blk.max()))
             span = recorded if recorded else (last if last > -math.inf else None)
             total = int(sum(counts))
-            rate = total / (self.n_trials * size * span * 1e-3) if span and size else None
+            n_used = sum(counts[k] for k in used)
+            rate = n_used / (len(used) * size * span * 1e-3) if span and size else None
             pops[name] = {
                 "size": size,
                 "n_spikes": total,
@@ -296,6 +332,9 @@ class SpikeFileReader:
             "path": self.path,
             "complete": complete,
             "n_trials": self.n_trials,
+            "n_trials_finished": len(self.finished_trials),
+            "trials_used": used,
+            "recorded_ms": recorded,
             "populations": pops,
             "n_spikes": sum(p["n_spikes"] for p in pops.values()),
             "metadata": meta,
@@ -339,7 +378,9 @@ def spike_trains(path, population: str | None = None, trial: int = 0, t_start: f
 
 def file_info(path) -> dict:
     """Summary of a spike file: populations (size, counts per trial, first/last spike, mean rate in Hz, sorting),
-    ``complete`` flag, number of trials and metadata (dt_ms, duration_ms, seed, pond_version, model, created, ...).
+    ``complete`` flag, number of trials, ``n_trials_finished``, the trials the rates cover (``trials_used``) and the
+    time they cover (``recorded_ms``; see :meth:`SpikeFileReader.recorded_trials`), and metadata (dt_ms,
+    duration_ms, seed, pond_version, model, created, ...).
     """
     with SpikeFileReader(path) as r:
         return r.info()

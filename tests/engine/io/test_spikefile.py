@@ -314,6 +314,42 @@ def test_explicit_close_complete_false(tmp_path):
     assert "SpikeFileWriter" in repr(w) and "closed" in repr(w)
 
 
+def _interrupted_batch(path, finished=(0, 1), n_trials=4, duration=100.0):
+    """A batch of whole trials (as run_trials writes them) interrupted after ``finished``: those trials hold
+    spikes at 50 Hz for 10 neurons over ``duration`` ms and are marked finished; the others are empty."""
+    w = SpikeFileWriter(path, {"a": 10}, n_trials=n_trials, **_kw(duration_ms=duration))
+    for k in finished:
+        t = np.repeat(np.arange(5) * 20.0 + 1.0 + k, 10)  # 5 spikes per neuron in 100 ms: 50 Hz
+        w.write("a", k, t, np.tile(np.arange(10), 5))
+        w.end_trial(k)
+    w.close(complete=False)
+    return path
+
+
+def test_info_of_an_interrupted_batch_covers_the_finished_trials_only(tmp_path):
+    info = file_info(_interrupted_batch(tmp_path / "cut.h5"))
+    assert info["complete"] is False and info["n_trials"] == 4
+    assert info["n_trials_finished"] == 2 and info["trials_used"] == [0, 1] and info["recorded_ms"] == 100.0
+    a = info["populations"]["a"]
+    assert a["n_spikes_per_trial"] == [50, 50, 0, 0]
+    assert a["mean_rate_hz"] == pytest.approx(50.0)  # not 50 * 2 / 4 over t_recorded_ms, the last spike + dt
+    with SpikeFileReader(tmp_path / "cut.h5") as r:
+        assert r.finished_trials == [0, 1] and r.recorded_trials() == ([0, 1], 100.0)
+
+
+def test_info_of_trials_run_together_and_interrupted_covers_every_trial_up_to_the_stated_time(tmp_path):
+    path = tmp_path / "lockstep.h5"
+    w = SpikeFileWriter(path, {"a": 10}, n_trials=2, **_kw())
+    w.advance(0.0)
+    for k in range(2):
+        w.write("a", k, np.array([1.0, 2.0]), np.array([0, 1]))
+    w.advance(10.0)
+    w.close(complete=False)
+    info = file_info(path)
+    assert info["n_trials_finished"] == 0 and info["trials_used"] == [0, 1] and info["recorded_ms"] == 10.0
+    assert info["populations"]["a"]["mean_rate_hz"] == pytest.approx(2 / (10 * 10e-3))
+
+
 _CHILD = textwrap.dedent("""
     import sys, time
     import numpy as np
