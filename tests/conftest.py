@@ -20,7 +20,7 @@ def recurrent_network(seed: int = 3, n_exc: int = 400, n_inh: int = 100, rate: f
     """A 500-neuron E/I network with Poisson drive, heterogeneous weights and delays, refractoriness."""
     exp = model == "iaf_psc_exp"
     common = dict(model=model, tau_m=20.0, C_m=250.0, E_L=-65.0, V_th=-50.0, V_reset=-65.0, t_ref=2.0,
-                  tau_syn_ex=2.0, tau_syn_in=5.0, V_init=(-65.0, -50.0))
+                  V_init=(-65.0, -50.0), **(dict(tau_syn_ex=2.0, tau_syn_in=5.0) if exp else {}))
     w_in, w_e, w_i = (Uniform(100.0, 200.0), Uniform(10.0, 40.0), Uniform(-160.0, -40.0)) if exp else \
         (Uniform(0.8, 1.6), Uniform(0.1, 0.3), Uniform(-1.2, -0.3))
     net = Network(dt=0.1, seed=seed)

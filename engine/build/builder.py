@@ -28,9 +28,9 @@ from engine.build.blocks import MAX_BLOCKS, MAX_RANK_BLOCKS, block_bounds, block
 from engine.build.memory import GiB
 from engine.kernels.neurons import N_PAR
 from engine.network.description import Network, PoissonSource, SpikeSource
-from engine.models.neurons import NEURON_MODELS, propagators  # noqa: F401  (propagators: public here since issue 1)
+from engine.models.neurons import propagators  # noqa: F401  (propagators: public here since issue 1)
 from engine.random import named_stream
-from engine.models.synapses import TsodyksMarkram
+from engine.models.synapses import TsodyksMarkram  # the delivery kernel's dynamic group
 
 _MAX_POISSON_MEAN = 100.0  # rate·dt per step above which the inverse-CDF sampler would lose accuracy
 _MAX_POISSON_TABLE = 1 << 20  # entries (8 MiB) of tabulated Poisson CDFs; beyond, the kernel sums as it goes
@@ -196,11 +196,11 @@ def _population_arrays(pops: list, dt: float, current_targets: set) -> dict:
     use_iext = np.empty(len(pops), dtype=np.bool_)
     ref_steps = np.empty(len(pops), dtype=np.int32)
     for k, p in enumerate(pops):
-        spec = NEURON_MODELS[p.model]
+        spec = p.spec
         spec.check_time_constants(p, dt)
         use_iext[k] = np.ndim(p.I_e) > 0 or p.name in current_targets
         par[k] = spec.parameter_row(p, dt, not use_iext[k])
-        model[k] = spec.code
+        model[k] = spec.kernel
         # V is held for the R - 1 steps after the spike step, so integration resumes at t_spike + t_ref (Brian2).
         owner = f"Population {p.name!r}"
         t_ref = int(grid_steps(owner, "t_ref", p.t_ref, dt))
@@ -276,7 +276,7 @@ def _fusable_drives(net: Network, sources: list) -> list:
         if len(projs) != 1:
             continue
         p = projs[0]
-        if isinstance(p.rule, OneToOne) and not isinstance(p.synapse, TsodyksMarkram) and _is_const(p.weight) \
+        if isinstance(p.rule, OneToOne) and not p.synapse.dynamic and _is_const(p.weight) \
                 and _is_const(p.delay):
             out.append(p)
     return out
@@ -291,7 +291,7 @@ def _fused_drives(drives: list, pre_index: dict, post_index: dict, n_neurons: in
     for proj in drives:
         pre_lo, src = pre_index[proj.source]
         post_lo, post = post_index[proj.target]
-        steps = _delay_steps(proj, 0, dt, 0, 0)[0] - int(post.model == "iaf_psc_delta")
+        steps = _delay_steps(proj, 0, dt, 0, 0)[0] - int(post.spec.input_in_update)
         slices[proj.name] = (pre_lo, pre_lo + src.size, post_lo, src.size)
         tgt.append(np.arange(post_lo, post_lo + src.size, dtype=np.int32))
         ch.append(np.arange(pre_lo - n_neurons, pre_lo - n_neurons + src.size, dtype=np.int32))  # Poisson first
@@ -331,8 +331,8 @@ def _merge_projections(net: Network, pre_index: dict, post_index: dict, n_pre: i
         d_const = _delay_steps(proj, 0, dt, 0, 0)[0] if _is_const(proj.delay) else None
         if isinstance(proj.delay, DISTRIBUTIONS):
             _check_delay_support(proj, dt)
-        parts.append(_Part(proj, isinstance(proj.synapse, TsodyksMarkram), pre_lo, pre.size, post_lo, rows,
-                           int(post.model == "iaf_psc_delta"), float(proj.weight) if _is_const(proj.weight) else None,
+        parts.append(_Part(proj, proj.synapse.dynamic, pre_lo, pre.size, post_lo, rows,
+                           int(post.spec.input_in_update), float(proj.weight) if _is_const(proj.weight) else None,
                            d_const))
     row_d = _row_homogeneous(parts, "d_const")  # one delay per source across every group: spikes are queued whole
     d_dtype = np.uint8 if _delay_bound(parts, dt) <= np.iinfo(np.uint8).max else np.uint16

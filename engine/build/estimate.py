@@ -114,7 +114,7 @@ def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None, 
     drawn_d = {"static": False, "dynamic": False}
     max_delay = 1.0
     for proj in net.projections:
-        group = "static" if type(proj.synapse).__name__ == "StaticSynapse" else "dynamic"
+        group = "dynamic" if proj.synapse.dynamic else "static"
         counts[group] += _expected(proj.rule, sizes.get(proj.source, 0), sizes.get(proj.target, 0))
         drawn_w[group] |= not _const(proj.weight)
         drawn_d[group] |= not _const(proj.delay)
@@ -122,6 +122,13 @@ def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None, 
     D = int(round(max_delay / net.dt)) + 1
     d_size = 1 if D <= 256 else 2
     static, dynamic = counts["static"], counts["dynamic"]
+    # the synapse and neuron models say what they keep: parameters once, state per trial
+    syn_par = syn_state = 0.0
+    for proj in net.projections:
+        n = _expected(proj.rule, sizes.get(proj.source, 0), sizes.get(proj.target, 0))
+        syn_par += n * proj.synapse.parameter_bytes
+        syn_state += n * proj.synapse.state_bytes
+    neuron_bytes = max((p.spec.bytes_per_neuron for p in net.populations), default=0)
     dynamic_rows = dynamic > 0
     connectivity = 0.0
     for group, n in counts.items():
@@ -133,9 +140,9 @@ def estimate_memory(net: Network, trials: int = 1, n_blocks: int | None = None, 
     n_pad = -(-N // 16) * 16
     parts = {
         "connectivity": int(connectivity),
-        "synapse parameters": int(share * 40 * dynamic),
-        "synapse state": int(B * share * (16 * dynamic + (8 * NB * n_pre if dynamic_rows else 0))),
-        "neuron state": int(B * (n_pad * 36 + -(-N // 64) * 64)),
+        "synapse parameters": int(share * syn_par),
+        "synapse state": int(B * share * (syn_state + (8 * NB * n_pre if dynamic_rows else 0))),
+        "neuron state": int(B * (n_pad * neuron_bytes + -(-N // 64) * 64)),
         "delivery queues": int(B * share * NB * D * (64 * 20 + 16)),  # run-queue entries are the largest: 20 B
         "spike buffers": int(B * 2 * NB * 8 * (-(-N // NB) + -(-n_ch // NB))),
         "spike record": int(B * 12 * (1 << 18)),

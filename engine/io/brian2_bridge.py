@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.build.builder import Built, build
+from engine.models.neurons import NEURON_MODELS
 from engine.network.description import Network
 
 
@@ -69,18 +70,14 @@ def build_brian2(net: Network, V_init: np.ndarray, source_spikes: dict, built: B
     objects, groups, monitors, pre_groups = [], {}, {}, {}
     for k, pop in enumerate(net.populations):
         lo, hi = int(built.pop_lo[k]), int(built.pop_hi[k])
-        ns = {"tau_m": pop.tau_m * b2.ms, "C_m": pop.C_m * b2.pF, "E_L": pop.E_L * b2.mV, "V_th": pop.V_th * b2.mV,
-              "V_reset": pop.V_reset * b2.mV, "tau_syn_ex": pop.tau_syn_ex * b2.ms,
-              "tau_syn_in": pop.tau_syn_in * b2.ms}
-        if pop.model == "iaf_psc_exp":
-            eqs = """dv/dt = -(v - E_L)/tau_m + (I_ex + I_in + I_ext)/C_m : volt (unless refractory)
-                     dI_ex/dt = -I_ex/tau_syn_ex : amp
-                     dI_in/dt = -I_in/tau_syn_in : amp
-                     I_ext : amp"""
-        else:
-            eqs = """dv/dt = -(v - E_L)/tau_m + I_ext/C_m : volt (unless refractory)
-                     I_ext : amp"""
-        g = b2.NeuronGroup(hi - lo, eqs, threshold="v >= V_th", reset="v = V_reset", refractory=pop.t_ref * b2.ms,
+        form = pop.spec.brian2
+        if form is None:
+            raise ValueError(f"build_brian2: Population {pop.name!r} has model = {pop.model!r}, which has no Brian2 "
+                             "form; models with one: " + ", ".join(m.name for m in NEURON_MODELS.values() if m.brian2))
+        units = {"ms": b2.ms, "mV": b2.mV, "pA": b2.pA, "pF": b2.pF, "nS": b2.nS, "Hz": b2.Hz, "1": 1}
+        ns = {p.name: getattr(pop, p.name) * units[p.unit] for p in pop.spec.parameters
+              if not p.per_neuron and p.name != "t_ref"}
+        g = b2.NeuronGroup(hi - lo, form.equations, threshold="v >= V_th", reset="v = V_reset", refractory=pop.t_ref * b2.ms,
                            method="exact", namespace=ns, dt=dt, name=f"pop_{pop.name}")
         g.v = V_init[lo:hi] * b2.mV
         g.I_ext = built.I_e[lo:hi] * b2.pA
@@ -188,15 +185,16 @@ def _group_synapses(b2, net: Network, built: Built, pre_groups: dict, groups: di
                     i = np.concatenate([i + r * (hi - lo) for r in range(n_copies)])
                     j, weights, delays = (np.tile(a, n_copies) for a in (j, weights, delays))
                     extra = {k: np.tile(v, n_copies) for k, v in extra.items()}
-                unit = b2.pA if pop.model == "iaf_psc_exp" else b2.mV
-                if pop.model == "iaf_psc_exp":
-                    model, on_pre = "w : amp", f"{channel}_post += w"
-                else:  # stored delays of delta targets are one step short already (see engine.build.builder)
-                    model, on_pre = "w : volt", "v_post += w * int(not_refractory_post)"
+                # stored delays of targets that take input inside the update are one step short already
+                # (see engine.build.builder)
+                form = pop.spec.brian2
+                unit = b2.pA if form.weight_unit == "amp" else b2.mV
+                model = f"w : {form.weight_unit}"
+                on_pre = form.on_pre.format(channel=channel, w="w")
                 if dynamic:  # the efficacy is dimensionless; the unit goes on where it is added
                     model = _TM_MODEL
-                    on_pre = _TM_ON_PRE + "\n" + (f"{channel}_post += we * pA" if pop.model == "iaf_psc_exp"
-                                                  else "v_post += we * mV * int(not_refractory_post)")
+                    on_pre = _TM_ON_PRE + "\n" + form.on_pre.format(
+                        channel=channel, w="we * pA" if form.weight_unit == "amp" else "we * mV")
                 syn = b2.Synapses(src_group, groups[pname], model, on_pre=on_pre, dt=dt,
                                   namespace={"dt_ms": float(net.dt), "pA": b2.pA, "mV": b2.mV},
                                   name=f"syn_{group}_{name}_{pname}_{channel}")
@@ -209,7 +207,7 @@ def _group_synapses(b2, net: Network, built: Built, pre_groups: dict, groups: di
                     syn.klast = -1
                 else:
                     syn.w = weights * unit
-                if pop.model != "iaf_psc_exp":
+                if form.before_thresholds:
                     syn.pre.when = "before_thresholds"
                 out.append(syn)
     return out

@@ -78,8 +78,9 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 from engine.network import connectivity as C
 from engine.network import distributions as D
-from engine.network.description import (MODELS, STATE_VARIABLES, CurrentSource, Network, PoissonSource, Population, Projection,
-                          RateMonitor, SpikeMonitor, SpikeSource, StateMonitor)
+from engine.network.description import (CurrentSource, Network, PoissonSource, Population, Projection,
+                          RateMonitor, SpikeMonitor, SpikeSource, StateMonitor, state_variables)
+from engine.models.neurons import NEURON_MODELS, neuron_model
 from engine.models.synapses import StaticSynapse, TsodyksMarkram
 
 __all__ = ["ModelFileError", "RunConfig", "load_model", "loads_model", "SCHEMA"]
@@ -159,6 +160,7 @@ _UNITS = {
     "current": ("pA", {"pA": 1.0, "fA": 1e-3, "nA": 1e3, "uA": 1e6, "µA": 1e6, "mA": 1e9, "A": 1e12}),
     "capacitance": ("pF", {"pF": 1.0, "nF": 1e3, "uF": 1e6, "µF": 1e6, "F": 1e12}),
     "rate": ("Hz", {"Hz": 1.0, "kHz": 1e3}),
+    "conductance": ("nS", {"nS": 1.0, "pS": 1e-3, "uS": 1e3, "µS": 1e3, "mS": 1e6, "S": 1e9}),
     "number": ("", {}),
 }
 _UNIT_KIND = {u: kind for kind, (_, table) in _UNITS.items() for u in table}
@@ -441,13 +443,9 @@ _WEIGHT = object()  # marker: weight converter chosen per projection
 SCHEMA: dict[str, dict[str, Any]] = {
     "network": {"dt": lambda v: _number(v, "time"), "seed": lambda v: _int(v, 0)},
     "population": {
-        "name": _str, "size": lambda v: _int(v, 1), "model": _choice(MODELS),
-        "tau_m": lambda v: _number(v, "time"), "C_m": lambda v: _number(v, "capacitance"),
-        "E_L": lambda v: _number(v, "voltage"), "V_th": lambda v: _number(v, "voltage"),
-        "V_reset": lambda v: _number(v, "voltage"), "t_ref": lambda v: _number(v, "time"),
-        "I_e": _scalar_or_array("current"), "tau_syn_ex": lambda v: _number(v, "time"),
-        "tau_syn_in": lambda v: _number(v, "time"), "V_init": _v_init, "positions": _positions,
-    },
+        "name": _str, "size": lambda v: _int(v, 1), "model": lambda v: _choice(tuple(NEURON_MODELS))(v),
+        "V_init": _v_init, "positions": _positions,
+    },  # plus the parameters of the population's model (_population_schema)
     "poisson": {"name": _str, "size": lambda v: _int(v, 1),
                 "rate": lambda v: _number_array(v, "rate", (1, 2)) if isinstance(v, list) else _number(v, "rate"),
                 "rate_times": lambda v: _number_array(v, "time")},
@@ -461,13 +459,23 @@ SCHEMA: dict[str, dict[str, Any]] = {
                    "delay": _value_spec("time"), "allow_autapses": _bool, "allow_multapses": _bool, "name": _str,
                    "synapse": _synapse},
     "monitor": {"type": _choice(("spikes", "state", "rate")), "source": _str, "target": _str,
-                "variables": lambda v: tuple(_choice(STATE_VARIABLES)(x) for x in
+                "variables": lambda v: tuple(_choice(state_variables())(x) for x in
                                              (v if isinstance(v, list) else [_str(v)])),
                 "indices": _int_array, "every": lambda v: _int(v, 1)},
     "run": {"duration": lambda v: _number(v, "time"), "trials": lambda v: _int(v, 1),
             "chunk_ms": lambda v: _number(v, "time"), "threads": lambda v: _int(v, 1),
             "method": _choice(("clock", "event")), "output": _str},
 }
+def _population_schema(model) -> dict:
+    """The converters of a population table of neuron model ``model`` (a spec): the common keys and the model's
+    parameters, each in its unit (per-neuron parameters also take an array)."""
+    out = dict(SCHEMA["population"])
+    for p in model.parameters:
+        kind = _UNIT_KIND.get(p.unit, "number")
+        out[p.name] = _scalar_or_array(kind) if p.per_neuron else (lambda v, kind=kind: _number(v, kind))
+    return out
+
+
 _REQUIRED = {"population": ("name", "size"), "poisson": ("name", "size"), "spike_source": ("name", "size"),
              "current": ("name", "target"), "projection": ("source", "target", "rule"), "monitor": ("type",)}
 _MONITOR_KEYS = {"spikes": ("type", "source"), "state": ("type", "target", "variables", "indices", "every"),
@@ -689,7 +697,7 @@ class _Loader:
         tables = {k: doc.get(k, []) for k in _ARRAYS}
         values: dict[str, list[dict]] = {}
         for k in ("population", "poisson", "spike_source", "current"):
-            values[k] = [self.section((k, i), t, SCHEMA[k], _REQUIRED[k]) for i, t in enumerate(tables[k])]
+            values[k] = [self.section((k, i), t, self.schema(k, i, t), _REQUIRED[k]) for i, t in enumerate(tables[k])]
         self.check_names(values)
         pops = {v["name"]: v for v in values["population"]}
         pre = {**pops, **{v["name"]: v for k in ("poisson", "spike_source") for v in values[k]}}
@@ -700,7 +708,7 @@ class _Loader:
             self.keys_known(path, t, SCHEMA["projection"], _REQUIRED["projection"])
             src = self.ref(path + ("source",), t["source"], pre, "a population or source (poisson, spike_source)")
             tgt = self.ref(path + ("target",), t["target"], pops, "a population")
-            kind = "voltage" if pops[tgt].get("model", "iaf_psc_exp") == "iaf_psc_delta" else "current"
+            kind = _UNIT_KIND[neuron_model(pops[tgt].get("model", "iaf_psc_exp")).weight_unit]
             schema = dict(SCHEMA["projection"], weight=_value_spec(kind))
             v = self.section(path, t, schema, _REQUIRED["projection"])
             v["source"], v["target"] = src, tgt
@@ -803,15 +811,24 @@ class _Loader:
         except (TypeError, ValueError) as e:
             raise self.model_error(path, e, v) from None
 
+    def schema(self, section: str, i: int, table: dict) -> dict:
+        """The keys a table may have: a population's are its model's parameters besides the common ones."""
+        if section != "population":
+            return SCHEMA[section]
+        model = self.convert((section, i, "model"), SCHEMA[section]["model"], table.get("model", "iaf_psc_exp"))
+        return _population_schema(neuron_model(model))
+
     def check_population(self, path: tuple, v: dict, dt: float) -> None:
-        model = v.get("model", "iaf_psc_exp")
-        taus = ("tau_m",) + (("tau_syn_ex", "tau_syn_in") if model == "iaf_psc_exp" else ())
-        for k in taus:
+        """The model's time constants not shorter than dt and its durations on the grid, with the TOML line of the
+        offending key."""
+        spec = neuron_model(v.get("model", "iaf_psc_exp"))
+        for k in spec.time_constants:
             if k in v and v[k] < dt:
                 raise self.fail(path + (k,), f"{v[k]} ms is shorter than dt = {dt} ms; the step must not exceed "
                                              "any time constant")
-        if "t_ref" in v:
-            self.on_grid(path + ("t_ref",), v["t_ref"], dt)
+        for p in spec.parameters:
+            if p.on_grid and p.name in v:
+                self.on_grid(path + (p.name,), v[p.name], dt)
 
     def check_projection(self, path: tuple, v: dict, pre: dict, pops: dict, dt: float) -> None:
         d = v.get("delay", 1.0)

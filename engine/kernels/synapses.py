@@ -3,34 +3,17 @@
 A synapse group is a CSR over the presynaptic space whose rows are cut into target blocks: segment ``blk`` of row
 ``pre`` is ``row_ptr[pre, blk] .. row_ptr[pre, blk + 1]`` and holds only synapses onto block ``blk``'s neurons, in
 the order the projections generated them. The loops over those segments are written out in
-:mod:`engine.kernels.network`; the per-synapse update lives here and takes and returns scalars only, because numba
+:mod:`engine.kernels.network`; each per-synapse update takes and returns scalars only, because numba
 adds two atomic reference-count operations per array argument to every call of an inlined function inside such a
-loop (about 45 ns for six arrays, more than the synapse's own work). A new synapse model adds its update here and its
-branch where the segment loops are.
+loop (about 45 ns for six arrays, more than the synapse's own work). A synapse model's update lives in its own
+module of :mod:`engine.models.synapses`; this module lists the updates the segment loops call (the compiled dispatch
+list of synapse models), so a new dynamic model adds its import here and its branch where the segment loops are.
 """
-import math
-
 from numba import njit
 
+from engine.models.synapses.tsodyks_markram import tm_update
 
-@njit(cache=True, inline="always")
-def tm_update(u, x, U, tau_rec, tau_fac, h_ms, mult):
-    r"""Tsodyks–Markram synapse state ``(u, x)`` after ``mult`` presynaptic spikes, the first ``h_ms`` after the
-    previous spike (``h_ms < 0``: the synapse's first spike, which uses ``u``, ``x`` as they are) and the others in
-    the same step; returns ``(u, x, efficacy)`` with the efficacy :math:`\sum u_n x_n` (NEST's
-    ``tsodyks2_synapse`` recurrence, :mod:`engine.models.synapses`)."""
-    if h_ms >= 0.0:
-        x_decay = math.exp(-h_ms / tau_rec)
-        u_decay = 0.0 if tau_fac == 0.0 else math.exp(-h_ms / tau_fac)
-        x = 1.0 + (x - x * u - 1.0) * x_decay
-        u = U + u * (1.0 - U) * u_decay
-    eff = x * u
-    same = 0.0 if tau_fac == 0.0 else 1.0
-    for _ in range(1, mult):  # further spikes of the same step: no time has passed
-        x = 1.0 + (x - x * u - 1.0)
-        u = U + u * (1.0 - U) * same
-        eff += x * u
-    return u, x, eff
+__all__ = ["elapsed_ms", "tm_update"]
 
 
 @njit(cache=True, inline="always")

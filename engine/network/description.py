@@ -12,16 +12,21 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Sequence
 
 import numpy as np
 
-from engine.network.distributions import DISTRIBUTIONS
-from engine.models.neurons import NEURON_MODELS
+from engine.models.neurons import NEURON_MODELS, neuron_model
+from engine.models.spec import NeuronModel, SynapseModel
 from engine.models.synapses import SYNAPSE_MODELS, StaticSynapse
+from engine.network.distributions import DISTRIBUTIONS
 
-MODELS = tuple(NEURON_MODELS)  # "iaf_psc_exp", "iaf_psc_delta"
-STATE_VARIABLES = ("V", "I_ex", "I_in")
+
+def state_variables() -> tuple[str, ...]:
+    """The state variables some registered neuron model can record (a monitor's population says which of them its
+    model has; :class:`Network` checks when both are added)."""
+    return tuple(dict.fromkeys(v for m in NEURON_MODELS.values() for v in m.state_names))
 
 
 def _finite_number(owner: str, name: str, value: Any, unit: str) -> float:
@@ -100,50 +105,15 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-@dataclass(frozen=True, eq=False)
 class Population(_Validated):
-    r"""A population of leaky integrate-and-fire neurons with current-based synapses.
+    r"""A population of ``size`` neurons of one model, with the model's parameters.
 
-    .. math::
-
-        \tau_m \frac{dV}{dt} = -(V - E_L) + \frac{\tau_m}{C_m}\,(I_{ex} + I_{in} + I_e + I_{stim}(t))
-
-        \tau_{syn,ex} \frac{dI_{ex}}{dt} = -I_{ex}, \qquad \tau_{syn,in} \frac{dI_{in}}{dt} = -I_{in}
-
-    ``model="iaf_psc_exp"`` (NEST's ``iaf_psc_exp``): a presynaptic spike adds its weight :math:`w` (pA) to
-    :math:`I_{ex}` if :math:`w > 0`, else to :math:`I_{in}`. ``model="iaf_psc_delta"`` (NEST's ``iaf_psc_delta``):
-    there are no synaptic currents; a spike makes :math:`V` jump by :math:`w` (mV), and spikes arriving while the
-    neuron is refractory are discarded. When :math:`V \ge V_{th}` the neuron spikes, :math:`V` is set to
-    :math:`V_{reset}` and held there (not integrated) until :math:`t_{ref}` after the spike; synaptic currents keep
-    evolving meanwhile.
-
-    Integration is exact for the linear subthreshold dynamics (Rotter & Diesmann 1999): each step of length
-    :math:`h` applies the matrix exponential of the system, so there is no Euler error for any ``dt``; the case
-    :math:`\tau_m = \tau_{syn}` uses the analytic limit (no division by zero).
-
-    ==============  =======  =====================  =======================================================
-    Parameter       Default  Symbol                 Meaning
-    ==============  =======  =====================  =======================================================
-    ``tau_m``       10 ms    :math:`\tau_m`         membrane time constant, > 0
-    ``C_m``         250 pF   :math:`C_m`            membrane capacitance, > 0
-    ``E_L``         -65 mV   :math:`E_L`            resting potential
-    ``V_th``        -50 mV   :math:`V_{th}`         spike threshold
-    ``V_reset``     -65 mV   :math:`V_{reset}`      reset potential, < ``V_th``
-    ``t_ref``       2 ms     :math:`t_{ref}`        absolute refractory period, >= 0, a multiple of dt
-    ``I_e``         0 pA     :math:`I_e`            constant input current (scalar or one value per neuron)
-    ``tau_syn_ex``  2 ms     :math:`\tau_{syn,ex}`  excitatory synaptic time constant (iaf_psc_exp), > 0
-    ``tau_syn_in``  2 ms     :math:`\tau_{syn,in}`  inhibitory synaptic time constant (iaf_psc_exp), > 0
-    ==============  =======  =====================  =======================================================
-
-    ========  ===============  ======================================================================
-    State     Initial value    Meaning
-    ========  ===============  ======================================================================
-    ``V``     ``V_init``       membrane potential (mV): a number, ``(low, high)`` for uniform random
-                               values drawn per trial, a distribution (e.g. ``Normal(-58, 10)``)
-                               drawn per neuron and trial, or an array of ``size`` values
-    ``I_ex``  0 pA             excitatory synaptic current
-    ``I_in``  0 pA             inhibitory synaptic current
-    ========  ===============  ======================================================================
+    ``Population(name, size, model="iaf_psc_exp", **params)``: the model (one of
+    :data:`engine.models.neurons.NEURON_MODELS`) says which parameters it takes, their units, defaults and rules, and
+    checks them; its module's docstring writes out its equations and parameter table
+    (:mod:`engine.models.neurons.iaf_psc_exp`, :mod:`engine.models.neurons.iaf_psc_delta`). Parameters are read as
+    attributes (``pop.tau_m``); a parameter the model does not have is refused with the list of those it has.
+    Parameters marked per-neuron in the model's table (``I_e``) take one number or an array of ``size`` values.
 
     Parameters
     ----------
@@ -151,67 +121,101 @@ class Population(_Validated):
         Identifier of the population, unique in a :class:`Network`.
     size : int
         Number of neurons, >= 1.
+    model : str, default="iaf_psc_exp"
+        The neuron model's name.
+    V_init : float, (low, high), distribution or array of shape (size,), optional
+        Initial membrane potential (mV): a number, ``(low, high)`` for uniform random values drawn per trial, a
+        distribution (e.g. ``Normal(-58, 10)``) drawn per neuron and trial, or one value per neuron. Default
+        ``E_L``.
     positions : array of shape (size, 3), optional
         Neuron positions, used by distance-dependent connectivity.
+    **params
+        The model's parameters (ms, mV, pA, pF).
 
-    References
+    Attributes
     ----------
-    Rotter S, Diesmann M (1999) Exact digital simulation of time-invariant linear systems with applications to
-    neuronal modeling. Biol Cybern 81:381-402.
+    params : dict
+        Every parameter of the model, the defaults filled in (read-only).
+    spec : NeuronModel
+        The model's spec (:mod:`engine.models.spec`).
 
     See Also
     --------
-    Projection, Network
+    Projection, Network, engine.models.neurons
     """
 
-    name: str
-    size: int
-    model: str = "iaf_psc_exp"
-    tau_m: float = 10.0
-    C_m: float = 250.0
-    E_L: float = -65.0
-    V_th: float = -50.0
-    V_reset: float = -65.0
-    t_ref: float = 2.0
-    I_e: Any = 0.0
-    tau_syn_ex: float = 2.0
-    tau_syn_in: float = 2.0
-    V_init: Any = None
-    positions: Any = None
+    __slots__ = ("name", "size", "model", "V_init", "positions", "params")
 
-    def __post_init__(self):
-        _check_name("Population", self.name)
-        owner = f"Population {self.name!r}"
-        n = _check_size(owner, self.size)
-        object.__setattr__(self, "size", n)
-        if self.model not in MODELS:
-            raise ValueError(f"{owner}: model = {self.model!r} is not allowed; choose one of {MODELS}")
-        for pname, meaning in (("tau_m", "membrane time constant"), ("C_m", "membrane capacitance"),
-                               ("tau_syn_ex", "excitatory synaptic time constant"),
-                               ("tau_syn_in", "inhibitory synaptic time constant")):
-            unit = "pF" if pname == "C_m" else "ms"
-            object.__setattr__(self, pname, _positive(owner, pname, getattr(self, pname), unit, meaning))
-        for pname in ("E_L", "V_th", "V_reset"):
-            object.__setattr__(self, pname, _finite_number(owner, pname, getattr(self, pname), "mV"))
-        t_ref = _finite_number(owner, "t_ref", self.t_ref, "ms")
-        if t_ref < 0:
-            raise ValueError(f"{owner}: t_ref = {t_ref} ms is not allowed; the refractory period must be >= 0")
-        object.__setattr__(self, "t_ref", t_ref)
-        if self.V_reset >= self.V_th:
-            raise ValueError(f"{owner}: V_reset = {self.V_reset} mV >= V_th = {self.V_th} mV; "
-                             "the reset potential must lie below the threshold")
-        if np.ndim(self.I_e) == 0:
-            object.__setattr__(self, "I_e", _finite_number(owner, "I_e", self.I_e, "pA"))
-        else:
-            object.__setattr__(self, "I_e", _finite_array(owner, "I_e", self.I_e, (n,), "pA"))
-        object.__setattr__(self, "V_init", self._check_v_init(owner, n))
-        if self.positions is not None:
-            object.__setattr__(self, "positions", _finite_array(owner, "positions", self.positions, (n, 3), "length"))
+    def __init__(self, name: str, size: int, model: str = "iaf_psc_exp", *, V_init: Any = None,
+                 positions: Any = None, **params: Any):
+        _check_name("Population", name)
+        owner = f"Population {name!r}"
+        n = _check_size(owner, size)
+        spec = neuron_model(model, owner)
+        checked = spec.validate(owner, params, n)
+        for key, value in (("name", name), ("size", n), ("model", model), ("params", MappingProxyType(checked))):
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "V_init", self._check_v_init(owner, V_init, n))
+        if positions is not None:
+            positions = _finite_array(owner, "positions", positions, (n, 3), "length")
+        object.__setattr__(self, "positions", positions)
 
-    def _check_v_init(self, owner: str, n: int):
-        v = self.V_init
+    def __getattr__(self, key: str) -> Any:
+        try:
+            params = object.__getattribute__(self, "params")
+        except AttributeError:  # not initialised yet (unpickling)
+            params = None
+        if params is not None and not key.startswith("__") and key in params:
+            return params[key]
+        known = f"; model {self.model!r} has the parameters {', '.join(params)}" if params is not None else ""
+        raise AttributeError(f"Population has no attribute {key!r}{known}")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"Population is immutable: use pop.replace({key}=...) for a checked copy")
+
+    def __getstate__(self) -> dict:
+        return {**self._fields(), "params": dict(self.params)}
+
+    def __setstate__(self, state: dict) -> None:
+        params = state.pop("params")
+        self.__init__(**state, **params)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"Population(name={self.name!r}, size={self.size}, model={self.model!r}, {params})"
+
+    def _fields(self) -> dict:
+        return {"name": self.name, "size": self.size, "model": self.model, "V_init": self.V_init,
+                "positions": self.positions}
+
+    @property
+    def spec(self) -> NeuronModel:
+        """The spec of this population's model."""
+        return neuron_model(self.model)
+
+    def replace(self, **changes: Any) -> "Population":
+        """A checked copy with ``changes`` applied (parameters by name, or ``name``, ``size``, ``V_init``,
+        ``positions``); raises, leaving ``self`` untouched, if any rule breaks. Changing ``model`` keeps only the
+        parameters the new model has."""
+        fields = self._fields()
+        params = dict(self.params)
+        if "model" in changes and changes["model"] != self.model:
+            keep = {p.name for p in neuron_model(changes["model"], f"Population {self.name!r}").parameters}
+            params = {k: v for k, v in params.items() if k in keep}
+        for k, v in changes.items():
+            (fields if k in fields else params)[k] = v
+        return Population(**fields, **params)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly description (arrays become lists): the type, name, size, model, every parameter, V_init
+        and positions."""
+        return {"type": "Population", "name": self.name, "size": self.size, "model": self.model,
+                **{k: _jsonable(v) for k, v in self.params.items()}, "V_init": _jsonable(self.V_init),
+                "positions": _jsonable(self.positions)}
+
+    def _check_v_init(self, owner: str, v: Any, n: int):
         if v is None:
-            return self.E_L
+            return self.params.get("E_L", 0.0)
         if isinstance(v, DISTRIBUTIONS):
             return v
         if np.ndim(v) == 0:
@@ -419,7 +423,7 @@ class Projection(_Validated):
     def __post_init__(self):
         if self.synapse is None:
             object.__setattr__(self, "synapse", StaticSynapse())
-        if not isinstance(self.synapse, tuple(SYNAPSE_MODELS.values())):
+        if not isinstance(self.synapse, SynapseModel):
             raise TypeError(f"Projection: synapse = {self.synapse!r} is not allowed; give one of "
                             f"{[c.__name__ + '()' for c in SYNAPSE_MODELS.values()]} (engine.models.synapses)")
         if self.name is None:
@@ -456,11 +460,12 @@ class StateMonitor(_Validated):
     def __post_init__(self):
         owner = f"StateMonitor on {self.target!r}"
         variables = tuple(self.variables)
+        known = state_variables()
         for v in variables:
-            if v not in STATE_VARIABLES:
-                raise ValueError(f"{owner}: variable {v!r} is not allowed; choose from {STATE_VARIABLES}")
+            if v not in known:
+                raise ValueError(f"{owner}: variable {v!r} is not allowed; choose from {known}")
         if not variables:
-            raise ValueError(f"{owner}: variables is empty; name at least one of {STATE_VARIABLES}")
+            raise ValueError(f"{owner}: variables is empty; name at least one of {known}")
         object.__setattr__(self, "variables", variables)
         if isinstance(self.every, bool) or not isinstance(self.every, (int, np.integer)) or self.every < 1:
             raise ValueError(f"{owner}: every = {self.every!r} is not allowed; it must be an integer >= 1 (steps)")

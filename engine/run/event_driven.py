@@ -36,7 +36,7 @@ from engine.network.description import (Network, PoissonSource, RateMonitor, Spi
                           StateMonitor, check_spike_arrays)
 from engine.progress import interactive, progress_bar
 from engine.random import named_stream
-from engine.models.synapses import StaticSynapse
+from engine.models.neurons import NEURON_MODELS
 
 _RECORD = 1 << 16  # spikes per trial held between two drains
 _HEAP_SPARE = 1024  # heap entries beyond the first events; the heap doubles when an event might not fit
@@ -49,14 +49,16 @@ def check_event_network(net: Network) -> None:
     if not net.populations:
         raise ValueError("Network: it has no Population; add at least one before building")
     for pop in net.populations:
-        if pop.model != "iaf_psc_delta":
+        if not pop.spec.exact_event:
+            runs = [m.name for m in NEURON_MODELS.values() if m.exact_event]
             raise ValueError(f"method='event': Population {pop.name!r} has model = {pop.model!r}; the exact "
-                             "event-driven mode runs 'iaf_psc_delta' (delta synapses, constant current) only")
+                             f"event-driven mode runs {', '.join(map(repr, runs))} (delta synapses, constant current) "
+                             "only")
     for cur in net.currents:
         raise ValueError(f"method='event': CurrentSource {cur.name!r} is not supported; the exact event-driven mode "
                          "needs constant currents (use the population's I_e)")
     for proj in net.projections:
-        if not isinstance(proj.synapse, StaticSynapse):
+        if proj.synapse.dynamic:
             raise ValueError(f"method='event': Projection {proj.name!r} has synapse = {proj.synapse!r}; the exact "
                              "event-driven mode runs static synapses only")
     for src in net.sources:

@@ -27,8 +27,8 @@ from engine.kernels.network import (EXCHANGE, QUEUE_FULL, RECORD_FULL, STALLED, 
 from engine.kernels.state import stream_keys
 from engine.run.initial_state import check_run_settings, initial_potentials
 from engine.random import named_stream
-from engine.network.description import (STATE_VARIABLES, CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor,
-                          SpikeSource, StateMonitor, check_spike_arrays)
+from engine.network.description import (CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor,
+                          SpikeSource, StateMonitor, check_spike_arrays, state_variables)
 
 _BLOCK_MIN_WORK = 50_000  # neuron-steps per interval below which one trial on several threads waits more than works
 _MAX_INTERVAL = 64  # steps per exchange interval of block-parallel runs (bounds the spike buffers)
@@ -195,7 +195,7 @@ class Simulator:
                                      f"into one (indices=...)")
                 blocks[(m.target, v)] = (sum(a.size for a in idx), local.size)
                 idx.append(local + b.pop_lo[k])
-                var.append(np.full(local.size, STATE_VARIABLES.index(v), dtype=np.int8))
+                var.append(np.full(local.size, self.network.get(m.target).spec.slot(v), dtype=np.int8))
         every = {m.every for m in self.network.monitors if isinstance(m, StateMonitor)}
         if len(every) > 1:
             raise ValueError(f"StateMonitor: every = {sorted(every)} differ; all state monitors must share one every")
@@ -762,8 +762,8 @@ class Simulator:
         The sample at time ``t`` is the state at the end of the step that ends at ``t``: samples are stamped
         ``(k + 1) · dt`` for step ``k`` (a spike in step ``k`` is stamped ``k · dt``), as NEST's multimeter does.
         """
-        if variable not in STATE_VARIABLES:
-            raise ValueError(f"state: variable = {variable!r} is not allowed; choose from {STATE_VARIABLES}")
+        if variable not in state_variables():
+            raise ValueError(f"state: variable = {variable!r} is not allowed; choose from {state_variables()}")
         if (target, variable) not in self._st_blocks:
             raise KeyError(f"no StateMonitor records {variable!r} of {target!r}")
         col, n = self._st_blocks[(target, variable)]

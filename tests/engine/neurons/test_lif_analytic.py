@@ -47,7 +47,8 @@ def test_firing_rate_under_constant_current(dt, I):
 
 def _one_input(model, weight, tau_syn, dt=0.1, delay=1.5, t_spike=2.0, duration=60.0):
     net = Network(dt=dt)
-    net.add(neuron(model=model, tau_syn_ex=tau_syn, tau_syn_in=tau_syn), SpikeSource("s", 1, times=[t_spike],
+    syn = dict(tau_syn_ex=tau_syn, tau_syn_in=tau_syn) if model == "iaf_psc_exp" else {}  # delta has none
+    net.add(neuron(model=model, **syn), SpikeSource("s", 1, times=[t_spike],
                                                                                    indices=[0]),
             Projection("s", "n", OneToOne(), weight=weight, delay=delay), StateMonitor("n", ("V", "I_ex", "I_in")))
     sim = Simulator(net).run(duration)
