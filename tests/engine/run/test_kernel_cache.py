@@ -50,3 +50,44 @@ def test_an_edit_of_an_inlined_kernel_module_recompiles_the_kernels_that_inline_
     after = _probe(src, cache)
     assert after == {"keys": fresh["keys"], "hits": 0}, "a kernel compiled from the old rng.py was loaded"
     assert _probe(src, cache) == {"keys": fresh["keys"], "hits": 1}  # and the new one is cached in its place
+
+
+# the neuron dispatch list inlines each model's update, which lives in engine/models
+MODEL_PROBE = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
+    from engine.kernels import neurons
+    assert neurons.__file__.startswith(sys.argv[1]), neurons.__file__
+    V = np.full(4, -60.0)
+    par = np.zeros((1, neurons.N_PAR))
+    par[0, :4] = (1.0, 100.0, -70.0, 0.5)  # c0, V_th, V_reset, P22 of the LIF row
+    args = (np.array([0]), np.array([4]), np.array([neurons.EXP], np.int8), np.array([False]), par,
+            np.array([0], np.int32), V, np.zeros(4), np.zeros(4), np.zeros(4, np.int32), np.zeros(4),
+            np.zeros(64, np.uint8), 0, 4)
+    neurons.update_range(*args)
+    print(json.dumps({"keys": V.tolist(), "hits": sum(neurons.update_range.stats.cache_hits.values())}))
+""")
+
+
+def test_an_edit_of_a_model_module_recompiles_the_dispatch_that_inlines_its_update(tmp_path):
+    """A model's update lives in engine/models; the kernels that inline it are keyed by its source too."""
+    global PROBE
+    src = tmp_path / "src"
+    for pkg in ("kernels", "models"):
+        shutil.copytree(REPO / "engine" / pkg, src / "engine" / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "engine" / "__init__.py").write_text("")
+    cache = tmp_path / "cache"
+    probe, PROBE = PROBE, MODEL_PROBE
+    try:
+        first = _probe(src, cache)
+        assert _probe(src, cache) == {"keys": first["keys"], "hits": 1}
+        model = src / "engine" / "models" / "neurons" / "iaf_psc_exp.py"
+        text = model.read_text()
+        edited = text.replace("vn = c0 + v * p22 + ie", "vn = c0 + 2.0 * v * p22 + ie")
+        assert edited != text
+        model.write_text(edited)
+        after = _probe(src, cache)
+        assert after["hits"] == 0 and after["keys"] != first["keys"], "a kernel compiled from the old model was loaded"
+    finally:
+        PROBE = probe
