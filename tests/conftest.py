@@ -1,11 +1,19 @@
 """Shared fixtures: small networks used across the engine tests, and the rule for reference tools."""
 import importlib
 import json
+import multiprocessing.process
 import os
+import re
+import subprocess
+import sys
+import tracemalloc
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from hypothesis import HealthCheck, settings
 
 from engine import Network, PoissonSource, Population, Projection, SpikeMonitor
 from engine.network.connectivity import FixedProbability
@@ -13,6 +21,97 @@ from engine.network.distributions import Uniform
 
 #: the repository's root (tests live in feature folders below tests/)
 REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+
+# ---------------------------------------------------------------------------------------------------- hypothesis
+# CI (``CI`` set): the same examples on every run (derandomize, no example database) and more of them; development:
+# fewer, random ones. HYPOTHESIS_PROFILE=ci|dev chooses explicitly. No deadline either way: a busy machine is no bug.
+settings.register_profile("ci", max_examples=40, derandomize=True, database=None, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+# ---------------------------------------------------------------------------------------------------- markers
+# setup.cfg describes them: ``slow`` (more than a few seconds warm; ``-m "not slow"`` is the fast tier), ``reference``
+# (compares with an independent tool) and ``subprocess`` (starts a Python, pond or mpiexec child). A test gets them
+# from its folder (FOLDER_MARKS), from :func:`reference_tool` called at its module's top, or from its own decorator
+# or ``pytestmark``; a test that compares with a reference tool or starts such a child without the marker fails and
+# says which marker it lacks, so the markers stay true as tests are added.
+
+#: folder below tests/ -> the markers of every test in it
+FOLDER_MARKS = {
+    "reference": ("reference",),
+}
+#: the independent implementations pond's results are compared with (top-level module names)
+REFERENCE_TOOLS = frozenset({"brian2", "nest", "pyNN", "reservoirpy", "libsonata", "elephant"})
+#: a command that starts one of these (by its file name) is a child the ``subprocess`` marker is about
+_CHILD_PROGRAMS = re.compile(r"^(python[\d.]*|pond|mpiexec|mpirun|mpiexec\.\w+)$")
+
+_running = None  # the test item being set up, run or torn down (None while collecting)
+_reference_files: set[str] = set()  # modules that called reference_tool at their top
+_children: list[str] = []  # the children the running test started
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(item.path).resolve()
+        parts = path.relative_to(TESTS).parts if path.is_relative_to(TESTS) else ()
+        for folder, marks in FOLDER_MARKS.items():
+            if parts[:len(folder.split("/"))] == tuple(folder.split("/")):
+                for mark in marks:
+                    item.add_marker(mark)
+        if str(path) in _reference_files and item.get_closest_marker("reference") is None:
+            item.add_marker("reference")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    global _running
+    _running = item
+    _children.clear()
+    try:
+        return (yield)
+    finally:
+        _running = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield  # the fixtures are torn down first
+    if _children and item.get_closest_marker("subprocess") is None:
+        started = "; ".join(dict.fromkeys(_children))
+        _children.clear()
+        pytest.fail(f"{item.nodeid} started a child process ({started}) but is not marked subprocess: decorate it "
+                    f"with @pytest.mark.subprocess (or give its module pytestmark = pytest.mark.subprocess)",
+                    pytrace=False)
+
+
+def _is_child_program(args) -> bool:
+    words = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+    words = [w.strip("'\"") for a in words for w in os.fsdecode(a).split()]  # also bash -c "pond run ..."
+    return any(w == sys.executable or _CHILD_PROGRAMS.match(os.path.basename(w)) for w in words)
+
+
+def _record_popen(init):
+    def __init__(self, *pos, **kwargs):
+        args = pos[0] if pos else kwargs.get("args", ())
+        if _running is not None and _is_child_program(args):
+            words = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+            _children.append(" ".join(os.path.basename(os.fsdecode(a)) for a in words[:3])[:80])
+        init(self, *pos, **kwargs)
+    return __init__
+
+
+def _record_process(start):
+    def _start(self):
+        if _running is not None:
+            _children.append(f"multiprocessing {type(self).__name__}")
+        return start(self)
+    return _start
+
+
+subprocess.Popen.__init__ = _record_popen(subprocess.Popen.__init__)
+multiprocessing.process.BaseProcess.start = _record_process(multiprocessing.process.BaseProcess.start)
 
 
 def recurrent_network(seed: int = 3, n_exc: int = 400, n_inh: int = 100, rate: float = 50.0,
@@ -65,9 +164,18 @@ def one_line_error(proc, rc=1):
 
 
 def reference_tool(module: str):
-    """Import an independent reference (Brian2, NEST, ReservoirPy, libsonata, ...). Outside CI a missing tool skips
-    the test; in CI (``CI`` set, where the dev extra installs every tool) it is an error, so reference checks never
-    skip silently there."""
+    """Import an independent reference (Brian2, NEST, ReservoirPy, libsonata, ...) or another tool of the dev extra.
+    Outside CI a missing tool skips the test; in CI (``CI`` set, where the dev extra installs every tool) it is an
+    error, so reference checks never skip silently there.
+
+    A test that imports one of :data:`REFERENCE_TOOLS` this way is a reference test: called at a module's top, it
+    marks every test of that module ``reference``; called inside a test, that test must carry the marker."""
+    if module.split(".")[0] in REFERENCE_TOOLS:
+        if _running is None:  # collection: the calling module's tests are reference tests
+            _reference_files.add(os.path.realpath(sys._getframe(1).f_code.co_filename))
+        elif _running.get_closest_marker("reference") is None:
+            pytest.fail(f"{_running.nodeid} compares with {module} but is not marked reference: decorate it with "
+                        f"@pytest.mark.reference (or put it under tests/reference/)", pytrace=False)
     if os.environ.get("CI"):
         return importlib.import_module(module)
     return pytest.importorskip(module)
@@ -109,3 +217,31 @@ def assert_tampered_file_refused(good, bad, tamper, field: str) -> None:
     write_estimator_file(bad, header, arrays)
     with pytest.raises(ValueError, match=field):
         load(bad)
+
+
+@contextmanager
+def allocates_at_most(max_bytes: int = 64 * 2**20):
+    """Fail the test when what runs inside allocates more than ``max_bytes`` at the peak (numpy's and Python's
+    allocations, traced by :mod:`tracemalloc`): a refusal "before allocation" checked by what it did, not by how
+    long it took (a timing a busy machine breaks)."""
+    tracemalloc.start()
+    try:
+        yield
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= max_bytes, f"heavy work started: {peak / 2**20:.1f} MiB allocated before the refusal"
+
+
+@contextmanager
+def no_heavy_work(monkeypatch, max_bytes: int = 64 * 2**20):
+    """Fail the test when what runs inside starts heavy work: the builder generating synapses (its streaming pass
+    fails the test if entered) or more than ``max_bytes`` allocated (:func:`allocates_at_most`)."""
+    import engine.build.builder as builder
+
+    def started(*args, **kwargs):
+        raise AssertionError("heavy work started: the builder began generating synapses")
+
+    monkeypatch.setattr(builder, "_stream_group", started)
+    with allocates_at_most(max_bytes):
+        yield

@@ -59,6 +59,7 @@ def million_file(tmp_path_factory):
 # ---------------------------------------------------------------------------------------------------------------------
 # subprocess: every subcommand
 # ---------------------------------------------------------------------------------------------------------------------
+@pytest.mark.subprocess
 def test_version_and_help():
     proc = pond("--version")
     assert proc.returncode == 0 and proc.stdout.strip() == f"pond {__version__}"
@@ -72,11 +73,13 @@ def test_version_and_help():
         assert sub.returncode == 0 and option in sub.stdout, sub.stdout
 
 
+@pytest.mark.subprocess
 def test_no_command_is_usage_error():
     proc = pond()
     assert proc.returncode == 2 and "usage" in proc.stderr
 
 
+@pytest.mark.subprocess
 def test_info_subprocess(spike_file):
     proc = pond("info", spike_file)
     assert proc.returncode == 0, proc.stderr
@@ -95,6 +98,7 @@ def test_info_subprocess(spike_file):
     assert data["metadata"]["model"]["name"] == "toy" and data["metadata"]["seed"] == 42
 
 
+@pytest.mark.subprocess
 def test_plot_subprocess(spike_file, tmp_path):
     out = tmp_path / "raster.png"
     proc = pond("plot", spike_file, "-o", out, "--population", "exc", "--t-start", "100", "--t-stop", "200",
@@ -104,6 +108,7 @@ def test_plot_subprocess(spike_file, tmp_path):
     assert "wrote" in proc.stdout and "100-200 ms" in proc.stdout
 
 
+@pytest.mark.subprocess
 def test_plot_million_spikes_is_fast_and_capped(million_file, tmp_path):
     out = tmp_path / "million.png"
     proc = pond("plot", million_file, "-o", out, "--max-points", "50000", timeout=60)
@@ -112,12 +117,14 @@ def test_plot_million_spikes_is_fast_and_capped(million_file, tmp_path):
     assert "1000000 spikes" in proc.stdout and "drawn" in proc.stdout
 
 
+@pytest.mark.subprocess
 def test_run_without_model_is_a_usage_error():
     # run, bench and demo themselves are tested in test_cli_run.py
     one_line_error(pond("run"), rc=2)
     one_line_error(pond("bench", "nonesuch"), rc=2)
 
 
+@pytest.mark.subprocess
 def test_errors_are_one_line_without_traceback(tmp_path, spike_file):
     line = one_line_error(pond("info", tmp_path / "missing.h5"))
     assert "missing.h5" in line and "does not exist" in line
@@ -130,6 +137,7 @@ def test_errors_are_one_line_without_traceback(tmp_path, spike_file):
     one_line_error(pond("frobnicate"), rc=2)
 
 
+@pytest.mark.subprocess
 def test_debug_shows_traceback(tmp_path):
     proc = pond("--debug", "info", tmp_path / "missing.h5")
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "FileNotFoundError" in proc.stderr

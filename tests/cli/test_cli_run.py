@@ -31,6 +31,7 @@ def pond(*args, cwd, timeout=120):
                           timeout=timeout, env=_env(), cwd=str(cwd))
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("name, duration, sizes", [
     ("cuba", "50", {"exc": 3200, "inh": 800}),
     ("brunel", "20ms", {"exc": 10000, "inh": 2500}),
@@ -57,6 +58,7 @@ def test_run_each_example(tmp_path, name, duration, sizes):
     assert np.all(np.diff(t) >= 0)
 
 
+@pytest.mark.subprocess
 def test_run_options_seed_trials_plot_and_overwrite(tmp_path):
     pytest.importorskip("matplotlib")
     proc = pond("run", "column", "--duration", "30", "--trials", "2", "--seed", "5", "--threads", "2",
@@ -76,6 +78,7 @@ def test_run_options_seed_trials_plot_and_overwrite(tmp_path):
         assert r.attrs["seed"] == 6 and r.attrs["n_trials"] == 1
 
 
+@pytest.mark.subprocess
 def test_run_errors_are_one_line(tmp_path):
     model = tmp_path / "typo.toml"
     text = (REPO / "pond" / "examples" / "cuba.toml").read_text().replace("tau_m = 20.0", "taum = 20.0", 1)
@@ -92,6 +95,7 @@ def test_run_errors_are_one_line(tmp_path):
     assert not list(tmp_path.glob("*.h5"))
 
 
+@pytest.mark.subprocess
 def test_bench_json(tmp_path):
     proc = pond("bench", "cuba", "--duration", "200", "--json", cwd=tmp_path)  # ms, as everywhere
     assert proc.returncode == 0, proc.stderr
@@ -106,6 +110,7 @@ def test_bench_json(tmp_path):
     assert proc.returncode == 0 and "real-time factor" in proc.stdout and "events/s" in proc.stdout
 
 
+@pytest.mark.subprocess
 def test_demo_cuba(tmp_path):
     proc = pond("demo", "cuba", "--outdir", tmp_path / "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -120,6 +125,7 @@ def test_demo_cuba(tmp_path):
     assert pond("demo", "cuba", "--outdir", tmp_path / "out", "--quiet", cwd=tmp_path).returncode == 0  # replaces
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("command, words", [
     ("run", ["--output", "--duration", "bare number is ms", "--seed", "--threads", "--trials", "--quiet", "--overwrite", "--plot",
              "--debug", "brunel"]),
@@ -135,6 +141,7 @@ def test_help(tmp_path, command, words):
         assert w in text, w
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a subprocess")
 def test_ctrl_c_keeps_the_spikes(tmp_path):
     out = tmp_path / "long.h5"

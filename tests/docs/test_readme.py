@@ -26,6 +26,7 @@ def _blocks(text: str, lang: str) -> list[str]:
     return re.findall(rf"^```{lang}\n(.*?)^```$", text, flags=re.S | re.M)
 
 
+@pytest.mark.subprocess
 def test_command_line_block_runs_as_written(tmp_path):
     pytest.importorskip("matplotlib")
     bin_dir = Path(sys.executable).parent
@@ -62,6 +63,7 @@ def test_readme_model_file_is_valid():
     assert "pond example noise -o my_model.toml" in commands and "pond run my_model.toml" in commands
 
 
+@pytest.mark.subprocess
 def test_python_blocks_run_as_written(tmp_path):
     """Every Python example in the README runs, in a fresh interpreter, as a user would paste it (blocks fenced
     ``py`` instead of ``python`` are fragments that need what no test machine has, such as a batch system)."""

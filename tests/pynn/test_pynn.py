@@ -135,6 +135,7 @@ def _scenario(name: str):
     return getattr(importlib.import_module(f"pynn_scenarios.{_scenario_functions()[name]}"), name)
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("name", RUN)
 def test_pynn_system_scenario_passes(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -143,6 +144,7 @@ def test_pynn_system_scenario_passes(name, tmp_path, monkeypatch):
         _scenario(name)(sim)
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("name", sorted(n for n, (kind, _) in SKIPPED.items() if kind == "refused"))
 def test_pynn_system_scenario_is_refused_not_substituted(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -151,6 +153,7 @@ def test_pynn_system_scenario_is_refused_not_substituted(name, tmp_path, monkeyp
         _scenario(name)(sim)
 
 
+@pytest.mark.subprocess
 def test_every_scenario_is_run_or_listed():
     names = set(_scenario_functions())
     assert names == set(RUN) | set(SKIPPED), (names - set(RUN) - set(SKIPPED), (set(RUN) | set(SKIPPED)) - names)

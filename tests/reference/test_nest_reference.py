@@ -17,7 +17,7 @@ from engine import Network, Population, Projection, Simulator, SpikeMonitor, Spi
 from engine.network.connectivity import AllToAll
 
 reference_tool("nest")
-pytestmark = pytest.mark.reference
+pytestmark = [pytest.mark.reference, pytest.mark.subprocess]  # NEST runs in a child process
 
 NEST_SCRIPT = """
 import json, sys

@@ -23,6 +23,7 @@ import pytest
 from conftest import REPO, reference_tool
 
 SCRIPTS = REPO / "benchmarks" / "pynn_scripts"
+pytestmark = pytest.mark.subprocess  # each script runs in a child process
 SEEDS = "11,12,13"
 
 

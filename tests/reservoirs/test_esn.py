@@ -119,6 +119,7 @@ def test_mackey_glass_one_step_prediction():
     assert err <= 1.6e-3
 
 
+@pytest.mark.reference
 def test_mackey_glass_matches_reservoirpy_generator():
     ds = reference_tool("reservoirpy.datasets")
     # same discretisation: feed the same history through both

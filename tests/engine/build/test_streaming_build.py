@@ -137,6 +137,7 @@ PEAK_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="resets the peak RSS in /proc/self")
 def test_peak_memory_of_a_1e7_synapse_build_is_the_result():
     out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT], capture_output=True, text=True, timeout=300)

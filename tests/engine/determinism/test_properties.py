@@ -4,7 +4,7 @@ target blocks."""
 import numba
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import (Network, PoissonSource, Population, Projection, RateMonitor, Simulator, SpikeMonitor, SpikeSource,
@@ -70,7 +70,6 @@ def _same(x, y):
             np.testing.assert_array_equal(a, b)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=networks(), chunk=st.floats(0.3, 30.0), split=st.integers(1, 499))
 def test_chunking_batching_and_threads_never_change_any_record(net, chunk, split):
     alone = [Simulator(net, trials=[k]).run(50.0) for k in (0, 1, 2)]
@@ -85,7 +84,6 @@ def test_chunking_batching_and_threads_never_change_any_record(net, chunk, split
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs numba to allow two threads")
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=networks(sizes=(40, 110)), chunk=st.floats(0.3, 30.0), split=st.integers(1, 499))
 def test_one_trial_on_two_threads_never_changes_any_record(net, chunk, split):
     """Networks of 80-220 neurons span two target blocks: with n_jobs=2 a single trial runs block-parallel (the

@@ -153,6 +153,7 @@ def test_seed_none_and_lzf_and_uncompressed(tmp_path):
         np.testing.assert_array_equal(read_spikes(path)[1], [0, 2])
 
 
+@pytest.mark.reference
 def test_libsonata_reads_back(tmp_path):
     libsonata = reference_tool("libsonata")
     path = tmp_path / "sonata.h5"
@@ -405,6 +406,7 @@ def _run_child(tmp_path, mode, stop_after_flushes=3):
     return path, proc.returncode, last, err
 
 
+@pytest.mark.subprocess
 def test_read_while_a_run_is_writing(tmp_path):
     script = tmp_path / "live.py"
     script.write_text(textwrap.dedent('''
@@ -430,6 +432,7 @@ def test_read_while_a_run_is_writing(tmp_path):
     assert proc.returncode == 0 and file_info(path)["complete"] is True
 
 
+@pytest.mark.subprocess
 def test_sigkill_leaves_readable_file_up_to_last_flush(tmp_path):
     path, rc, (chunks, accepted, flushed), _ = _run_child(tmp_path, "kill")
     assert rc == -signal.SIGKILL
@@ -444,6 +447,7 @@ def test_sigkill_leaves_readable_file_up_to_last_flush(tmp_path):
     assert file_info(path)["complete"] is False
 
 
+@pytest.mark.subprocess
 def test_sigint_keeps_every_spike(tmp_path):
     path, rc, (chunks, accepted, flushed), err = _run_child(tmp_path, "int")
     assert rc != 0 and "KeyboardInterrupt" in err
@@ -474,6 +478,7 @@ _FULL_DISK = textwrap.dedent("""
 """)
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE (POSIX)")
 def test_full_disk_raises_clear_error_and_file_not_complete(tmp_path):
     path = tmp_path / "full.h5"

@@ -56,6 +56,7 @@ _CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("mode", ["between_populations", "mid_flush", "memory"])
 def test_kill_leaves_every_population_at_the_stated_time(tmp_path, mode):
     path = tmp_path / f"{mode}.h5"

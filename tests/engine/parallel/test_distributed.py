@@ -59,6 +59,7 @@ def _assert_same_spikes(net, batch, local, ids=IDS):
             assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]), (name, k)
 
 
+@pytest.mark.subprocess
 def test_batch_equals_local_batch(client, net, local):
     batch = run_trials(net, DURATION, IDS, client=client, block_size=2, rates={"noise": _rates(len(IDS))},
                        progress=False)
@@ -76,6 +77,7 @@ def test_batch_equals_local_batch(client, net, local):
     _assert_same_spikes(net, again, local)
 
 
+@pytest.mark.subprocess
 def test_spike_file_equals_local_file(client, net, local, tmp_path):
     sizes = {"exc": 160, "inh": 40, "noise": 200}
     kw = dict(n_trials=max(IDS) + 1, dt_ms=net.dt, duration_ms=DURATION, seed=net.seed)
@@ -98,6 +100,7 @@ def test_spike_file_equals_local_file(client, net, local, tmp_path):
         assert a_attrs == b_attrs
 
 
+@pytest.mark.subprocess
 def test_lsm_features_equal_local(client):
     X = poisson_trials(5, 2, 100.0, 40.0, seed=2)
     lsm = LSM(grid=(4, 3, 3), duration=100.0, sample_times=[50.0, 100.0], features=("trace", "counts", "V"),
@@ -113,6 +116,7 @@ def test_lsm_features_equal_local(client):
     assert np.array_equal(analog.transform(U), analog.transform(U, client=client))
 
 
+@pytest.mark.subprocess
 def test_sweeps_on_dask_pick_the_local_parameters(client, capfd):
     joblib = reference_tool("joblib")
     u, y = narma10(400, seed=1)
@@ -139,6 +143,7 @@ def test_sweeps_on_dask_pick_the_local_parameters(client, capfd):
     assert n_fits(GridSearchCV(esn, grid, cv=2), u, y) == 8
 
 
+@pytest.mark.subprocess
 def test_killed_worker_loses_no_block(client, net, local):
     pids = client.run(os.getpid)
 
@@ -167,6 +172,7 @@ def test_killed_worker_loses_no_block(client, net, local):
     assert sink.killed not in client.run(os.getpid).values()
 
 
+@pytest.mark.subprocess
 def test_interrupt_keeps_finished_trials_in_the_file(client, net, local, tmp_path):
     class CtrlCAfterFirstTrial:
         def write(self, population, trial, times, ids):
@@ -229,6 +235,7 @@ def test_bad_arguments_are_refused_before_any_work(net, kw, match):
         run_trials(net, args.pop("duration_ms"), args.pop("trials"), client=object(), progress=False, **args)
 
 
+@pytest.mark.subprocess
 def test_without_a_client_a_local_cluster_is_made_and_closed(client, net, local):
     reference_tool("distributed")
     batch = run_trials(net, 20.0, IDS[:3], block_size=2, progress=False)
@@ -239,6 +246,7 @@ def test_without_a_client_a_local_cluster_is_made_and_closed(client, net, local)
     assert workers and not workers & set(client.nthreads())  # not the module's cluster: its own, closed by now
 
 
+@pytest.mark.subprocess
 def test_a_block_that_fails_on_a_worker_raises_its_error_here(client, net):
     with pytest.raises(ValueError, match="rates has shape"):  # set_rates' own check, on the worker
         run_trials(net, DURATION, IDS, client=client, block_size=3, rates={"noise": np.ones((len(IDS), 3))},
@@ -252,6 +260,7 @@ def test_lsm_block_size_needs_a_client():
         lsm.transform(X, block_size=4)
 
 
+@pytest.mark.subprocess
 def test_importing_engine_does_not_import_dask():
     code = ("import sys, engine, engine.parallel.distributed; from engine import Simulator; "
             "assert not {'dask', 'distributed'} & set(sys.modules), sorted(m for m in sys.modules if 'dask' in m)")

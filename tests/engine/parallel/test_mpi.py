@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import reference_tool
+from conftest import REPO, reference_tool
 from engine import Simulator
 from engine.build.builder import build
 
 SCRIPTS = Path(__file__).resolve().parent / "mpi_scripts"
-ROOT = SCRIPTS.parents[1]
+ROOT = REPO
+pytestmark = pytest.mark.subprocess  # every test runs mpiexec
 
 
 def _networks():

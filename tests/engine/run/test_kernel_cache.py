@@ -6,7 +6,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.subprocess  # a child process per cache probe
 
 # state.stream_keys inlines rng.stream_key and rng.mix64: an edit of rng.py changes what it computes
 PROBE = textwrap.dedent("""

@@ -154,6 +154,7 @@ print(json.dumps([nest.__version__, list(map(float, vm.get("events")["V_m"]))]))
 """
 
 
+@pytest.mark.subprocess
 @pytest.mark.reference
 def test_same_postsynaptic_effect_as_nest_tsodyks2():
     """NEST's tsodyks2_synapse onto an iaf_psc_delta neuron that only integrates: the jumps of V equal pond's.

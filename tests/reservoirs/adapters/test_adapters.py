@@ -226,6 +226,7 @@ def test_shipped_files_match_a_fresh_export_of_their_weights(torch, digits, tmp_
 
 
 # --- packaging and layering -------------------------------------------------------------------------------------------
+@pytest.mark.subprocess
 def test_import_without_torch_runs_the_shipped_model():
     code = ("import sys\n"
             "class NoTorch:\n"
