@@ -63,6 +63,7 @@ print(json.dumps([list(map(float, ev["times"])), list(map(int, ev["senders"] - g
 
 
 @pytest.mark.reference
+@pytest.mark.subprocess
 def test_spike_times_match_nest_iaf_psc_delta_ps_for_one_second(tmp_path):
     """NEST (child process: its OpenMP runtime and Numba's threads do not share a process) runs the same neurons,
     inputs and synapses with its precise-spike-time model: every spike agrees to 1e-6 ms over 1 s."""
