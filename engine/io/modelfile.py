@@ -82,6 +82,7 @@ from engine.network.description import (CurrentSource, Network, PoissonSource, P
                           RateMonitor, SpikeMonitor, SpikeSource, StateMonitor, state_variables)
 from engine.models.neurons import NEURON_MODELS, neuron_model
 from engine.models.synapses import StaticSynapse, TsodyksMarkram
+from engine.network.grid import grid_offset
 
 __all__ = ["ModelFileError", "RunConfig", "load_model", "loads_model", "SCHEMA"]
 
@@ -702,6 +703,10 @@ class _Loader:
         pops = {v["name"]: v for v in values["population"]}
         pre = {**pops, **{v["name"]: v for k in ("poisson", "spike_source") for v in values[k]}}
 
+        run_t = self.section(("run",), doc.get("run", {}), SCHEMA["run"])
+        run = RunConfig(**run_t, description=description, source=self.source, text=self.text)
+        exact = run.method == "event"  # the exact event-driven mode takes delays and t_ref off the grid
+
         values["projection"] = []
         for i, t in enumerate(tables["projection"]):
             path = ("projection", i)
@@ -712,7 +717,7 @@ class _Loader:
             schema = dict(SCHEMA["projection"], weight=_value_spec(kind))
             v = self.section(path, t, schema, _REQUIRED["projection"])
             v["source"], v["target"] = src, tgt
-            self.check_projection(path, v, pre, pops, net.dt)
+            self.check_projection(path, v, pre, pops, net.dt, exact)
             values["projection"].append(v)
         for i, v in enumerate(values["current"]):
             self.ref(("current", i, "target"), v["target"], pops, "a population")
@@ -722,10 +727,7 @@ class _Loader:
             monitors.append(self.monitor(("monitor", i), t, pops, pre))
 
         for i, v in enumerate(values["population"]):
-            self.check_population(("population", i), v, net.dt)
-
-        run_t = self.section(("run",), doc.get("run", {}), SCHEMA["run"])
-        run = RunConfig(**run_t, description=description, source=self.source, text=self.text)
+            self.check_population(("population", i), v, net.dt, exact)
         self.check_run(run, net.dt)
 
         objects = []
@@ -818,29 +820,38 @@ class _Loader:
         model = self.convert((section, i, "model"), SCHEMA[section]["model"], table.get("model", "iaf_psc_exp"))
         return _population_schema(neuron_model(model))
 
-    def check_population(self, path: tuple, v: dict, dt: float) -> None:
-        """The model's time constants not shorter than dt and its durations on the grid, with the TOML line of the
-        offending key."""
+    def check_population(self, path: tuple, v: dict, dt: float, exact: bool = False) -> None:
+        """The model's time constants not shorter than dt and its durations on the grid (unless ``exact``), with the
+        TOML line of the offending key."""
         spec = neuron_model(v.get("model", "iaf_psc_exp"))
         for k in spec.time_constants:
             if k in v and v[k] < dt:
                 raise self.fail(path + (k,), f"{v[k]} ms is shorter than dt = {dt} ms; the step must not exceed "
                                              "any time constant")
         for p in spec.parameters:
-            if p.on_grid and p.name in v:
+            if p.on_grid and p.name in v and not exact:
                 self.on_grid(path + (p.name,), v[p.name], dt)
 
-    def check_projection(self, path: tuple, v: dict, pre: dict, pops: dict, dt: float) -> None:
+    def check_projection(self, path: tuple, v: dict, pre: dict, pops: dict, dt: float, exact: bool = False
+                         ) -> None:
+        """Delays on the grid and >= dt; with ``exact`` (``[run] method = "event"``) any delay > 0, as the exact
+        event-driven mode takes them."""
         d = v.get("delay", 1.0)
+        rule = "> 0 ms (method = 'event')" if exact else f">= dt = {dt} ms"
+
+        def too_short(x: float) -> bool:
+            return x <= 0.0 if exact else x < dt * (1 - 1e-9)
         if isinstance(d, float):
-            self.on_grid(path + ("delay",), d, dt)
-            if d < dt * (1 - 1e-9):
-                raise self.fail(path + ("delay",), f"{d} ms is not allowed; delays must be >= dt = {dt} ms")
+            if not exact:
+                self.on_grid(path + ("delay",), d, dt)
+            if too_short(d):
+                raise self.fail(path + ("delay",), f"{d} ms is not allowed; delays must be {rule}")
         elif isinstance(d, np.ndarray):
-            for x in d.ravel():
-                self.on_grid(path + ("delay",), float(x), dt)
-            if d.size and d.min() < dt * (1 - 1e-9):
-                raise self.fail(path + ("delay",), f"contains {d.min()} ms; delays must be >= dt = {dt} ms")
+            if not exact:
+                for x in d.ravel():
+                    self.on_grid(path + ("delay",), float(x), dt)
+            if d.size and too_short(float(d.min())):
+                raise self.fail(path + ("delay",), f"contains {d.min()} ms; delays must be {rule}")
         if isinstance(v["rule"], C.DistanceDependent):
             for end in ("source", "target"):
                 if pre.get(v[end], {}).get("positions") is None:
@@ -864,7 +875,7 @@ class _Loader:
     def on_grid(self, path: tuple, value: float, dt: float) -> None:
         q = value / dt
         k = round(q)
-        if abs(q - k) > 1e-6 * max(1.0, abs(q)):
+        if grid_offset(q) > 0:  # a millionth of a step, however long the time (engine.network.grid)
             raise self.fail(path, f"{value} ms is not a multiple of dt = {dt} ms (e.g. {k * dt:g} ms)")
 
 

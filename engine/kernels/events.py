@@ -1,5 +1,10 @@
 """Exact event-driven simulation of LIF neurons with delta synapses: continuous time, cost per event.
 
+Every time here (event times, delays, ``tau_m``, ``t_ref``, sample times) is a float64 count of steps of ``dt``:
+the driver (:mod:`engine.run.event_driven`) turns times on the grid into exact integers, so a spike time plus a
+delay is exact and inputs due at one grid time compare equal (NEST's step plus offset); Poisson rates are in
+spikes per step.
+
 Between two events a neuron relaxes in closed form towards :math:`V_\\infty = E_L + R I_e` (:math:`R = \\tau_m /
 C_m`), :math:`V(t) = V_\\infty + (V(t_0) - V_\\infty)\\,e^{-(t - t_0)/\\tau_m}`, computed as ``V + (V - V_inf) *
 expm1(-(t - t0) / tau)`` (NEST's form, exact near :math:`V_\\infty`). An input of weight ``w`` (mV) at time ``t``
@@ -20,7 +25,7 @@ chunking, thread count or heap capacity. Kinds:
 - ``ROW``: the synapses ``[cursor, end)`` of presynaptic row ``id`` that share one delay (rows are sorted by delay
   at build), from a spike at ``origin``; the next run of the row is pushed when this one is delivered, so the heap
   holds one entry per spike in flight, not one per synapse;
-- ``POISSON``: the ``cursor``-th spike of Poisson channel ``id`` (inter-spike intervals :math:`-\\ln(u)/r`, with
+- ``POISSON``: the ``cursor``-th spike of Poisson channel ``id`` (inter-spike intervals :math:`-\\ln(u)/r` steps, with
   ``u`` the counter-based uniform of the channel's stream, so each channel's train is a pure function of seed, trial
   and channel);
 - ``GENERATOR``: the spike at ``times[cursor]`` of a spike-generator channel ``id``;
@@ -252,7 +257,7 @@ def _trial(b, t_end, nrn, csr, inp, heap, st, rec, status):
                 n = heap_push(ht, hs, po, pa, pc, free, n, origin + d[j], origin, a, j)
         elif kind == POISSON:
             ch = p - inp.pois_lo
-            nt = t - math.log(uniform_open(inp.pois_key[b, ch], c + 1)) * 1000.0 / inp.pois_rate[b, ch]
+            nt = t - math.log(uniform_open(inp.pois_key[b, ch], c + 1)) / inp.pois_rate[b, ch]
             n = heap_push(ht, hs, po, pa, pc, free, n, nt, nt, a, c + 1)
             spiker = p
         elif kind == GENERATOR:
@@ -303,7 +308,7 @@ def start_trials(t0, nrn, csr, inp, heap, st):
         n = heap.n[b]
         for ch in range(inp.pois_rate.shape[1]):
             if inp.pois_rate[b, ch] > 0:
-                t = t0 - math.log(uniform_open(inp.pois_key[b, ch], 0)) * 1000.0 / inp.pois_rate[b, ch]
+                t = t0 - math.log(uniform_open(inp.pois_key[b, ch], 0)) / inp.pois_rate[b, ch]
                 n = heap_push(ht, hs, po, pa, pc, free, n, t, t, (inp.pois_lo + ch) * _KINDS + POISSON, 0)
         for ch in range(inp.gen_ptr.shape[1]):
             first = inp.gen_ptr[b, ch]

@@ -9,15 +9,31 @@ from __future__ import annotations
 
 import numpy as np
 
-_TOL = 1e-6  # relative: a value within a millionth of a step of the grid is on it (float noise of decimal dt)
+_TOL = 1e-6  # steps: a value within a millionth of a step of a grid point is on it (float noise of decimal dt)
+_ULPS = 8.0  # plus this many float spacings of v / dt, the rounding of the division itself at large step counts
+
+
+def grid_offset(q) -> np.ndarray:
+    """``|q - rint(q)| - tolerance`` of step counts ``q = v / dt``: <= 0 where ``v`` lies on the grid.
+
+    The tolerance is absolute in steps (a millionth of a step) plus a few float spacings of ``q``, never relative
+    to the time itself: at 5e5 steps a relative millionth would be half a step, and 50000.05 ms at dt 0.1 ms would
+    pass for 50000.0."""
+    q = np.asarray(q, dtype=np.float64)
+    return np.abs(q - np.rint(q)) - (_TOL + _ULPS * np.finfo(np.float64).eps * np.abs(q))
 
 
 def grid_steps(owner: str, name: str, values_ms, dt: float) -> np.ndarray:
     """``values_ms / dt`` as int64 steps; ValueError naming ``owner``, ``name`` and the first value off the grid,
-    with the two nearest grid values, when ``dt`` does not divide a value."""
-    q = np.asarray(values_ms, dtype=np.float64) / dt
+    with the two nearest grid values, when ``dt`` does not divide a value (see :func:`grid_offset` for the
+    tolerance)."""
+    values = np.asarray(values_ms, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{owner}: {name} = {float(values[~np.isfinite(values)].flat[0])} ms is not allowed; "
+                         f"times must be finite")
+    q = values / dt
     k = np.rint(q)
-    off = np.abs(q - k) > _TOL * np.maximum(1.0, np.abs(q))
+    off = grid_offset(q) > 0
     if np.any(off):
         v = float(np.asarray(values_ms, dtype=np.float64)[off].flat[0])
         below, above = (float(x) for x in step_times(np.floor(v / dt) + np.array([0, 1]), dt))
@@ -27,6 +43,28 @@ def grid_steps(owner: str, name: str, values_ms, dt: float) -> np.ndarray:
         raise ValueError(f"{owner}: {name} = {float(np.max(np.abs(values_ms))):g} ms is too many steps of dt = {dt} "
                          f"ms")
     return k.astype(np.int64)
+
+
+def to_steps(values_ms, dt: float) -> np.ndarray:
+    """Times (ms) as float64 counts of steps of ``dt``, as the exact event-driven mode keeps them: a value on the
+    grid (:func:`grid_offset`) becomes the exact integer of its grid point, any other ``v / dt``.
+
+    This is NEST's rule of a grid step plus an offset in one float: the integer part is the step, the fraction the
+    offset. Sums of grid times stay exact integers (below 2**53 steps), so inputs NEST treats as simultaneous
+    arrive at equal times: a spike at 0.7 ms through a 0.1 ms delay and one at 0.5 ms through 0.3 ms both arrive at
+    step 8.0, where ``0.7 + 0.1`` is 0.7999999999999999 ms and ``0.5 + 0.3`` is 0.8 ms."""
+    q = np.asarray(values_ms, dtype=np.float64) / dt
+    with np.errstate(invalid="ignore"):
+        return np.where(grid_offset(q) <= 0, np.rint(q), q)
+
+
+def from_steps(steps, dt: float) -> np.ndarray:
+    """Times (ms, float64) of float counts of steps (:func:`to_steps`): :func:`step_times` of the whole steps plus
+    the fraction times ``dt``, so a time on the grid is the float nearest its decimal value (8.0 steps of 0.1 ms
+    is 0.8 ms, not 0.8000000000000002)."""
+    steps = np.asarray(steps, dtype=np.float64)
+    whole = np.floor(steps)
+    return step_times(whole, dt) + (steps - whole) * dt
 
 
 def step_times(steps, dt: float) -> np.ndarray:

@@ -15,6 +15,14 @@ potentials, monitors (``spikes``, ``spike_counts``/``rate`` binned by ``dt``, ``
 inter-spike intervals from each channel's own counter-based stream (not the clock mode's per-step counts), so a
 channel's train depends only on seed, trial and channel. The result is bit-identical for any chunking, thread count
 or batch size.
+
+How times are formed: the kernel counts time in steps of ``dt`` (float64), NEST's grid step plus offset in one
+number (:func:`engine.network.grid.to_steps`). Every time the model gives (delays, refractory periods, generator
+times, run durations) becomes the exact integer of its grid point when it lies on the grid, else ``t / dt``; a
+spike's arrival is its time plus the delay in steps. Sums of grid times are exact, so inputs NEST treats as
+simultaneous (a spike at 0.7 ms through a 0.1 ms delay and one at 0.5 ms through 0.3 ms, both step 8) arrive at
+one time and are summed into one jump, where ms floats would differ (0.7999999999999999 and 0.8). Times handed
+out are ms again (:func:`engine.network.grid.from_steps`: a grid time is the float nearest its decimal value).
 """
 from __future__ import annotations
 
@@ -28,6 +36,7 @@ import numpy as np
 from engine.network.connectivity import build_connectivity
 from engine.run.initial_state import check_run_settings, initial_potentials
 from engine.network.distributions import resolve_values
+from engine.network.grid import from_steps, step_times, to_steps
 from engine.interrupt import deferred_interrupts
 from engine.kernels.events import (DONE, HEAP_FULL, EHeap, ECsr, EInputs, ENeurons, ERecord, EState, fill_rows,
                                    run_events, sort_rows, start_trials)
@@ -122,7 +131,8 @@ class EventSimulator:
             self._connect()
         self._pois_rate = np.repeat(self._rate0[None, :], ids.size, axis=0)
         self._gen = {name: [(src.times, src.indices)] * ids.size for name, src in self._generators.items()}
-        self.t = 0.0
+        self.t = 0.0  # ms, from self._t_steps (the time in steps of dt, as the kernel counts it)
+        self._t_steps = 0.0
         self._n_spikes = 0
         self._started = False
         self.last_run = None
@@ -154,12 +164,12 @@ class EventSimulator:
         self._poisson = {s.name: s for s in pois}
         self._generators = {s.name: s for s in gens}
         B = self.trial_ids.size
-        par = np.zeros((len(pops), 4))  # tau_m, V_th, V_reset, t_ref per population (engine.kernels.events)
+        par = np.zeros((len(pops), 4))  # tau_m, V_th, V_reset, t_ref per population (times in steps of dt)
         x = np.zeros((B, N, 8))  # one row per neuron and trial: see engine.kernels.events
         x[:, :, 2] = -np.inf  # never refractory yet
         for k, p in enumerate(pops):
             sl = slice(self.pop_lo[k], self.pop_lo[k + 1])
-            par[k] = p.tau_m, p.V_th, p.V_reset, p.t_ref
+            par[k] = p.tau_m / net.dt, p.V_th, p.V_reset, float(to_steps(p.t_ref, net.dt))
             x[:, sl, 6] = p.E_L + np.asarray(p.I_e, np.float64) * p.tau_m / p.C_m  # V_inf
             x[:, sl, 7] = k
         self._nrn = ENeurons(par=par)
@@ -200,7 +210,7 @@ class EventSimulator:
         every = {m.every for m in net.monitors if isinstance(m, StateMonitor)}
         if len(every) > 1:
             raise ValueError(f"StateMonitor: every = {sorted(every)} differ; all state monitors must share one every")
-        self.st_every_ms = (every.pop() if every else 1) * net.dt
+        self.st_every = every.pop() if every else 1  # steps between samples
         self.st_idx = np.concatenate(idx).astype(np.int64) if idx else np.zeros(0, np.int64)
         self._spikes = {(n, int(t)): ([], []) for n in set(self._rec_names + self._rate_names) for t in self.trial_ids}
         self._state_parts: list[np.ndarray] = []
@@ -233,7 +243,7 @@ class EventSimulator:
                 values.append(np.full(nnz, const) if arr is None else np.asarray(arr, np.float64))
             if nnz and values[1].min() <= 0:
                 raise ValueError(f"{owner}: delay = {values[1].min()} ms is not allowed; delays must be > 0")
-            parts.append((pre_lo, indptr, targets, values[0], values[1], post_lo))
+            parts.append((pre_lo, indptr, targets, values[0], to_steps(values[1], net.dt), post_lo))
             counts[pre_lo:pre_lo + n_src] += np.diff(indptr)
         self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         S = int(self.indptr[-1])
@@ -303,9 +313,10 @@ class EventSimulator:
                 end[b, ch0:ch0 + src.size] = ptr[b, ch0:ch0 + src.size] + counts
                 flat.append(times[np.lexsort((times, idx))])  # by channel, then time
                 base += times.size
-        self._inputs = EInputs(pois_lo=self._pois_lo, pois_key=pois_key, pois_rate=self._pois_rate,
+        self._inputs = EInputs(pois_lo=self._pois_lo, pois_key=pois_key,
+                               pois_rate=self._pois_rate * (self.network.dt * 1e-3),  # spikes per step
                                gen_lo=self._gen_lo, gen_ptr=ptr, gen_end=end,
-                               gen_t=np.concatenate(flat) if flat else np.zeros(0))
+                               gen_t=to_steps(np.concatenate(flat), self.network.dt) if flat else np.zeros(0))
         cap = _HEAP_SPARE + 1 + int(np.count_nonzero(self._pois_rate, axis=1).max(initial=0)) + n_gen + self.n_neurons
         self._heap = _new_heap(B, cap)
         start_trials(0.0, self._nrn, self._csr, self._inputs, self._heap, self._state)
@@ -315,7 +326,7 @@ class EventSimulator:
         B = self.trial_ids.size
         return ERecord(mask=self.rec_mask, t=np.empty((B, _RECORD)), ids=np.empty((B, _RECORD), np.int32),
                        n=np.zeros(B, np.int64), events=np.zeros(B, np.int64), st_idx=self.st_idx,
-                       st_every=self.st_every_ms, st_base=np.full(B, self._samples, np.int64),
+                       st_every=float(self.st_every), st_base=np.full(B, self._samples, np.int64),
                        st_next=np.full(B, self._samples, np.int64), st_out=np.zeros((B, n_samples, self.st_idx.size)))
 
     # ------------------------------------------------------------------ running
@@ -343,10 +354,12 @@ class EventSimulator:
         if not (math.isfinite(duration_ms) and duration_ms >= 0):
             raise ValueError(f"run: duration_ms = {duration_ms} is not allowed; it must be finite and >= 0")
         sinks = list(sinks)
-        t_stop = self.t + duration_ms
+        dt = self.network.dt
+        t_stop = self._t_steps + float(to_steps(duration_ms, dt))  # in steps, as the kernel counts time
+        chunk = float(to_steps(self.chunk_ms, dt))
         n_samples = 0
-        if self.st_idx.size:  # samples at (k + 1) * every for k >= self._samples, before t_stop
-            while (self._samples + n_samples + 1) * self.st_every_ms < t_stop:
+        if self.st_idx.size:  # samples at (k + 1) * every steps for k >= self._samples, before t_stop
+            while (self._samples + n_samples + 1) * self.st_every < t_stop:
                 n_samples += 1
         self.compile()
         with deferred_interrupts() as signals:
@@ -362,8 +375,8 @@ class EventSimulator:
                     numba.set_num_threads(min(self.n_jobs, numba.config.NUMBA_NUM_THREADS))
                 for s in advancing:
                     s.advance(self.t)
-                while self.t < t_stop:
-                    t_end = min(self.t + self.chunk_ms, t_stop)
+                while self._t_steps < t_stop:
+                    t_end = min(self._t_steps + chunk, t_stop)
                     while True:
                         run_events(t_end, self._nrn, self._csr, self._inputs, self._heap, self._state, rec, status)
                         self._drain(rec, sinks, keep)
@@ -371,9 +384,10 @@ class EventSimulator:
                             break
                         if (status == HEAP_FULL).any():
                             self._grow_heap()
+                    t_ms = float(from_steps(t_end, dt))
                     if bar is not None:
-                        bar.update(t_end - self.t)
-                    self.t = t_end
+                        bar.update(t_ms - self.t)
+                    self._t_steps, self.t = t_end, t_ms
                     for s in advancing:
                         s.advance(self.t)
                     signals.check()
@@ -409,7 +423,7 @@ class EventSimulator:
             if n == 0:
                 continue
             self._n_spikes += n
-            times, ids = rec.t[b, :n].copy(), rec.ids[b, :n].astype(np.int64)
+            times, ids = from_steps(rec.t[b, :n], self.network.dt), rec.ids[b, :n].astype(np.int64)
             group = np.searchsorted(self.bounds, ids, side="right") - 1
             for name in set(self._rec_names + self._rate_names):
                 g = self.names.index(name)
@@ -443,12 +457,12 @@ class EventSimulator:
         if name not in self._rate_names:
             raise KeyError(f"no RateMonitor on {name!r}; rate monitors record {self._rate_names}")
         dt = self.network.dt
-        n_bins = int(math.ceil(self.t / dt - 1e-9))
+        n_bins = int(math.ceil(self._t_steps - 1e-9))
         out = np.zeros((self.trial_ids.size, n_bins), np.int32)
         for b, trial in enumerate(self.trial_ids):
             parts = self._spikes[(name, int(trial))][0]
             if parts:
-                k = np.minimum(np.floor(np.concatenate(parts) / dt).astype(np.int64), n_bins - 1)
+                k = np.minimum(np.floor(to_steps(np.concatenate(parts), dt)).astype(np.int64), n_bins - 1)
                 out[b] = np.bincount(k, minlength=n_bins)
         return out
 
@@ -467,7 +481,7 @@ class EventSimulator:
         col, n = self._st_blocks[(target, variable)]
         data = np.concatenate(self._state_parts, axis=1) if self._state_parts else \
             np.zeros((self.trial_ids.size, 0, self.st_idx.size))
-        times = (np.arange(data.shape[1]) + 1) * self.st_every_ms
+        times = step_times((np.arange(data.shape[1], dtype=np.int64) + 1) * self.st_every, self.network.dt)
         return times, data[:, :, col:col + n]
 
     def memory_report(self) -> dict:

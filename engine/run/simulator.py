@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from engine.build.builder import Built, build, current_events, poisson_sampler, segment_rates, spike_generator_events
-from engine.network.grid import grid_steps, step_times
+from engine.network.grid import grid_offset, grid_steps, step_times
 from engine.interrupt import deferred_interrupts
 from engine.progress import interactive, progress_bar
 from engine.build.memory import check_fits
@@ -140,7 +140,8 @@ class Simulator:
         if comm is not None:
             from engine.parallel.mpi import SpikeExchange, check_comm
 
-            n_blocks, *own = check_comm(comm, network.size, 1 if n_jobs is None else int(n_jobs), trial_ids.size)
+            n_blocks, *own = check_comm(comm, network.size, 1 if n_jobs is None else int(n_jobs), trial_ids.size,
+                                        network=network, settings={"chunk_ms": chunk_ms})
             self._mpi = SpikeExchange(comm, *own)
         with deferred_interrupts():  # Ctrl-C or SIGTERM during the build: Interrupted between kernel calls
             self.built: Built = built if built is not None else \
@@ -460,7 +461,7 @@ class Simulator:
                             f"(got {type(duration_ms).__name__})")
         duration_ms = float(duration_ms)
         n_steps = int(round(duration_ms / dt)) if math.isfinite(duration_ms) else -1
-        if n_steps < 0 or abs(n_steps * dt - duration_ms) > 1e-6 * max(1.0, abs(duration_ms)):
+        if n_steps < 0 or grid_offset(duration_ms / dt) > 0:  # off by a millionth of a step, however long
             raise ValueError(f"run: duration_ms = {duration_ms} is not allowed; it must be a non-negative multiple "
                              f"of dt = {dt} ms")
         if self._interrupted_at is not None:

@@ -230,3 +230,24 @@ def test_constant_delay_and_weight_checked_before_generating_synapses(monkeypatc
                                   Projection("a", "a", OneToOne(), name="last", **bad))
         with pytest.raises(ValueError, match=match):
             Simulator(net)
+
+
+def test_off_grid_times_are_refused_however_long():
+    """Issue 25, major 10: the grid tolerance is a millionth of a step, not a millionth of the time, so times past
+    5e5 steps half a step off the grid are refused instead of rounded (50000.05 ms once became 50000.0, and
+    run(60000.07) left t = 60000.100000000006); times on the grid that far out still pass."""
+    from engine.network.grid import grid_steps
+
+    with pytest.raises(ValueError, match=r"times = 50000.05 ms is not a multiple of dt = 0.1 ms.*50000.0 or 50000.1"):
+        grid_steps("SpikeSource 's'", "times", [50000.05], 0.1)
+    assert grid_steps("SpikeSource 's'", "times", [50000.1, 0.3, 1e7 + 0.1], 0.1).tolist() == [500001, 3, 100000001]
+    with pytest.raises(ValueError, match="must be finite"):
+        grid_steps("SpikeSource 's'", "times", [float("nan")], 0.1)
+    net = Network(dt=0.1).add(Population("a", 1), SpikeSource("s", 1, times=[50000.05], indices=[0]),
+                              Projection("s", "a", OneToOne(), weight=1.0, delay=1.0))
+    with pytest.raises(ValueError, match=r"SpikeSource 's': times = 50000.05 ms is not a multiple of dt"):
+        Simulator(net)
+    sim = Simulator(Network(dt=0.1).add(Population("a", 2)))
+    with pytest.raises(ValueError, match=r"duration_ms = 60000.07 is not allowed; it must be a non-negative multiple"):
+        sim.run(60000.07)
+    assert sim.t == 0.0

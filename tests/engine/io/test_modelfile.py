@@ -350,3 +350,60 @@ def test_utf8_bom_is_accepted(tmp_path):
     net, _ = load_model(p)
     assert net.to_dict() == loads_model(SMALL)[0].to_dict()
     assert loads_model("\ufeff" + SMALL)[0].size == net.size
+
+
+EVENT_MODEL = """
+[network]
+dt = 0.1
+
+[[population]]
+name = "n"
+size = 4
+model = "iaf_psc_delta"
+t_ref = 1.234
+
+[[spike_source]]
+name = "in"
+size = 1
+times = [1.0003, 5.0]
+indices = [0, 0]
+
+[[projection]]
+source = "in"
+target = "n"
+rule = {type = "all_to_all"}
+weight = 20.0
+delay = DELAY
+
+[[monitor]]
+type = "spikes"
+source = "n"
+
+[run]
+duration = 10.0
+method = "event"
+"""
+
+
+def test_event_method_takes_off_grid_delays_and_t_ref():
+    """Issue 25, major 9: with ``[run] method = "event"`` a model file takes the delays and t_ref the exact mode
+    takes in Python (off the grid, > 0); 0 is still refused, and the clock method still wants the grid."""
+    from engine import Simulator
+
+    net, run = loads_model(EVENT_MODEL.replace("DELAY", "0.777"), "m.toml")
+    assert run.method == "event" and net.projections[0].delay == 0.777 and net.get("n").t_ref == 1.234
+    times, _ = Simulator(net, method="event").run(run.duration).spikes("n")
+    np.testing.assert_allclose(times[:4], 1.0003 + 0.777, rtol=0, atol=1e-12)
+    net, _ = loads_model(EVENT_MODEL.replace("DELAY", "[0.25, 0.35, 1.05, 2.0]"), "m.toml")
+    e = _error(EVENT_MODEL.replace("DELAY", "0.0"))
+    assert e.key == "projection[0].delay" and "> 0 ms" in str(e)
+    e = _error(EVENT_MODEL.replace("DELAY", "0.777").replace('method = "event"', 'method = "clock"'))
+    assert e.key == "projection[0].delay" and "not a multiple of dt" in str(e)
+
+
+def test_grid_check_is_absolute_in_steps_at_long_times():
+    """Issue 25, major 10: 100000.05 ms lies half a step off the 0.1 ms grid, however long the time."""
+    e = _error(SMALL.replace("duration = 100.0", "duration = 100000.05"))
+    assert e.key == "run.duration" and "not a multiple of dt" in str(e)
+    _, run = loads_model(SMALL.replace("duration = 100.0", "duration = 100000.1"), "m.toml")
+    assert run.duration == 100000.1

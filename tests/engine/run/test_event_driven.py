@@ -76,7 +76,7 @@ def test_spike_times_match_nest_iaf_psc_delta_ps_for_one_second(tmp_path):
     rec = rows < sim.n_neurons
     order = np.lexsort((csr.tgt[rec], rows[rec]))  # an explicit list in the order Explicit keeps (by pre, then post)
     pre, post, w = rows[rec][order], csr.tgt[rec][order], csr.w[rec][order]
-    on_grid = np.round(csr.d[rec][order], 1)  # the event mode keeps drawn delays exact; NEST needs them on its grid
+    on_grid = np.round(csr.d[rec][order] * 0.1, 1)  # drawn delays (in steps) are exact; NEST needs them on its grid
     pars = {k: v for k, v in PAR.items() if k != "model"}
     net_grid = Network(dt=0.1, seed=5)  # the same synapses as an explicit list with on-grid delays
     net_grid.add(net.get("n"), net.get("in"), net.projections[0],
@@ -129,7 +129,7 @@ def test_off_grid_inputs_delays_and_refractory_periods():
             Projection("in", "n", OneToOne(), weight=20.0, delay=0.777), SpikeMonitor("n"))
     times, _ = EventSimulator(net).run(20.0).spikes("n")
     # 2.2 + 0.777 = 2.977 is inside [1.7773, 3.0113): dropped; 2.3 + 0.777 = 3.077 is after it
-    np.testing.assert_array_equal(times, [1.0003 + 0.777, 2.3 + 0.777, 10.0 + 0.777])
+    np.testing.assert_allclose(times, [1.0003 + 0.777, 2.3 + 0.777, 10.0 + 0.777], rtol=0, atol=1e-12)
 
 
 def test_clock_mode_converges_to_the_event_mode_as_dt_shrinks():
@@ -307,3 +307,65 @@ def test_model_file_and_command_line_choose_the_event_mode(tmp_path):
     t, _ = read_spikes(tmp_path / "c.h5", "n")
     np.testing.assert_array_equal(t, np.round(t, 1))  # clock-driven: every time on the grid
     assert not np.array_equal(np.round(want_t, 1), want_t)
+
+
+SIMULTANEOUS_NEST = """
+import json, sys
+import nest
+nest.set_verbosity("M_ERROR")
+nest.ResetKernel()
+nest.SetKernelStatus({"resolution": 0.1})
+out = []
+for w1, w2 in json.loads(sys.argv[1]):
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": 0.1})
+    n = nest.Create("iaf_psc_delta_ps", params={"E_L": 0.0, "V_reset": 0.0, "V_th": 15.0, "V_m": 0.0})
+    g1 = nest.Create("spike_generator", params={"spike_times": [0.7], "precise_times": True})
+    g2 = nest.Create("spike_generator", params={"spike_times": [0.5], "precise_times": True})
+    nest.Connect(g1, n, syn_spec={"weight": w1, "delay": 0.1})
+    nest.Connect(g2, n, syn_spec={"weight": w2, "delay": 0.3})
+    sr = nest.Create("spike_recorder")
+    nest.Connect(n, sr)
+    nest.Simulate(5.0)
+    out.append(list(map(float, sr.get("events")["times"])))
+print(json.dumps(out))
+"""
+
+
+def _two_generators(method: str, w1: float, w2: float):
+    """One iaf_psc_delta neuron; g1 spikes at 0.7 ms through a 0.1 ms delay, g2 at 0.5 ms through 0.3 ms: both
+    arrive at step 8, where 0.7 + 0.1 is 0.7999999999999999 and 0.5 + 0.3 is 0.8 in floats."""
+    net = Network(dt=0.1)
+    net.add(Population("n", 1, model="iaf_psc_delta", E_L=0.0, V_reset=0.0, V_th=15.0, V_init=0.0),
+            SpikeSource("g1", 1, times=[0.7], indices=[0]), SpikeSource("g2", 1, times=[0.5], indices=[0]),
+            Projection("g1", "n", OneToOne(), weight=w1, delay=0.1),
+            Projection("g2", "n", OneToOne(), weight=w2, delay=0.3), SpikeMonitor("n"), StateMonitor("n"))
+    return Simulator(net, method=method).run(5.0)
+
+
+@pytest.mark.parametrize("w1, w2", [(20.0, -10.0), (-10.0, 20.0)])
+def test_inputs_at_one_grid_time_are_summed_whatever_float_addition_gives(w1, w2):
+    """Critical 3 of issue 25: the two inputs arrive together and sum to +10 mV (below V_th = 15), in either
+    order: no spike in the event mode, as in the clock mode (and NEST, see the reference test below); V jumps once
+    to 10 mV at 0.8 ms."""
+    event, clock = _two_generators("event", w1, w2), _two_generators("clock", w1, w2)
+    assert event.spikes("n")[0].size == 0 and clock.spikes("n")[0].size == 0
+    ts, V = event.state("n")
+    k = int(np.flatnonzero(ts == 0.9)[0])  # the first sample after the arrival (a sample at 0.8 comes before it)
+    assert V[0, k - 1, 0] == 0.0
+    assert V[0, k, 0] == pytest.approx(10.0 * math.exp(-0.1 / 10.0), abs=1e-12)
+
+
+@pytest.mark.reference
+@pytest.mark.subprocess
+def test_inputs_at_one_grid_time_as_nest_iaf_psc_delta_ps():
+    """NEST's iaf_psc_delta_ps (grid step plus offset) takes the two inputs as simultaneous: no spike in either
+    order, like pond's event mode."""
+    reference_tool("nest")
+    orders = [[20.0, -10.0], [-10.0, 20.0]]
+    out = subprocess.run([sys.executable, "-c", SIMULTANEOUS_NEST, json.dumps(orders)], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    nest_spikes = json.loads(out.stdout.strip().splitlines()[-1])
+    assert nest_spikes == [[], []]
+    assert [_two_generators("event", *w).spikes("n")[0].tolist() for w in orders] == nest_spikes
