@@ -120,7 +120,29 @@ def test_communicators_that_do_not_fit(mpiexec):
     assert got["too_many_ranks"][0] == "ValueError" and "only 50 neurons" in got["too_many_ranks"][1]
     assert "at most 1 ranks fit" in got["too_many_ranks"][1]
     assert got["too_many_threads"][0] == "ValueError" and "2 thread(s)" in got["too_many_threads"][1]
+    none_fit = got["threads_none_fit"]  # issue 25: it said "at most 0 ranks fit"
+    assert none_fit[0] == "ValueError" and "at most 0" not in none_fit[1]
+    assert "not even one rank of 3 thread(s) fits; with 2 ranks at most 1 thread(s) per rank fit" in none_fit[1]
     assert got["trials"][0] == "ValueError" and "trials = 2" in got["trials"][1]
     assert got["not_a_comm"][0] == "TypeError" and "mpi4py communicator" in got["not_a_comm"][1]
     assert got["sinks_on_rank1"][0] == "ValueError" and "rank(s) [1]" in got["sinks_on_rank1"][1]
     assert got["comm_self_equals_one_process"] == [None, ""], got["comm_self_equals_one_process"]
+
+
+def test_ranks_given_different_networks_refuse_together(mpiexec):
+    """Issue 25, critical 1: ranks that describe different networks (a size, the seed, a connection probability)
+    or settings (chunk_ms) raise the same ValueError on every rank, naming the part and each rank's value, before
+    anything is built (they crashed with a segmentation fault, or ran silently on a mixture); equal descriptions
+    still run."""
+    proc = _launch(mpiexec, "different_networks.py")
+    per_rank = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert per_rank[0] == per_rank[1]
+    got = per_rank[0]
+    for case in ("size", "seed", "probability", "chunk_ms"):
+        assert got[case][0] == "ValueError" and "given different networks or settings" in got[case][1], got[case]
+    assert "Population #0 'n' size: rank 0 has 1000, rank 1 has 1100" in got["size"][1]
+    assert "network seed: rank 0 has 1, rank 1 has 2" in got["seed"][1]
+    assert "Projection #0 'n_to_n' rule: rank 0 has FixedProbability(p=0.1" in got["probability"][1]
+    assert "rank 1 has FixedProbability(p=0.15" in got["probability"][1]
+    assert "Simulator chunk_ms: rank 0 has 10.0, rank 1 has 20.0" in got["chunk_ms"][1]
+    assert got["same"] == [None, ""]

@@ -40,6 +40,7 @@ def main() -> None:
 
     attempt("too_many_ranks", lambda: Simulator(tiny(50), comm=comm))
     attempt("too_many_threads", lambda: Simulator(tiny(100), comm=comm, n_jobs=2))
+    attempt("threads_none_fit", lambda: Simulator(tiny(100), comm=comm, n_jobs=3))
     attempt("trials", lambda: Simulator(tiny(200), comm=comm, trials=2))
     attempt("not_a_comm", lambda: Simulator(tiny(200), comm="world"))
 
