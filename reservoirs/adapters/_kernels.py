@@ -9,6 +9,17 @@ to the serial ones.
 Spike lists come from two passes over the same draws: ``*_totals`` counts each trial's spikes, the caller turns the
 counts into offsets and allocates, ``*_fill`` writes (step, channel) pairs in time order, channels ascending within a
 step, a channel repeated when it fires more than once in a step.
+
+Send-on-delta keeps, per feature, the signed number of thresholds ``net`` its reference has moved from the first
+sample (``N_on - N_off``), not a running float reference: with ``q = (x[t] - x[0]) / threshold``, step ``t`` fires
+``floor(q) - net`` ON spikes when ``q >= net + 1`` and ``net - ceil(q)`` OFF spikes when ``q <= net - 1``, and sets
+``net`` to that bound. That is "fire while the sample is at least one threshold from ``x[0] + threshold * net``"
+counted in one step, so the work per sample does not grow with the jump, and a threshold below the float spacing
+of the signal (where adding it to a float reference leaves the reference unchanged) cannot stall the loop. The
+caller checks that every ``|q|`` stays below 2**53, where ``net`` and the comparisons are exact.
+
+Every loop here is bounded: steps, channels and trials by the array shapes, the Poisson search by ``_MAX_COUNT``,
+the spikes written by the totals counted first.
 """
 import types
 
@@ -85,29 +96,31 @@ def _py_rate_fill(lam, emlam, trial_ids, seed, steps, poisson, offsets, out_step
 
 
 @njit(cache=True, inline="always")
-def _delta_step(x, t, ref, j, threshold):
-    """Send-on-delta at step ``t`` for feature ``j``: (ON, OFF) spike counts; moves ``ref[j]`` by whole thresholds
-    toward ``x[t, j]`` until it is less than one threshold away."""
-    on = 0
-    off = 0
-    v = x[t, j]
-    while v - ref[j] >= threshold:
-        ref[j] += threshold
-        on += 1
-    while ref[j] - v >= threshold:
-        ref[j] -= threshold
-        off += 1
-    return on, off
+def _delta_step(x, t, x0, net, j, threshold):
+    """Send-on-delta at step ``t`` for feature ``j``: (ON, OFF) spike counts; moves ``net[j]`` to the whole number
+    of thresholds the sample lies above the first one (see the module docstring), in O(1) whatever the jump."""
+    q = (x[t, j] - x0[j]) / threshold
+    n = net[j]
+    if q >= n + 1:
+        k = np.int64(np.floor(q))
+        net[j] = k
+        return k - n, np.int64(0)
+    if q <= n - 1:
+        k = np.int64(np.ceil(q))
+        net[j] = k
+        return np.int64(0), n - k
+    return np.int64(0), np.int64(0)
 
 
 def _py_delta_counts(x, threshold, out):
     """``out[i, t, j]`` ON and ``out[i, t, d + j]`` OFF spikes of trial ``i``, feature ``j`` at step ``t``."""
     n, steps, d = x.shape
     for i in prange(n):
-        ref = x[i, 0, :].copy()
+        x0 = x[i, 0, :]
+        net = np.zeros(d, dtype=np.int64)
         for t in range(1, steps):
             for j in range(d):
-                on, off = _delta_step(x[i], t, ref, j, threshold)
+                on, off = _delta_step(x[i], t, x0, net, j, threshold)
                 out[i, t, j] = on
                 out[i, t, d + j] = off
 
@@ -116,11 +129,12 @@ def _py_delta_totals(x, threshold, totals):
     """``totals[i]``: the number of ON and OFF spikes of trial ``i``."""
     n, steps, d = x.shape
     for i in prange(n):
-        ref = x[i, 0, :].copy()
+        x0 = x[i, 0, :]
+        net = np.zeros(d, dtype=np.int64)
         s = 0
         for t in range(1, steps):
             for j in range(d):
-                on, off = _delta_step(x[i], t, ref, j, threshold)
+                on, off = _delta_step(x[i], t, x0, net, j, threshold)
                 s += on + off
         totals[i] = s
 
@@ -129,12 +143,13 @@ def _py_delta_fill(x, threshold, offsets, out_steps, out_channels):
     """Trial ``i``'s ON (channel ``j``) and OFF (channel ``d + j``) spikes in time order, ON channels first."""
     n, steps, d = x.shape
     for i in prange(n):
-        ref = x[i, 0, :].copy()
+        x0 = x[i, 0, :]
+        net = np.zeros(d, dtype=np.int64)
         pos = offsets[i]
         offs = np.zeros(d, dtype=np.int64)
         for t in range(1, steps):
             for j in range(d):
-                on, off = _delta_step(x[i], t, ref, j, threshold)
+                on, off = _delta_step(x[i], t, x0, net, j, threshold)
                 offs[j] = off
                 for _ in range(on):
                     out_steps[pos] = t

@@ -738,9 +738,13 @@ class LatencyEncoder(_Encoder):
 class DeltaEncoder(_Encoder):
     r"""Send-on-delta coding of time series with ON and OFF channels.
 
-    Each feature keeps a reference level :math:`r_j`, starting at its first sample. At every step :math:`t \ge 1`,
-    while :math:`x_j(t) - r_j \ge \delta` channel :math:`j` (ON) fires and :math:`r_j \mathrel{+}= \delta`; while
-    :math:`r_j - x_j(t) \ge \delta` channel :math:`d + j` (OFF) fires and :math:`r_j \mathrel{-}= \delta`. So
+    Each feature keeps a reference level :math:`r_j = x_j(0) + \delta\,n_j`, where :math:`n_j` (starting at 0) is
+    the number of ON minus OFF spikes so far. At every step :math:`t \ge 1`, while :math:`x_j(t) - r_j \ge \delta`
+    channel :math:`j` (ON) fires and :math:`n_j` grows by one; while :math:`r_j - x_j(t) \ge \delta` channel
+    :math:`d + j` (OFF) fires and :math:`n_j` falls by one. With :math:`q = (x_j(t) - x_j(0)) / \delta` that is
+    :math:`\lfloor q \rfloor - n_j` ON spikes when :math:`q \ge n_j + 1` and :math:`n_j - \lceil q \rceil` OFF spikes
+    when :math:`q \le n_j - 1`, counted at once (the work per sample does not grow with the jump, and a threshold
+    below the float spacing of the signal, which a float reference could not move by, gives the right count). So
 
     .. math::
 
@@ -753,7 +757,9 @@ class DeltaEncoder(_Encoder):
     Parameters
     ----------
     threshold : float, default=0.1
-        :math:`\delta`, in the input's units, > 0.
+        :math:`\delta`, in the input's units, > 0. ``transform`` refuses (ValueError) a threshold so small that a
+        feature moves 2**53 thresholds or more from its first sample (spike counts are no longer exact there), and
+        with ``output='counts'`` one that puts 2**31 or more spikes in one step of a channel (the int32 array).
     dt : float, default=1.0
         Time (ms) between samples, > 0.
     output : {'times', 'counts'}, default='times'
@@ -805,10 +811,33 @@ class DeltaEncoder(_Encoder):
     def _n_channels(self):
         return 2 * self.n_features_in_
 
+    def _check_thresholds(self, X):
+        """ValueError when a feature moves 2**53 thresholds or more from its first sample, or (counts output) a
+        channel would fire 2**31 or more spikes in one step; run in blocks of trials, before any kernel."""
+        th = float(self.threshold)
+        n, steps, d = X.shape
+        block = max(1, (1 << 22) // max(1, steps * d))
+        worst = worst_step = 0.0
+        for a in range(0, n, block):
+            with np.errstate(over="ignore", invalid="ignore"):
+                q = (X[a:a + block] - X[a:a + block, :1]) / th  # what the kernel computes
+            worst = max(worst, float(np.max(np.abs(q))))
+            if steps > 1:
+                worst_step = max(worst_step, float(np.max(np.abs(np.diff(q, axis=1)))))
+        if not worst < 2.0**53:
+            raise ValueError(f"{type(self).__name__}: threshold={self.threshold!r} is too small for X: a feature moves "
+                             f"{worst:.3g} thresholds from its first sample, and spike counts are exact only below "
+                             f"2**53 (about 9e15) thresholds; use a larger threshold or rescale X.")
+        if self.output == "counts" and not worst_step + 1.0 < 2.0**31:
+            raise ValueError(f"{type(self).__name__}: threshold={self.threshold!r} with output='counts' puts up to "
+                             f"{worst_step + 1:.3g} spikes in one step of a channel, more than the int32 count array "
+                             f"holds (2**31 - 1); use a larger threshold or output='times'.")
+
     def _encode(self, X, ids):
         name = type(self).__name__
         n, steps, d = X.shape
         X = np.ascontiguousarray(X)
+        self._check_thresholds(X)
         th = float(self.threshold)
         with _threads(self.n_jobs) as nt:
             par = nt > 1 and n > 1

@@ -168,6 +168,56 @@ def test_delta_jump_of_several_thresholds_fires_several_spikes():
     np.testing.assert_array_equal(c, [0, 0, 0, 1, 1, 1])
 
 
+def test_delta_threshold_below_the_float_spacing_counts_every_crossing():
+    """Issue 25: at 1.7e12 the float spacing (2.4e-4) exceeds the threshold, so ``ref += threshold`` never moved and
+    the encoder spun forever (deaf to Ctrl-C); the crossings are now counted at once. Run in a child process so that
+    a stuck kernel fails the test instead of hanging the suite."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from reservoirs.adapters import DeltaEncoder\n"
+            "X = np.array([[[1.7e12], [1.7e12 + 1.0]], [[0.0], [0.0]]])\n"
+            "for out in ('times', 'counts'):\n"
+            "    s = DeltaEncoder(threshold=1e-4, output=out).fit(X).transform(X)\n"
+            "    if out == 'times':\n"
+            "        print(len(s[0][0]), int(s[0][1].max()), len(s[1][0]), sorted(set(s[0][0].tolist())))\n"
+            "    else:\n"
+            "        print(int(s[0, 1, 0]), int(s[0, :, 1].sum()), int(s[1].sum()))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    times_line, counts_line = res.stdout.split("\n")[:2]
+    n, top, n_flat, steps = times_line.split(" ", 3)
+    assert 9999 <= int(n) <= 10001 and int(top) == 0 and int(n_flat) == 0 and steps == "[1.0]"
+    on, off, flat = map(int, counts_line.split())
+    assert on == int(n) and off == 0 and flat == 0
+
+
+@pytest.mark.parametrize("n_jobs", [1, None])
+@pytest.mark.parametrize("output", ["times", "counts"])
+def test_delta_fires_at_exactly_one_threshold(output, n_jobs):
+    """A move of exactly one threshold (exact in binary) fires, ON and OFF alike (kills ``>=`` -> ``>`` in the
+    kernel's comparisons); two trials so that the parallel variant runs too."""
+    x = np.array([0.0, 0.25, 0.5, 0.25, 0.0, 0.75, 0.75, -0.25])
+    X = np.stack([x, -x])[:, :, None]
+    enc = DeltaEncoder(threshold=0.25, output=output, n_jobs=n_jobs).fit(X)
+    counts = spike_counts(enc.transform(X), 2, 8) if output == "times" else enc.transform(X)
+    np.testing.assert_array_equal(counts[0, :, 0], [0, 1, 1, 0, 0, 3, 0, 0])  # ON
+    np.testing.assert_array_equal(counts[0, :, 1], [0, 0, 0, 1, 1, 0, 0, 4])  # OFF
+    np.testing.assert_array_equal(counts[1], counts[0][:, ::-1])
+    np.testing.assert_array_equal(enc.decode(counts, X[:, 0])[..., 0], X[..., 0])
+
+
+def test_delta_refuses_a_threshold_too_small_for_exact_counts():
+    X = np.array([[[0.0], [1e300]]])
+    with pytest.raises(ValueError, match=r"threshold=1e-300 is too small for X"):
+        DeltaEncoder(threshold=1e-300).fit(X).transform(X)
+    X = np.array([[[0.0], [1.0]]])
+    with pytest.raises(ValueError, match=r"output='counts' puts up to 1e\+12 spikes in one step"):
+        DeltaEncoder(threshold=1e-12, output="counts").fit(X).transform(X)
+    with pytest.raises(MemoryError, match=r"DeltaEncoder: 1000000000000 spikes"):
+        DeltaEncoder(threshold=1e-12).fit(X).transform(X)
+
+
 def test_spike_lists_drive_an_engine_batch_unchanged():
     """The list format is what ``Simulator.set_spikes`` takes: every spike (repeats in a step too) comes through."""
     from engine import Network, Population, Projection, Simulator, SpikeMonitor, SpikeSource
