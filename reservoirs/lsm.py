@@ -27,7 +27,7 @@ from engine.network.distributions import Gamma, Normal, resolve_values
 from engine.network.grid import grid_steps, step_times
 from engine.build.memory import check_fits
 from engine.network.description import CurrentSource, Network, Population, Projection, SpikeMonitor, SpikeSource, StateMonitor
-from engine.streams import named_stream
+from engine.random import named_stream
 from engine.models.synapses import StaticSynapse, TsodyksMarkram
 from readouts.io import register, save
 from readouts.validation import check_array, check_fields, check_fitted, restore_params
@@ -39,6 +39,11 @@ __all__ = ["LSM", "spike_train_distance", "spike_train_pair", "state_distance", 
 PAIRS = ("EE", "EI", "IE", "II")  # (source type, target type) of the recurrent projections
 FEATURES = ("trace", "counts", "V")
 INPUT_TYPES = ("auto", "spikes", "counts", "current")
+#: What an input kind drives: spike lists and counts drive the input SpikeSource, analog rows inject current.
+INPUT_FAMILY = {"spikes": "spikes", "counts": "spikes", "current": "current"}
+_FAMILY_CODE = {None: 0, "spikes": 1, "current": 2}  # input_kind_ in a saved file
+_FAMILY_TEXT = {"spikes": "spike trains (a list of (times_ms, channels) pairs or an int count array)",
+                "current": "analog current (a float array, one row per input_dt)"}
 
 
 def _is_real(v) -> bool:
@@ -183,6 +188,9 @@ class LSM(TransformerMixin, BaseEstimator):
         Analog input: duration (ms, a multiple of ``dt``) of one row of ``X[b]``.
     input_type : {'auto', 'spikes', 'counts', 'current'}, default='auto'
         How ``X`` is read; 'auto': a list is spike trains, an integer array counts per step, a float array current.
+        :meth:`transform` refuses input of the other family than the one seen in :meth:`fit` (spike trains and
+        counts drive the input spike source, current is injected): ``np.asarray`` of a list of spike trains is a
+        float array and would otherwise be injected as current.
     n_inputs : int, optional
         Number of input channels; default: from ``X`` in :meth:`fit`.
     duration : float, optional
@@ -219,6 +227,9 @@ class LSM(TransformerMixin, BaseEstimator):
         The seed used.
     n_neurons_ : int
     n_inputs_ : int
+    input_kind_ : {'spikes', 'current'} or None
+        The input family seen in :meth:`fit` ('spikes' for spike trains and counts); None when ``fit`` got no ``X``
+        and ``input_type='auto'``, in which case :meth:`transform` takes either.
     inhibitory_ : ndarray of bool, shape (N,)
         Which grid points are inhibitory.
     positions_ : ndarray of shape (N, 3)
@@ -481,8 +492,10 @@ class LSM(TransformerMixin, BaseEstimator):
             A parameter or ``X`` is invalid (the message names it).
         """
         self._check_params()
+        family = None if self.input_type == "auto" else INPUT_FAMILY[self.input_type]
         if X is not None:
-            _, _, _, n_in = self._read_input(X, self.n_inputs)
+            kind, _, _, n_in = self._read_input(X, self.n_inputs)
+            family = INPUT_FAMILY[kind]
             n_in = self.n_inputs if self.n_inputs is not None else max(n_in, 1)
         elif self.n_inputs is not None:
             n_in = int(self.n_inputs)
@@ -503,7 +516,7 @@ class LSM(TransformerMixin, BaseEstimator):
         else:
             ib = np.full(N, float(self.I_background))
         self._set_liquid(seed, n_in, inh, positions, ib, self._connect(seed, n_in, inh, positions),
-                         r_cur.binomial(1, float(self.input_p), (N, n_in)) * float(self.current_scale))
+                         r_cur.binomial(1, float(self.input_p), (N, n_in)) * float(self.current_scale), family)
         return self
 
     def _connect(self, seed: int, n_in: int, inh: np.ndarray, positions: np.ndarray) -> dict:
@@ -543,8 +556,9 @@ class LSM(TransformerMixin, BaseEstimator):
             conns[name] = (src, tgt.astype(np.int64), weights(name, float(self.input_A[k]), tgt.size))
         return conns
 
-    def _set_liquid(self, seed, n_in, inh, positions, ib, conns, W_current) -> None:
+    def _set_liquid(self, seed, n_in, inh, positions, ib, conns, W_current, family) -> None:
         self.seed_ = int(seed)
+        self.input_kind_ = family
         self.n_inputs_ = int(n_in)
         self.n_neurons_ = int(inh.size)
         self.inhibitory_ = inh
@@ -667,6 +681,7 @@ class LSM(TransformerMixin, BaseEstimator):
         """
         check_fitted(self, "connections_")
         self._check_params()
+        self._check_input_kind(X)
         kind, data, duration, _ = self._read_input(X, self.n_inputs_)
         B = len(data)
         dt = float(self.dt)
@@ -701,6 +716,17 @@ class LSM(TransformerMixin, BaseEstimator):
                                      desc="LSM trials")
             res = np.concatenate(parts, axis=0)
         return res.reshape(B, -1) if self.output == "flat" else res
+
+    def _check_input_kind(self, X) -> None:
+        """ValueError when ``X`` is of the other input family than the one :meth:`fit` saw."""
+        fitted = getattr(self, "input_kind_", None)
+        family = INPUT_FAMILY[self._input_kind(X)]
+        if fitted is not None and family != fitted:
+            hint = (" A numeric array of spike trains (np.asarray of a list of (times_ms, channels) pairs) is read as "
+                    "current: pass the list itself, or counts per step as an int array." if family == "current"
+                    else "")
+            raise ValueError(f"LSM.transform: X is read as {_FAMILY_TEXT[family]}, but fit saw "
+                             f"{_FAMILY_TEXT[fitted]}; give the same kind of input as in fit (or fit again).{hint}")
 
     def _run(self, kind, data, duration, ids, steps, bin_ms, simulator=None) -> np.ndarray:
         """Features ``(trials, S, N · k)`` of the trials ``ids``, in batches of ``batch_size`` Simulators made by
@@ -761,7 +787,8 @@ class LSM(TransformerMixin, BaseEstimator):
         if hasattr(self, "connections_"):
             arrays = {"seed_": np.array(self.seed_, dtype=np.int64), "inhibitory_": self.inhibitory_,
                       "positions_": self.positions_, "I_background_": self.I_background_,
-                      "W_current_": self.W_current_}
+                      "W_current_": self.W_current_,
+                      "input_kind_": np.array(_FAMILY_CODE[self.input_kind_], dtype=np.int64)}
             for name, (s, t, w) in self.connections_.items():
                 arrays[f"{name}_sources"], arrays[f"{name}_targets"], arrays[f"{name}_weights"] = s, t, w
         return params, arrays
@@ -777,8 +804,16 @@ class LSM(TransformerMixin, BaseEstimator):
             conn_names = PAIRS + ("in_E", "in_I")
             required = ["seed_", "inhibitory_", "positions_", "I_background_", "W_current_"] + [
                 f"{c}_{p}" for c in conn_names for p in ("sources", "targets", "weights")]
-            check_fields(name, arrays, required)
+            check_fields(name, arrays, required, optional=("input_kind_",))  # files before issue 25 lack input_kind_
             seed = int(check_array(name, "seed_", arrays["seed_"], kind="i", shape=()))
+            family = None
+            if "input_kind_" in arrays:
+                code = int(check_array(name, "input_kind_", arrays["input_kind_"], kind="i", shape=()))
+                families = {v: k for k, v in _FAMILY_CODE.items()}
+                if code not in families:
+                    raise ValueError(f"{name}: input_kind_ = {code} is invalid; it must be 0 (any), 1 (spike "
+                                     f"trains) or 2 (current).")
+                family = families[code]
             N = int(np.prod(est.grid))
             inh = check_array(name, "inhibitory_", arrays["inhibitory_"], kind="b", shape=(N,))
             pos = check_array(name, "positions_", arrays["positions_"], shape=(N, 3))
@@ -796,7 +831,7 @@ class LSM(TransformerMixin, BaseEstimator):
                     if a.size and (a.min() < 0 or a.max() >= n):
                         raise ValueError(f"{name}: {field} holds indices outside [0, {n}).")
                 conns[c] = (s, t, w)
-            est._set_liquid(seed, n_in, inh, pos, ib, conns, Wc)
+            est._set_liquid(seed, n_in, inh, pos, ib, conns, Wc, family)
         return est
 
     def save(self, path, readout=None) -> None:

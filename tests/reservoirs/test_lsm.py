@@ -201,9 +201,37 @@ def test_counts_and_analog_input(small):
         np.add.at(counts[b], (np.rint(t / 0.1).astype(int), c), 1)
     assert np.array_equal(lsm.transform(counts), lsm.transform(X[:2]))
     U = np.random.default_rng(0).uniform(0, 1, (2, 200, 3))
-    F = lsm.transform(U)
+    analog = clone(lsm).fit(U)  # the same liquid (same seed and channel count), fitted for current
+    F = analog.transform(U)
     assert F.shape == (2, 3, 3 * lsm.n_neurons_) and F[:, :, :lsm.n_neurons_].max() > 0
-    assert np.array_equal(lsm.transform(U[1:], trial_ids=[1])[0], F[1])
+    assert np.array_equal(analog.transform(U[1:], trial_ids=[1])[0], F[1])
+
+
+def test_transform_refuses_the_other_input_kind_than_fit(tmp_path):
+    """Issue 25: np.asarray of a list of spike trains is a float (trials, 2, n) array, which the LSM read as analog
+    current, silently, after fitting on the list."""
+    X = [(np.array([1.0, 2.0]), np.array([0, 1])), (np.array([3.0, 4.0]), np.array([1, 0]))]
+    lsm = LSM(grid=(3, 3, 3), duration=10.0, seed=1).fit(X)
+    assert lsm.input_kind_ == "spikes"
+    with pytest.raises(ValueError, match=r"X is read as analog current .* but fit saw spike trains .* pass the "
+                                         r"list itself"):
+        lsm.transform(np.asarray(X))
+    counts = np.zeros((2, 100, 2), dtype=np.int64)
+    assert lsm.transform(counts).shape == (2, 1, 27)  # counts are spike trains too
+    U = np.ones((2, 10, 2))
+    analog = LSM(grid=(3, 3, 3), seed=1).fit(U)
+    assert analog.input_kind_ == "current"
+    with pytest.raises(ValueError, match=r"X is read as spike trains .* but fit saw analog current"):
+        analog.transform(X)
+    # the kind is kept in a file
+    analog.save(tmp_path / "analog.npz")
+    with pytest.raises(ValueError, match=r"fit saw analog current"):
+        load(tmp_path / "analog.npz").transform(X)
+    # fit without X: input_type fixes the kind; 'auto' takes either
+    assert LSM(grid=(3, 3, 3), n_inputs=2, input_type="current").fit().input_kind_ == "current"
+    free = LSM(grid=(3, 3, 3), n_inputs=2, duration=10.0, seed=1).fit()
+    assert free.input_kind_ is None
+    assert free.transform(X).shape == free.transform(U).shape == (2, 1, 27)
 
 
 @pytest.mark.parametrize("ext", ["npz", "h5"])
