@@ -87,9 +87,13 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 def _is_child_program(args) -> bool:
-    words = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
-    words = [w.strip("'\"") for a in words for w in os.fsdecode(a).split()]  # also bash -c "pond run ..."
-    return any(w == sys.executable or _CHILD_PROGRAMS.match(os.path.basename(w)) for w in words)
+    """Whether the command ``args`` runs a Python, pond or mpiexec program (``bash -c "pond ..."`` included; not
+    another program that is merely given Python's path, such as ``file -b python3``)."""
+    words = os.fsdecode(args).split() if isinstance(args, (str, bytes, os.PathLike)) else \
+        [os.fsdecode(a) for a in args]
+    if len(words) > 2 and os.path.basename(words[0]) in ("bash", "sh") and words[1] == "-c":
+        words = words[2].split()
+    return bool(words) and (words[0] == sys.executable or bool(_CHILD_PROGRAMS.match(os.path.basename(words[0]))))
 
 
 def _record_popen(init):
