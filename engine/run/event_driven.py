@@ -28,24 +28,23 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Iterable, Sequence
+from typing import Sequence
 
-import numba
 import numpy as np
 
-from engine.network.connectivity import build_connectivity
-from engine.run.initial_state import check_run_settings, initial_potentials
-from engine.network.distributions import resolve_values
-from engine.network.grid import from_steps, step_times, to_steps
 from engine.interrupt import deferred_interrupts
 from engine.kernels.events import (DONE, HEAP_FULL, EHeap, ECsr, EInputs, ENeurons, ERecord, EState, fill_rows,
                                    run_events, sort_rows, start_trials)
 from engine.kernels.state import stream_keys
-from engine.network.description import (Network, PoissonSource, RateMonitor, SpikeMonitor, SpikeSource,
-                          StateMonitor, check_spike_arrays)
-from engine.progress import interactive, progress_bar
-from engine.random import named_stream
 from engine.models.neurons import NEURON_MODELS
+from engine.network.connectivity import build_connectivity
+from engine.network.description import Network, PoissonSource, SpikeSource, StateMonitor
+from engine.network.distributions import resolve_values
+from engine.network.grid import from_steps, to_steps
+from engine.random import named_stream
+from engine.run.base import Simulator
+from engine.run.initial_state import initial_potentials
+from engine.run.recorder import TimeRecorder
 
 _RECORD = 1 << 16  # spikes per trial held between two drains
 _HEAP_SPARE = 1024  # heap entries beyond the first events; the heap doubles when an event might not fit
@@ -80,8 +79,9 @@ def check_event_network(net: Network) -> None:
                              "delta synapses the only state variable is 'V'")
 
 
-class EventSimulator:
-    """Run ``trials`` trials of ``network`` exactly in continuous time (see the module docstring).
+class EventSimulator(Simulator, method="event"):
+    """The exact event-driven :class:`~engine.run.simulator.Simulator` (``method="event"``, see the module
+    docstring); its parameters are the Simulator's.
 
     Parameters
     ----------
@@ -118,25 +118,25 @@ class EventSimulator:
     True
     """
 
-    method = "event"
+    _name = "EventSimulator"
+    _no_currents = ("the exact event-driven mode (method='event') runs no CurrentSource, only constant currents (a "
+                    "Population's I_e); use method='clock' for per-trial currents")
 
     def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
-                 chunk_ms: float = 100.0):
-        ids = check_run_settings("EventSimulator", trials, n_jobs, chunk_ms)
+                 chunk_ms: float = 100.0, method: str = "event"):
+        super().__init__(network, trials, n_jobs=n_jobs, chunk_ms=chunk_ms)
+        ids = self.trial_ids
         check_event_network(network)
-        self.network, self.trial_ids, self.n_jobs, self.chunk_ms = network, ids, n_jobs, float(chunk_ms)
+        self.chunk_ms = float(chunk_ms)
         with deferred_interrupts():
             self._layout()
             self._monitors()
             self._connect()
         self._pois_rate = np.repeat(self._rate0[None, :], ids.size, axis=0)
         self._gen = {name: [(src.times, src.indices)] * ids.size for name, src in self._generators.items()}
-        self.t = 0.0  # ms, from self._t_steps (the time in steps of dt, as the kernel counts it)
-        self._t_steps = 0.0
-        self._n_spikes = 0
+        self._t_steps = 0.0  # the time reached, in steps of dt (as the kernel counts it)
+        self._t_ms = 0.0  # the same in ms
         self._started = False
-        self.last_run = None
-        self.compile_s: float | None = None
 
     # ------------------------------------------------------------------ build
     def _layout(self) -> None:
@@ -179,42 +179,11 @@ class EventSimulator:
         self._state = EState(x=x, pend=np.zeros((B, N), np.int32), n_pend=np.zeros(B, np.int64), t_pend=np.zeros(B))
 
     def _monitors(self) -> None:
-        net = self.network
-        for m in net.monitors:
-            name = getattr(m, "source", None) or getattr(m, "target")
-            if name not in self.names:
-                raise ValueError(f"{type(m).__name__}: {name!r} is not a population or source of this network; "
-                                 f"choose from {self.names}")
-        self._rec_names = list(dict.fromkeys(m.source for m in net.monitors if isinstance(m, SpikeMonitor)))
-        self._rate_names = list(dict.fromkeys(m.target for m in net.monitors if isinstance(m, RateMonitor)))
-        self.rec_mask = np.zeros(max(self.n_pre, 1), dtype=np.uint8)
-        for name in self._rec_names + self._rate_names:
-            k = self.names.index(name)
-            self.rec_mask[self.bounds[k]:self.bounds[k + 1]] = 1
-        idx, self._st_blocks = [], {}
-        for m in net.monitors:
-            if not isinstance(m, StateMonitor):
-                continue
-            if m.target not in [p.name for p in net.populations]:
-                raise ValueError(f"StateMonitor: target = {m.target!r} is not a population")
-            k = self.names.index(m.target)
-            size = int(self.bounds[k + 1] - self.bounds[k])
-            local = np.arange(size, dtype=np.int64) if m.indices is None else m.indices
-            if local.size and (local.min() < 0 or local.max() >= size):
-                raise ValueError(f"StateMonitor on {m.target!r}: indices contains {local.max()}; neuron indices must "
-                                 f"lie in [0, {size})")
-            if (m.target, "V") in self._st_blocks:
-                raise ValueError(f"StateMonitor: 'V' of {m.target!r} is recorded by two monitors; merge them")
-            self._st_blocks[(m.target, "V")] = (sum(a.size for a in idx), local.size)
-            idx.append(local + self.bounds[k])
-        every = {m.every for m in net.monitors if isinstance(m, StateMonitor)}
-        if len(every) > 1:
-            raise ValueError(f"StateMonitor: every = {sorted(every)} differ; all state monitors must share one every")
-        self.st_every = every.pop() if every else 1  # steps between samples
-        self.st_idx = np.concatenate(idx).astype(np.int64) if idx else np.zeros(0, np.int64)
-        self._spikes = {(n, int(t)): ([], []) for n in set(self._rec_names + self._rate_names) for t in self.trial_ids}
-        self._state_parts: list[np.ndarray] = []
-        self._samples = 0
+        self._recorder = rec = TimeRecorder(self.network, self.trial_ids, self.names, self.bounds,
+                                            lambda target, v: self.network.get(target).spec.slot(v))
+        self.rec_mask = rec.mask(rec.spike_names + rec.rate_names, self.n_pre)
+        self.st_idx, self.st_every = rec.st_idx, rec.st_every  # samples every st_every steps
+        self._samples = 0  # state samples taken so far
 
     def _connect(self) -> None:
         """One CSR over the presynaptic space, every row sorted by delay (stable: projection order, then the rule's
@@ -260,42 +229,22 @@ class EventSimulator:
     def n_synapses(self) -> int:
         return int(self.indptr[-1])
 
+    @property
+    def n_synapses(self) -> int:
+        return int(self.indptr[-1])
+
     # ------------------------------------------------------------------ per-trial inputs
-    def set_spikes(self, source: str, spikes: Sequence[tuple]) -> None:
-        """Give a :class:`SpikeSource` different spike trains per trial, ``spikes[b] = (times_ms, indices)`` (any
-        float times >= 0); call before the first :meth:`run`."""
-        if source not in self._generators:
-            raise ValueError(f"set_spikes: {source!r} is not a SpikeSource of this network; choose from "
-                             f"{sorted(self._generators)}")
-        self._before_start("set_spikes")
-        if len(spikes) != self.trial_ids.size:
-            raise ValueError(f"set_spikes: got spike trains for {len(spikes)} trials; this simulator runs "
-                             f"{self.trial_ids.size}")
-        size = self._generators[source].size
-        self._gen[source] = [check_spike_arrays(f"set_spikes({source!r}) trial {b}", t, i, size)
-                             for b, (t, i) in enumerate(spikes)]
-
-    def set_rates(self, source: str, rates) -> None:
-        """Give a :class:`PoissonSource` different constant rates (Hz) per trial: ``rates`` of shape ``(trials,)``
-        or ``(trials, size)``; call before the first :meth:`run`."""
-        if source not in self._poisson:
-            raise ValueError(f"set_rates: {source!r} is not a PoissonSource of this network; choose from "
-                             f"{sorted(self._poisson)}")
-        self._before_start("set_rates")
-        src, B = self._poisson[source], self.trial_ids.size
-        arr = np.asarray(rates, dtype=np.float64)
-        if arr.shape not in ((B,), (B, src.size)):
-            raise ValueError(f"set_rates({source!r}): rates has shape {arr.shape}; with {B} trials it must be {(B,)} "
-                             f"or {(B, src.size)}")
-        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-            raise ValueError(f"set_rates({source!r}): rates must be finite and >= 0 Hz")
-        lo = self.bounds[self.names.index(source)] - self._pois_lo
-        self._pois_rate[:, lo:lo + src.size] = arr if arr.ndim == 2 else arr[:, None]
-
-    def _before_start(self, what: str) -> None:
+    def _check_inputs_open(self, what: str) -> None:
         if self._started:
             raise RuntimeError(f"{what}: the exact event-driven mode takes per-trial inputs before the first run "
                                f"only (t = {self.t} ms now); create a new simulator")
+
+    def _set_spikes(self, source: str, trains: list) -> None:
+        self._gen[source] = trains
+
+    def _set_rates(self, source: str, rates: np.ndarray) -> None:
+        lo = self.bounds[self.names.index(source)] - self._pois_lo
+        self._pois_rate[:, lo:lo + self._poisson[source].size] = rates if rates.ndim == 2 else rates[:, None]
 
     def _start(self) -> None:
         B = self.trial_ids.size
@@ -323,13 +272,49 @@ class EventSimulator:
         self._started = True
 
     def _new_record(self, n_samples: int) -> ERecord:
+        """The spike record and a state block of ``n_samples`` samples (refused before allocation when it cannot
+        fit)."""
         B = self.trial_ids.size
+        _, st_out = self._recorder.new_blocks("EventSimulator.run", f"{n_samples * self.st_every} steps", 0,
+                                              n_samples, np.nan)
         return ERecord(mask=self.rec_mask, t=np.empty((B, _RECORD)), ids=np.empty((B, _RECORD), np.int32),
                        n=np.zeros(B, np.int64), events=np.zeros(B, np.int64), st_idx=self.st_idx,
                        st_every=float(self.st_every), st_base=np.full(B, self._samples, np.int64),
-                       st_next=np.full(B, self._samples, np.int64), st_out=np.zeros((B, n_samples, self.st_idx.size)))
+                       st_next=np.full(B, self._samples, np.int64), st_out=st_out)
 
     # ------------------------------------------------------------------ running
+    @property
+    def t(self) -> float:
+        """Current simulation time (ms)."""
+        return self._t_ms
+
+    def _now(self) -> float:
+        return self._t_steps
+
+    def _ms(self, when: float) -> float:
+        return float(from_steps(when, self.network.dt))
+
+    def _chunk(self) -> float:
+        return float(to_steps(self.chunk_ms, self.network.dt))
+
+    def _events(self) -> int:
+        return int(self._record.events.sum())
+
+    def _run_length(self, duration_ms: float) -> tuple[float, float]:
+        if not (math.isfinite(duration_ms) and duration_ms >= 0):
+            raise ValueError(f"run: duration_ms = {duration_ms} is not allowed; it must be finite and >= 0")
+        return float(to_steps(duration_ms, self.network.dt)), duration_ms
+
+    def _prepare_run(self, length: float) -> None:
+        t_stop = self._t_steps + length
+        n_samples = 0
+        if self.st_idx.size:  # samples at (k + 1) * every steps for k >= self._samples, before t_stop
+            while (self._samples + n_samples + 1) * self.st_every < t_stop:
+                n_samples += 1
+        self._record = self._new_record(n_samples)  # refused here, before compiling, when it cannot fit
+        self._status = np.zeros(self.trial_ids.size, np.int64)
+        self.compile()
+
     def compile(self) -> float:
         """Compile the kernels (or load them from Numba's cache) without simulating; returns the seconds it took."""
         if self.compile_s is None:
@@ -342,65 +327,24 @@ class EventSimulator:
             self.compile_s = time.perf_counter() - t0
         return self.compile_s
 
-    def run(self, duration_ms: float, *, sinks: Iterable = (), keep: bool = True, progress: bool | None = None
-            ) -> "EventSimulator":
-        """Advance every trial by ``duration_ms`` (ms, any non-negative number); continues from where the last run
-        ended. ``sinks``, ``keep`` and ``progress`` as in :meth:`engine.run.simulator.Simulator.run`."""
-        from engine.run.simulator import RunStats
+    def _advance(self, t_end: float, sinks: list, keep: bool) -> None:
+        rec, status = self._record, self._status
+        while True:
+            run_events(t_end, self._nrn, self._csr, self._inputs, self._heap, self._state, rec, status)
+            self._drain(sinks, keep)
+            if (status == DONE).all():
+                break
+            if (status == HEAP_FULL).any():
+                self._grow_heap()
+        self._t_steps, self._t_ms = t_end, float(from_steps(t_end, self.network.dt))
+        self._recorder.reached = t_end
 
-        if isinstance(duration_ms, (bool, np.bool_)) or not isinstance(duration_ms, (int, float, np.number)):
-            raise TypeError(f"run: duration_ms = {duration_ms!r} is not allowed; it must be a number of ms")
-        duration_ms = float(duration_ms)
-        if not (math.isfinite(duration_ms) and duration_ms >= 0):
-            raise ValueError(f"run: duration_ms = {duration_ms} is not allowed; it must be finite and >= 0")
-        sinks = list(sinks)
-        dt = self.network.dt
-        t_stop = self._t_steps + float(to_steps(duration_ms, dt))  # in steps, as the kernel counts time
-        chunk = float(to_steps(self.chunk_ms, dt))
-        n_samples = 0
-        if self.st_idx.size:  # samples at (k + 1) * every steps for k >= self._samples, before t_stop
-            while (self._samples + n_samples + 1) * self.st_every < t_stop:
-                n_samples += 1
-        self.compile()
-        with deferred_interrupts() as signals:
-            rec = self._new_record(n_samples)
-            self._record = rec
-            status = np.zeros(self.trial_ids.size, np.int64)
-            bar = progress_bar(duration_ms, interactive() if progress is None else progress)
-            old = numba.get_num_threads()
-            t0, spikes0 = time.perf_counter(), self._n_spikes
-            advancing = [s for s in sinks if hasattr(s, "advance")]
-            try:
-                if self.n_jobs:
-                    numba.set_num_threads(min(self.n_jobs, numba.config.NUMBA_NUM_THREADS))
-                for s in advancing:
-                    s.advance(self.t)
-                while self._t_steps < t_stop:
-                    t_end = min(self._t_steps + chunk, t_stop)
-                    while True:
-                        run_events(t_end, self._nrn, self._csr, self._inputs, self._heap, self._state, rec, status)
-                        self._drain(rec, sinks, keep)
-                        if (status == DONE).all():
-                            break
-                        if (status == HEAP_FULL).any():
-                            self._grow_heap()
-                    t_ms = float(from_steps(t_end, dt))
-                    if bar is not None:
-                        bar.update(t_ms - self.t)
-                    self._t_steps, self.t = t_end, t_ms
-                    for s in advancing:
-                        s.advance(self.t)
-                    signals.check()
-            finally:
-                events0 = int(rec.events.sum())
-                self._state_parts.append(rec.st_out)
-                self._samples += n_samples
-                numba.set_num_threads(old)
-                if bar is not None:
-                    bar.close()
-        self.last_run = RunStats(duration_ms=duration_ms, wall_s=time.perf_counter() - t0,
-                                 spikes=self._n_spikes - spikes0, synaptic_events=events0)
-        return self
+    def _end_run(self) -> None:
+        """Keep the samples taken (those before the time reached, when interrupted)."""
+        rec = self._record
+        taken = int(rec.st_next.min())
+        self._recorder.state_parts.append(rec.st_out[:, :taken - self._samples])
+        self._samples = taken
 
     def _grow_heap(self) -> None:
         """Double every trial's heap: entries and payload slots keep their places, the new slots join the free
@@ -417,73 +361,12 @@ class EventSimulator:
         new.n[:] = h.n
         self._heap = new
 
-    def _drain(self, rec: ERecord, sinks: list, keep: bool) -> None:
-        for b, trial in enumerate(self.trial_ids):
-            n = int(rec.n[b])
-            if n == 0:
-                continue
-            self._n_spikes += n
-            times, ids = from_steps(rec.t[b, :n], self.network.dt), rec.ids[b, :n].astype(np.int64)
-            group = np.searchsorted(self.bounds, ids, side="right") - 1
-            for name in set(self._rec_names + self._rate_names):
-                g = self.names.index(name)
-                sel = group == g
-                if not sel.any():
-                    continue
-                t, local = times[sel], ids[sel] - self.bounds[g]
-                if keep or name in self._rate_names:
-                    self._spikes[(name, int(trial))][0].append(t)
-                    self._spikes[(name, int(trial))][1].append(local)
-                if name in self._rec_names:
-                    for sink in sinks:
-                        sink.write(name, int(trial), t, local)
+    def _drain(self, sinks: list, keep: bool) -> None:
+        rec = self._record
+        self._recorder.drain(rec.n, rec.t, rec.ids, sinks, keep)
         rec.n[:] = 0
 
     # ------------------------------------------------------------------ results
-    def spikes(self, name: str, trial: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Spike times (ms, float64, exact) and neuron indices (int64, local to ``name``) recorded from ``name``, in
-        the order they happened. ``trial`` is a trial id (default: the first trial)."""
-        trial = int(self.trial_ids[0]) if trial is None else int(trial)
-        if name not in self._rec_names or (name, trial) not in self._spikes:
-            raise KeyError(f"no spikes recorded for {name!r}, trial {trial}; SpikeMonitors record "
-                           f"{self._rec_names} for trials {self.trial_ids.tolist()}")
-        times, ids = self._spikes[(name, trial)]
-        return (np.concatenate(times) if times else np.zeros(0),
-                np.concatenate(ids) if ids else np.zeros(0, np.int64))
-
-    def spike_counts(self, name: str) -> np.ndarray:
-        """Spikes of a :class:`RateMonitor` target in bins of ``dt`` (bin ``k`` holds ``[k dt, (k + 1) dt)``), int32
-        of shape ``(trials, bins)`` up to the current time."""
-        if name not in self._rate_names:
-            raise KeyError(f"no RateMonitor on {name!r}; rate monitors record {self._rate_names}")
-        dt = self.network.dt
-        n_bins = int(math.ceil(self._t_steps - 1e-9))
-        out = np.zeros((self.trial_ids.size, n_bins), np.int32)
-        for b, trial in enumerate(self.trial_ids):
-            parts = self._spikes[(name, int(trial))][0]
-            if parts:
-                k = np.minimum(np.floor(to_steps(np.concatenate(parts), dt)).astype(np.int64), n_bins - 1)
-                out[b] = np.bincount(k, minlength=n_bins)
-        return out
-
-    def rate(self, name: str) -> np.ndarray:
-        """Population rate (Hz) in bins of ``dt``: :meth:`spike_counts` divided by ``size · dt``."""
-        k = self.names.index(name) if name in self.names else None
-        counts = self.spike_counts(name)
-        size = int(self.bounds[k + 1] - self.bounds[k])
-        return counts / (size * self.network.dt * 1e-3)
-
-    def state(self, target: str, variable: str = "V") -> tuple[np.ndarray, np.ndarray]:
-        """Samples of ``V`` from the StateMonitor on ``target``: times ``(k + 1) · every · dt`` (ms) and values of
-        shape ``(trials, samples, n_indices)``; a sample at ``t`` excludes inputs arriving exactly at ``t``."""
-        if (target, variable) not in self._st_blocks:
-            raise KeyError(f"no StateMonitor records {variable!r} of {target!r}")
-        col, n = self._st_blocks[(target, variable)]
-        data = np.concatenate(self._state_parts, axis=1) if self._state_parts else \
-            np.zeros((self.trial_ids.size, 0, self.st_idx.size))
-        times = step_times((np.arange(data.shape[1], dtype=np.int64) + 1) * self.st_every, self.network.dt)
-        return times, data[:, :, col:col + n]
-
     def memory_report(self) -> dict:
         """Bytes of connectivity (and per synapse) and of the simulation state (heap included)."""
         conn = sum(a.nbytes for a in self._csr)
@@ -493,7 +376,7 @@ class EventSimulator:
 
     def __repr__(self) -> str:
         return (f"EventSimulator({self.n_neurons:,} neurons, {self.n_synapses:,} synapses, "
-                f"trials={self.trial_ids.size}, t={self.t:g} ms)")
+                f"trials={self._trials_repr()}, t={self.t:g} ms)")
 
 
 def _new_heap(trials: int, cap: int) -> EHeap:

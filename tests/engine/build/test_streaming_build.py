@@ -150,8 +150,9 @@ def test_peak_memory_of_a_1e7_synapse_build_is_the_result():
 
 def _state_run(net, monkeypatch, run_queue=True, sort=True, n_jobs=None):
     from engine import Simulator, StateMonitor
+    from engine.run.clock import ClockSimulator
 
-    monkeypatch.setattr(Simulator, "_RUN_QUEUE", run_queue)
+    monkeypatch.setattr(ClockSimulator, "_RUN_QUEUE", run_queue)
     if not sort:
         monkeypatch.setattr("engine.kernels.csr.sort_segments_by_delay", lambda *a: None)
     net.add(StateMonitor("exc", "V", indices=np.arange(0, 400, 7)))

@@ -7,6 +7,7 @@ from conftest import recurrent_network
 from engine import Network, PoissonSource, Population, Projection, RateMonitor, Simulator, SpikeMonitor, StateMonitor
 from engine.network.connectivity import FixedProbability
 from engine.network.distributions import Uniform
+from engine.run.clock import ClockSimulator
 
 NAMES = ("exc", "inh", "noise")
 
@@ -72,7 +73,7 @@ def test_queue_growth_and_small_record_buffer_keep_every_spike(monkeypatch):
     """Growing the run queue mid-step and draining a full record buffer lose nothing."""
     net = recurrent_network(seed=2)
     ref = Simulator(net).run(200.0)
-    monkeypatch.setattr(Simulator, "_MIN_RECORD_CAPACITY", 1)
+    monkeypatch.setattr(ClockSimulator, "_MIN_RECORD_CAPACITY", 1)
     small = Simulator(net)
     q = small._queues
     assert q.r_lo.shape[3] > 0  # static synapses with per-synapse delays: the run queue
@@ -177,7 +178,7 @@ def _issue_network() -> Network:
 
 def test_batch_rate_and_state_monitors_equal_single_trials_after_queue_growth(monkeypatch):
     net = _issue_network()
-    monkeypatch.setattr(Simulator, "_QUEUE_START", 2)
+    monkeypatch.setattr(ClockSimulator, "_QUEUE_START", 2)
     batch = Simulator(net, trials=2).run(300.0)
     assert batch._queues.r_lo.shape[3] > 2  # the (run) queue did grow during the run
     t, V = batch.state("n", "V")

@@ -6,13 +6,14 @@ import numba
 import numpy as np
 import pytest
 
-import engine.run.simulator as simulator_module
+import engine.run.clock as clock_module
 from engine import Network, PoissonSource, Population, Projection, Simulator, SpikeMonitor, StateMonitor
 from engine.build.builder import build
 from engine.network.connectivity import FixedInDegree, FixedProbability
 from engine.network.distributions import Normal, Uniform
 from engine.network.library import cuba
 from engine.models.synapses import TsodyksMarkram
+from engine.run.clock import ClockSimulator
 
 needs_two = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs numba to allow two threads")
 
@@ -58,7 +59,7 @@ def dynamic_random(seed=6):
 
 def _run(net, n_jobs, duration, n_blocks=None, monkeypatch=None):
     if n_blocks is not None:
-        monkeypatch.setattr(simulator_module, "build", functools.partial(build, n_blocks=n_blocks))
+        monkeypatch.setattr(clock_module, "build", functools.partial(build, n_blocks=n_blocks))
     sim = Simulator(net, n_jobs=n_jobs).run(duration)
     return sim
 
@@ -104,8 +105,8 @@ def test_the_number_of_target_blocks_never_changes_spikes_states_or_synapses(mon
 def test_block_parallel_runs_keep_chunking_and_queue_growth_invisible(monkeypatch):
     """Small chunks, a one-entry queue that must grow, and a record that fills: the same spikes as one thread."""
     ref = _run(dynamic_random(), 1, 150.0)
-    monkeypatch.setattr(Simulator, "_QUEUE_START", 1)
-    monkeypatch.setattr(Simulator, "_MIN_RECORD_CAPACITY", 8)
+    monkeypatch.setattr(ClockSimulator, "_QUEUE_START", 1)
+    monkeypatch.setattr(ClockSimulator, "_MIN_RECORD_CAPACITY", 8)
     small = Simulator(dynamic_random(), n_jobs=2, chunk_ms=7.3 - 7.3 % 0.1).run(150.0)
     assert small.last_plan[0] == "blocks"
     assert small._queues.q_tgt.shape[3] > 1

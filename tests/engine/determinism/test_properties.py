@@ -11,6 +11,7 @@ from engine import (Network, PoissonSource, Population, Projection, RateMonitor,
                     StateMonitor)
 from engine.network.connectivity import FixedInDegree, FixedProbability
 from engine.network.distributions import Normal, Uniform
+from engine.run.clock import ClockSimulator
 
 
 @st.composite
@@ -43,7 +44,7 @@ def networks(draw, sizes=(1, 30)):
     return net
 
 
-class _TinyBuffers(Simulator):
+class _TinyBuffers(ClockSimulator):
     """Drains the spike record after (almost) every step and starts the delivery queues at one entry per slot, so
     that every run resumes trials mid-step and at different steps."""
 
