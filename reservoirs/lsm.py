@@ -22,19 +22,23 @@ from typing import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from engine.network.connectivity import DistanceDependent, Explicit, FixedProbability, build_connectivity, grid_positions
+from engine.interrupt import checkpoint, deferred_interrupts
+from engine.network.connectivity import Explicit, FixedProbability, build_connectivity, grid_positions
 from engine.network.distributions import Gamma, Normal, resolve_values
 from engine.network.grid import grid_steps, step_times
 from engine.build.memory import check_fits
 from engine.network.description import CurrentSource, Network, Population, Projection, SpikeMonitor, SpikeSource, StateMonitor
 from engine.random import named_stream
 from engine.models.synapses import StaticSynapse, TsodyksMarkram
+from engine.progress import interactive
 from readouts.io import register, save
 from readouts.validation import check_array, check_fields, check_fitted, restore_params
+from reservoirs.kernels import distance as _dist
 from reservoirs.liquid_features import LiquidStateSink, _sample_steps
 
 __all__ = ["LSM", "spike_train_distance", "spike_train_pair", "state_distance", "state_rank", "kernel_quality",
-           "generalization_rank", "plot_raster", "plot_state_distance"]
+           "generalization_rank", "plot_raster", "plot_state_distance", "expected_in_degree",
+           "recurrent_weights", "input_weights"]
 
 PAIRS = ("EE", "EI", "IE", "II")  # (source type, target type) of the recurrent projections
 FEATURES = ("trace", "counts", "V")
@@ -42,8 +46,123 @@ INPUT_TYPES = ("auto", "spikes", "counts", "current")
 #: What an input kind drives: spike lists and counts drive the input SpikeSource, analog rows inject current.
 INPUT_FAMILY = {"spikes": "spikes", "counts": "spikes", "current": "current"}
 _FAMILY_CODE = {None: 0, "spikes": 1, "current": 2}  # input_kind_ in a saved file
+#: Peak bytes per neuron and per synapse while :meth:`LSM.fit` draws the liquid (positions, E/I draw, currents,
+#: index maps; per synapse the int32 target of the CSR build, int64 source and target, float64 weight and the gamma
+#: draw), for the memory check before anything is allocated.
+FIT_BYTES_PER_NEURON = 160
+FIT_BYTES_PER_SYNAPSE = 48
+#: Bytes per entry of the dense analog-input matrix ``W_current_`` while it is drawn (int64 draw, float64 result).
+CURRENT_BYTES_PER_ENTRY = 16
+#: Pairs tested per chunk of the distance-dependent connectivity (progress and Ctrl-C between chunks).
+PAIRS_PER_CHUNK = 1 << 24
 _FAMILY_TEXT = {"spikes": "spike trains (a list of (times_ms, channels) pairs or an int count array)",
                 "current": "analog current (a float array, one row per input_dt)"}
+
+
+#: The Maass 2002 column: its grid and its weight scales (pA) for EE, EI, IE, II and for the input onto E, I.
+COLUMN_GRID = (15, 3, 3)
+COLUMN_A = (30000.0, 60000.0, -19000.0, -19000.0)
+COLUMN_INPUT_A = (18000.0, 9000.0)
+#: Expected input spikes per neuron and second that ``COLUMN_INPUT_A`` is made for: the column's protocol of 4 input
+#: channels at 20 Hz, each reaching a neuron with probability 0.3 (``input_p``).
+COLUMN_INPUT_RATE = 0.3 * 4 * 20.0
+
+
+def expected_in_degree(grid=COLUMN_GRID, spacing: float = 1.0, lam: float = 2.0, C=(0.3, 0.2, 0.4, 0.1),
+                       inh_fraction: float = 0.2) -> np.ndarray:
+    r"""Expected recurrent synapses onto one neuron of an LSM liquid, per pair EE, EI, IE, II.
+
+    .. math::
+
+        K_{ab} = C_{ab}\, f_a\, S, \qquad S = rac{1}{N} \sum_i \sum_{j 
+e i} e^{-(D_{ij}/\lambda)^2}
+
+    with :math:`f_a` the fraction of neurons of type :math:`a` (``1 - inh_fraction`` or ``inh_fraction``) and
+    :math:`D_{ij}` the grid distance; :math:`S` factorises over the grid's axes (the mean over :math:`i` of a product
+    of per-axis sums is the product of their means), so it costs :math:`O(n_x + n_y + n_z)`, not :math:`O(N^2)`.
+
+    Returns
+    -------
+    ndarray of shape (4,)
+        :math:`K_{EE}, K_{EI}, K_{IE}, K_{II}` (synapses per target neuron).
+
+    Examples
+    --------
+    >>> np.round(expected_in_degree(), 2)          # the Maass column, 15 x 3 x 3
+    array([3.88, 2.58, 1.29, 0.32])
+    >>> np.round(expected_in_degree((10, 10, 10)), 2)
+    array([7.35, 4.9 , 2.45, 0.61])
+    """
+    sp, lam = float(spacing), float(lam)
+    S = 1.0
+    for n in (int(g) for g in grid):
+        d = np.arange(1, min(n - 1, int(np.ceil(40.0 * lam / sp))) + 1, dtype=np.float64)
+        S *= (n + 2.0 * float(np.sum((n - d) * np.exp(-(d * sp / lam) ** 2)))) / n
+    S -= 1.0
+    frac = {"E": 1.0 - float(inh_fraction), "I": float(inh_fraction)}
+    return np.array([float(C[k]) * frac[p[0]] * S for k, p in enumerate(PAIRS)])
+
+
+def recurrent_weights(grid=COLUMN_GRID, spacing: float = 1.0, lam: float = 2.0, C=(0.3, 0.2, 0.4, 0.1),
+                      inh_fraction: float = 0.2) -> tuple:
+    r"""The LSM's default recurrent weight scales A (pA) for a liquid: the column's, scaled as :math:`1/\sqrt{K}`.
+
+    .. math::
+
+        A_{ab} = A^{\mathrm{col}}_{ab} \sqrt{K^{\mathrm{col}}_{ab} / K_{ab}}
+
+    with :math:`K_{ab}` the expected in-degree (:func:`expected_in_degree`) of this liquid and
+    :math:`K^{\mathrm{col}}_{ab}` that of the Maass 2002 column (15 × 3 × 3, λ = 2, its C and inhibitory fraction),
+    :math:`A^{\mathrm{col}}` the column's (30, 60, -19, -19) nA. This is the balanced-network scaling (van Vreeswijk &
+    Sompolinsky 1996; Brunel 2000): the mean recurrent input of a neuron grows as :math:`\sqrt{K}` and its
+    fluctuations stay the same, so a larger or denser liquid keeps the column's asynchronous irregular activity instead
+    of firing in synchronous volleys. At the column's own parameters the factor is exactly 1 (the paper's weights, bit
+    for bit). A pair without expected synapses keeps the column's value.
+
+    Examples
+    --------
+    >>> recurrent_weights()
+    (30000.0, 60000.0, -19000.0, -19000.0)
+    >>> [round(a) for a in recurrent_weights((10, 10, 10))]
+    [21793, 43586, -13802, -13802]
+    """
+    K = expected_in_degree(grid, spacing, lam, C, inh_fraction)
+    K_col = expected_in_degree()
+    return tuple(float(a) * (math.sqrt(float(kc) / float(k)) if k > 0 else 1.0)
+                 for a, kc, k in zip(COLUMN_A, K_col, K))
+
+
+def input_weights(rate_hz: float, n_inputs: int, input_p: float = 0.3) -> tuple:
+    r"""Input weight scales (pA onto E, I) that give a neuron the column's expected input.
+
+    .. math::
+
+        A^{\mathrm{in}} = A^{\mathrm{in,col}}\, rac{
+u^{\mathrm{col}}}{
+u}, \qquad
+        
+u = p_{\mathrm{in}}\, n_{\mathrm{in}}\, ar r
+
+    :math:`
+u` is the expected number of input spikes a neuron receives per second (``input_p`` · ``n_inputs`` ·
+    the mean channel rate :math:`ar r` in Hz); :math:`
+u^{\mathrm{col}}` = 24 /s is the column's protocol (4
+    channels at 20 Hz, ``input_p`` 0.3) for which :math:`A^{\mathrm{in,col}}` = (18, 9) nA is made. The expected input
+    current per neuron is then the column's whatever the code: 128 channels at 40 Hz get weights 213 times smaller
+    than 4 channels at 20 Hz (without this the liquid is driven to its refractory limit, regular and synchronous).
+    ``LSM(input_A='auto')`` applies it with :math:`ar r` measured on the spike trains given to :meth:`LSM.fit`.
+
+    Examples
+    --------
+    >>> input_weights(20.0, 4)
+    (18000.0, 9000.0)
+    """
+    if not (_is_real(rate_hz) and rate_hz > 0 and isinstance(n_inputs, numbers.Integral) and n_inputs >= 1
+            and _is_real(input_p) and 0 < input_p <= 1):
+        raise ValueError(f"input_weights: rate_hz={rate_hz!r}, n_inputs={n_inputs!r}, input_p={input_p!r} are "
+                         f"invalid; the rate must be > 0 Hz, n_inputs an int >= 1 and input_p in (0, 1].")
+    nu = float(input_p) * int(n_inputs) * float(rate_hz)
+    return tuple(a * (COLUMN_INPUT_RATE / nu) for a in COLUMN_INPUT_A)
 
 
 def _is_real(v) -> bool:
@@ -98,7 +217,7 @@ class LSM(TransformerMixin, BaseEstimator):
     ``inh_fraction``    0.2                             fraction of neurons inhibitory, chosen at random      MNM02
     ``lam``             2.0                             λ of the connection probability                       MNM02
     ``C``               (0.3, 0.2, 0.4, 0.1)            C for EE, EI, IE, II                                  MNM02
-    ``A``               (30e3, 60e3, -19e3, -19e3) pA   mean weight scale A for EE, EI, IE, II                MNM02
+    ``A``               (30e3, 60e3, -19e3, -19e3) pA   mean weight scale A for EE, EI, IE, II [3]_           MNM02
     ``weight_cv``       1.0                             SD / mean of A (gamma distribution)                   MNM02
     ``U``               (0.5, 0.05, 0.25, 0.32)         mean utilisation U for EE, EI, IE, II                 MNM02
     ``tau_rec``         (1100, 125, 700, 144) ms        mean depression time constant D                       MNM02
@@ -114,7 +233,8 @@ class LSM(TransformerMixin, BaseEstimator):
     ``I_background``    13.5e3 pA                       background current I_b; ``(low, high)``: uniform per  MNM02 [1]_
                                                         neuron
     ``V_init``          (13.5, 15.0) mV                 initial V, uniform per neuron and trial               MNM02
-    ``input_A``         (18e3, 9e3) pA                  input weight scale onto E, I (gamma, ``weight_cv``)   MNM02
+    ``input_A``         (18e3, 9e3) pA                  input weight scale onto E, I (gamma, ``weight_cv``);  MNM02
+                                                        ``'auto'``: scaled to the input's rate [3]_
     ``input_p``         0.3                             probability that an input channel reaches a neuron    pond [2]_
     ``input_synapse``   "static"                        input synapses static (each spike delivers its        pond [2]_
                                                         weight); "dynamic": Tsodyks–Markram, EE / EI values
@@ -129,6 +249,10 @@ class LSM(TransformerMixin, BaseEstimator):
     .. [2] The paper gives the input weights but not the input connection probability or delay, and this check could
        not settle whether its input synapses were dynamic; these are pond's choices (probability and delay those of
        ``pond/examples/column.toml``; static input synapses keep the column responsive, see ``input_synapse``).
+    .. [3] At the column's grid. ``A=None`` (the default) scales the column's weights to any other liquid by the
+       balanced-network rule :math:`A_{ab} \propto 1/\sqrt{K_{ab}}` of the expected in-degree
+       (:func:`recurrent_weights`); ``input_A='auto'`` scales the input weights so that a neuron's expected input is
+       the column's whatever the number and rate of the input channels (:func:`input_weights`). See Notes.
 
     Parameters
     ----------
@@ -142,8 +266,10 @@ class LSM(TransformerMixin, BaseEstimator):
         λ (grid units), > 0.
     C : tuple of 4 float, default=(0.3, 0.2, 0.4, 0.1)
         Connection probability at distance 0 for EE, EI, IE, II, each in [0, 1].
-    A : tuple of 4 float, default=(30000, 60000, -19000, -19000)
-        Mean weight scale (pA) for EE, EI, IE, II; EE and EI > 0, IE and II < 0.
+    A : tuple of 4 float or None, default=None
+        Mean weight scale (pA) for EE, EI, IE, II; EE and EI > 0, IE and II < 0. None: the column's (30000, 60000,
+        -19000, -19000) scaled to this liquid's expected in-degree, :math:`\sqrt{K^{col}/K}`
+        (:func:`recurrent_weights`; exactly the column's values at the column's grid, λ, C and inh_fraction).
     weight_cv : float, default=1.0
         Coefficient of variation of the gamma-distributed weights (shape 1/cv², scale ``abs(A)``·cv²), >= 0 (0: every
         weight is ``A``).
@@ -172,8 +298,10 @@ class LSM(TransformerMixin, BaseEstimator):
         Initial V (mV) drawn uniformly per neuron and trial (keyed by the trial id: trials are independent).
     input_p : float, default=0.3
         Probability that an input channel reaches a neuron (spike input and analog input), in [0, 1].
-    input_A : tuple of 2 float, default=(18000, 9000)
-        Mean input weight scale (pA, > 0) onto E and I neurons.
+    input_A : tuple of 2 float or 'auto', default=(18000, 9000)
+        Mean input weight scale (pA, > 0) onto E and I neurons: the column's, made for its protocol of 4 channels at
+        20 Hz. 'auto': scaled so that a neuron's expected input is that protocol's, from the mean channel rate of the
+        spike trains (or counts) given to :meth:`fit` (:func:`input_weights`); fit then needs spike input.
     input_synapse : {'static', 'dynamic'}, default='static'
         Static input synapses (each input spike delivers its drawn weight, mean ``input_A``), or Tsodyks–Markram ones
         with the EE (onto E) and EI (onto I) parameters (efficacy w·u·x). With dynamic input synapses (D = 1.1 s) a
@@ -227,6 +355,10 @@ class LSM(TransformerMixin, BaseEstimator):
         The seed used.
     n_neurons_ : int
     n_inputs_ : int
+    A_ : tuple of 4 float
+        Recurrent weight scales (pA) used by :meth:`fit` (``A``, or :func:`recurrent_weights` for ``A=None``).
+    input_A_ : tuple of 2 float
+        Input weight scales (pA) used by :meth:`fit` (``input_A``, or :func:`input_weights` for ``'auto'``).
     input_kind_ : {'spikes', 'current'} or None
         The input family seen in :meth:`fit` ('spikes' for spike trains and counts); None when ``fit`` got no ``X``
         and ``input_type='auto'``, in which case :meth:`transform` takes either.
@@ -239,7 +371,8 @@ class LSM(TransformerMixin, BaseEstimator):
         ``"EE"`` ... ``"II"``, ``"in_E"``, ``"in_I"``: ``(sources, targets, weights)`` in local indices of the
         source and target populations (E, I neurons in grid order; input channels).
     W_current_ : ndarray of shape (N, n_inputs)
-        Analog input weights (pA per input unit).
+        Analog input weights (pA per input unit): drawn from ``seed_`` at :meth:`fit` for analog input, on first use
+        otherwise; spike input never allocates this dense matrix, and a file does not store it (``n_inputs_``).
 
     See Also
     --------
@@ -248,6 +381,14 @@ class LSM(TransformerMixin, BaseEstimator):
 
     Notes
     -----
+    **Weight scaling.** The column's weights are tuned for its 135 neurons and its input. A liquid of another size
+    with the same weights gets more recurrent synapses per neuron (3.9 EE synapses in the column, 7.4 on a 10 × 10 × 10
+    grid) and, driven by many fast channels, far more input; unscaled, a 1000-neuron liquid fed 128 channels fires in
+    synchronous volleys near its refractory limit. With ``A=None`` the recurrent weights follow
+    :math:`A \propto 1/\sqrt{K}` (:func:`recurrent_weights`), and with ``input_A='auto'`` the input weights keep the
+    expected input per neuron at the column's (:func:`input_weights`). :meth:`regime` reports the resulting activity:
+    mean rate, ISI CV and spike-contrast synchrony (asynchronous irregular: CV near 1, low synchrony).
+
     Trial ``k`` of a batch (``trial_ids[k]``, default ``k``) draws its initial state from ``(seed_, trial id)``: its
     features are the same bits whether it runs alone or in any batch, on any number of threads, with any
     ``chunk_ms`` or ``batch_size``. Input spike times are rounded to the nearest multiple of ``dt``. Every check
@@ -268,7 +409,7 @@ class LSM(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, grid=(15, 3, 3), spacing=1.0, inh_fraction=0.2, lam=2.0, C=(0.3, 0.2, 0.4, 0.1),
-                 A=(30000.0, 60000.0, -19000.0, -19000.0), weight_cv=1.0, synapse="dynamic",
+                 A=None, weight_cv=1.0, synapse="dynamic",
                  U=(0.5, 0.05, 0.25, 0.32), tau_rec=(1100.0, 125.0, 700.0, 144.0), tau_fac=(50.0, 1200.0, 20.0, 60.0),
                  stp_cv=0.5, delays=(1.5, 0.8, 0.8, 0.8), tau_m=30.0, R=1.0, V_th=15.0, V_reset=13.5,
                  t_ref=(3.0, 2.0), tau_syn=(3.0, 6.0), I_background=13500.0, V_init=(13.5, 15.0), input_p=0.3,
@@ -330,7 +471,8 @@ class LSM(TransformerMixin, BaseEstimator):
         _check_real("inh_fraction", self.inh_fraction, "in [0, 1]", lambda v: 0 <= v <= 1)
         _check_real("lam", self.lam, "finite and > 0 (grid units)", pos)
         _check_seq("C", self.C, 4, "a probability in [0, 1] (EE, EI, IE, II)", lambda v: 0 <= v <= 1)
-        A = _check_seq("A", self.A, 4, "finite (pA)", lambda v: True)
+        A = (1.0, 1.0, -1.0, -1.0) if self.A is None else _check_seq("A", self.A, 4, "None or finite (pA)",
+                                                                       lambda v: True)
         if not (A[0] > 0 and A[1] > 0 and A[2] < 0 and A[3] < 0):
             raise ValueError(f"LSM: parameter A={self.A!r} is invalid; EE and EI must be > 0 (excitatory), IE and "
                              f"II < 0 (inhibitory), in pA.")
@@ -360,7 +502,8 @@ class LSM(TransformerMixin, BaseEstimator):
         if lo > hi:
             raise ValueError(f"LSM: parameter V_init={self.V_init!r} is invalid; a range needs low <= high.")
         _check_real("input_p", self.input_p, "in [0, 1]", lambda v: 0 <= v <= 1)
-        _check_seq("input_A", self.input_A, 2, "> 0 (pA)", pos)
+        if not (isinstance(self.input_A, str) and self.input_A == "auto"):
+            _check_seq("input_A", self.input_A, 2, "> 0 (pA), or 'auto'", pos)
         _check_choice("input_synapse", self.input_synapse, ("dynamic", "static"))
         grid_steps("LSM", "input_delay", _check_real("input_delay", self.input_delay, f">= dt = {dt} ms",
                                                      lambda v: v >= dt * (1 - 1e-9)), dt)
@@ -474,7 +617,7 @@ class LSM(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X=None, y=None):
-        """Build the liquid: E/I assignment, background currents, connectivity and weights.
+        r"""Build the liquid: E/I assignment, background currents, connectivity and weights.
 
         Parameters
         ----------
@@ -490,6 +633,22 @@ class LSM(TransformerMixin, BaseEstimator):
         ------
         ValueError
             A parameter or ``X`` is invalid (the message names it).
+        MemoryError
+            The liquid (neurons, expected synapses, and for analog input the dense ``W_current_``) would not fit in
+            the memory available (:func:`engine.build.memory.check_fits`, which honours ``POND_MEMORY_LIMIT``);
+            checked before anything is allocated.
+        engine.interrupt.Interrupted
+            Ctrl-C or SIGTERM while the connectivity is drawn (taken between chunks of rows); the LSM is left as it
+            was.
+
+        Notes
+        -----
+        The recurrent connectivity tests only the pairs whose probability can beat a draw
+        (:mod:`reservoirs.kernels.distance`): the same synapses as testing all N² pairs, in time proportional to
+        N times the neighbourhood within about :math:`\lambda\sqrt{\ln C + 37}` grid units. It runs in chunks of
+        rows, with a progress bar after two seconds in a terminal or notebook. The dense analog-input matrix
+        ``W_current_`` (N × n_inputs) is drawn only for analog input: at ``fit`` when ``X`` (or ``input_type``) is
+        current, else on first use; spike input never allocates it.
         """
         self._check_params()
         family = None if self.input_type == "auto" else INPUT_FAMILY[self.input_type]
@@ -504,10 +663,12 @@ class LSM(TransformerMixin, BaseEstimator):
         seed = int(self.seed) if self.seed is not None else int(np.random.SeedSequence().generate_state(1,
                                                                                                        np.uint64)[0]
                                                                  >> np.uint64(1))
-        rng = np.random.default_rng(seed)
-        r_ei, r_ib, r_cur = rng.spawn(3)
         N = int(np.prod(self.grid))
+        self._check_fit_memory(N, int(n_in), family)
+        rng = np.random.default_rng(seed)
+        r_ei, r_ib, _ = rng.spawn(3)  # the third child draws W_current_ (_draw_W_current)
         positions = grid_positions(tuple(int(g) for g in self.grid), float(self.spacing))
+        self.A_, self.input_A_ = self._weight_scales(X, int(n_in))
         n_inh = int(round(N * float(self.inh_fraction)))
         inh = np.zeros(N, dtype=bool)
         inh[r_ei.permutation(N)[:n_inh]] = True
@@ -515,9 +676,36 @@ class LSM(TransformerMixin, BaseEstimator):
             ib = r_ib.uniform(float(self.I_background[0]), float(self.I_background[1]), N)
         else:
             ib = np.full(N, float(self.I_background))
-        self._set_liquid(seed, n_in, inh, positions, ib, self._connect(seed, n_in, inh, positions),
-                         r_cur.binomial(1, float(self.input_p), (N, n_in)) * float(self.current_scale), family)
+        with deferred_interrupts():
+            conns = self._connect(seed, n_in, inh, positions)
+        draw = (float(self.input_p), float(self.current_scale))
+        W_current = _draw_W_current(seed, N, n_in, *draw) if family == "current" else None
+        self._set_liquid(seed, n_in, inh, positions, ib, conns, W_current, family, draw)
         return self
+
+    def _expected_synapses(self, N: int, n_in: int) -> float:
+        r"""Expected recurrent and input synapses of the liquid, from the grid without drawing anything:
+        :math:`\sum_{i \ne j} C_{ab}\,e^{-(D_{ij}/\lambda)^2}` factorises over the axes of the grid."""
+        lam, sp = float(self.lam), float(self.spacing)
+        total = 1.0
+        for n in (int(g) for g in self.grid):
+            d = np.arange(1, min(n - 1, int(np.ceil(30.0 * lam / sp))) + 1, dtype=np.float64)
+            total *= n + 2.0 * float(np.sum((n - d) * np.exp(-(d * sp / lam) ** 2)))
+        pairs = max(total - N, 0.0)  # ordered pairs i != j, weighted by exp(-(D/lam)^2)
+        fi = float(self.inh_fraction)
+        frac = {"E": 1.0 - fi, "I": fi}
+        recurrent = sum(float(self.C[k]) * frac[p[0]] * frac[p[1]] for k, p in enumerate(PAIRS)) * pairs
+        return recurrent + float(self.input_p) * n_in * N
+
+    def _check_fit_memory(self, N: int, n_in: int, family) -> None:
+        """MemoryError before any allocation when the liquid cannot fit (see :meth:`fit`)."""
+        syn = self._expected_synapses(N, n_in)
+        need = FIT_BYTES_PER_NEURON * float(N) + FIT_BYTES_PER_SYNAPSE * syn
+        what = f"LSM.fit: a liquid of {N} neurons with about {syn:.3g} synapses"
+        if family == "current":
+            need += CURRENT_BYTES_PER_ENTRY * float(N) * n_in
+            what += f" and a dense ({N}, {n_in}) analog-input matrix"
+        check_fits(need, what, "use a smaller grid, lam, C or input_p, or fewer input channels.")
 
     def _connect(self, seed: int, n_in: int, inh: np.ndarray, positions: np.ndarray) -> dict:
         """Synapses (local sources, local targets, weights) of the recurrent and input projections."""
@@ -532,18 +720,26 @@ class LSM(TransformerMixin, BaseEstimator):
                                   stream=named_stream("lsm", name, "weight"), name=f"LSM {name} weight")
             return np.sign(A) * w
 
-        for k, pair in enumerate(PAIRS):
-            pre, post = groups[pair[0]], groups[pair[1]]
-            if pre.size == 0 or post.size == 0:
-                conns[pair] = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-                continue
-            same = pair[0] == pair[1]
-            ptr, tgt = build_connectivity(DistanceDependent(float(self.C[k]), float(self.lam)), pre.size, post.size,
-                                          seed=seed, stream=named_stream("lsm", pair, "connectivity"),
-                                          allow_autapses=not same, allow_multapses=False, same_population=same,
-                                          pre_positions=positions[pre], post_positions=positions[post])
-            src = np.repeat(np.arange(pre.size, dtype=np.int64), np.diff(ptr))
-            conns[pair] = (src, tgt.astype(np.int64), weights(pair, float(self.A[k]), tgt.size))
+        bar = None
+        if interactive():
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=4 * inh.size, unit="rows", delay=2.0, leave=False, desc="LSM connectivity")
+        try:
+            for k, pair in enumerate(PAIRS):
+                pre, post = groups[pair[0]], groups[pair[1]]
+                if pre.size == 0 or post.size == 0:
+                    conns[pair] = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+                    if bar is not None:
+                        bar.update(2 * pre.size)
+                    continue
+                ptr, tgt = self._distance_rows(float(self.C[k]), pre, post, positions, seed,
+                                               named_stream("lsm", pair, "connectivity"), pair[0] == pair[1], bar)
+                src = np.repeat(np.arange(pre.size, dtype=np.int64), np.diff(ptr))
+                conns[pair] = (src, tgt.astype(np.int64), weights(pair, float(self.A_[k]), tgt.size))
+        finally:
+            if bar is not None:
+                bar.close()
         for k, t in enumerate("EI"):
             post = groups[t]
             name = f"in_{t}"
@@ -553,19 +749,61 @@ class LSM(TransformerMixin, BaseEstimator):
             ptr, tgt = build_connectivity(FixedProbability(float(self.input_p)), n_in, post.size, seed=seed,
                                           stream=named_stream("lsm", name, "connectivity"), allow_multapses=False)
             src = np.repeat(np.arange(n_in, dtype=np.int64), np.diff(ptr))
-            conns[name] = (src, tgt.astype(np.int64), weights(name, float(self.input_A[k]), tgt.size))
+            conns[name] = (src, tgt.astype(np.int64), weights(name, float(self.input_A_[k]), tgt.size))
         return conns
 
-    def _set_liquid(self, seed, n_in, inh, positions, ib, conns, W_current, family) -> None:
+    def _distance_rows(self, C: float, pre: np.ndarray, post: np.ndarray, positions: np.ndarray, seed: int,
+                       stream: int, same: bool, bar) -> tuple[np.ndarray, np.ndarray]:
+        """CSR (indptr, int32 targets) of ``DistanceDependent(C, lam)`` from grid points ``pre`` to ``post`` (local
+        indices), equal to :func:`engine.network.connectivity.build_connectivity`'s, in chunks of rows with a
+        Ctrl-C checkpoint and a progress update after each (:mod:`reservoirs.kernels.distance`)."""
+        nx, ny, nz = (int(g) for g in self.grid)
+        lam, sp = float(self.lam), float(self.spacing)
+        post_local = np.full(nx * ny * nz, -1, dtype=np.int64)
+        post_local[post] = np.arange(post.size, dtype=np.int64)
+        r2 = lam * lam * (math.log(C) + 53.0 * math.log(2.0) + 1.0) if C > 0 else -1.0
+        reach = int(math.sqrt(r2) / sp) + 1 if r2 >= 0 else -1
+        args = (pre.astype(np.int64), post_local, post.astype(np.int64), positions[pre], positions[post], nx, ny, nz,
+                sp * sp, r2, reach, C, 1.0 / (lam * lam), same, seed, stream, _dist.zero_words())
+        per_row = min(post.size, (2 * reach + 1) ** 3 if reach >= 0 else 0) + _dist.ZERO_DRAWS
+        chunk = max(1, PAIRS_PER_CHUNK // per_row)
+        n = pre.size
+        sizes = np.zeros(n, dtype=np.int64)
+        for r0 in range(0, n, chunk):
+            _dist.row_sizes(r0, min(r0 + chunk, n), *args, sizes)
+            checkpoint()
+            if bar is not None:
+                bar.update(min(chunk, n - r0))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(sizes, out=indptr[1:])
+        targets = np.empty(int(indptr[-1]), dtype=np.int32)
+        for r0 in range(0, n, chunk):
+            _dist.fill_rows(r0, min(r0 + chunk, n), *args, indptr, targets)
+            checkpoint()
+            if bar is not None:
+                bar.update(min(chunk, n - r0))
+        return indptr, targets
+
+    @property
+    def W_current_(self) -> np.ndarray:
+        """Analog input weights (pA per input unit), shape (N, n_inputs): drawn from ``seed_`` on first use (and at
+        :meth:`fit` for analog input), never for spike input."""
+        check_fitted(self, "connections_")
+        if self._W_current is None:
+            self._W_current = _draw_W_current(self.seed_, self.n_neurons_, self.n_inputs_, *self._current_draw)
+        return self._W_current
+
+    def _set_liquid(self, seed, n_in, inh, positions, ib, conns, W_current, family, draw) -> None:
         self.seed_ = int(seed)
         self.input_kind_ = family
+        self._current_draw = draw
         self.n_inputs_ = int(n_in)
         self.n_neurons_ = int(inh.size)
         self.inhibitory_ = inh
         self.positions_ = positions
         self.I_background_ = ib
         self.connections_ = conns
-        self.W_current_ = W_current
+        self._W_current = W_current
         self.n_features_in_ = int(n_in)
 
     # ------------------------------------------------------------------ network
@@ -703,6 +941,8 @@ class LSM(TransformerMixin, BaseEstimator):
                    f"LSM.transform: the features of {B} trials ({S} samples x {self.n_neurons_} neurons x {k})",
                    "transform fewer trials per call, ask for fewer sample times or features, or a smaller batch_size "
                    "when V is recorded")
+        if kind == "current":
+            self.W_current_  # drawn (after its memory check) before any simulation
         if client is None:
             if block_size is not None:
                 raise ValueError(f"LSM.transform: block_size = {block_size!r} is only used with a Dask client; "
@@ -777,6 +1017,98 @@ class LSM(TransformerMixin, BaseEstimator):
         """``fit(X)`` then ``transform(X, **kw)``."""
         return self.fit(X).transform(X, **kw)
 
+    # ------------------------------------------------------------------ weight scaling and regime
+    def _weight_scales(self, X, n_in: int) -> tuple[tuple, tuple]:
+        """``(A_, input_A_)``: the parameters, or the rules of :func:`recurrent_weights` and :func:`input_weights`."""
+        A = (recurrent_weights(self.grid, self.spacing, self.lam, self.C, self.inh_fraction) if self.A is None
+             else tuple(float(a) for a in self.A))
+        if not (isinstance(self.input_A, str) and self.input_A == "auto"):
+            return A, tuple(float(a) for a in self.input_A)
+        kind = self._input_kind(X) if X is not None else None
+        if kind not in ("spikes", "counts"):
+            raise ValueError("LSM: input_A='auto' scales the input weights to the rate of the input, so fit needs "
+                             "the spike trains (or counts) in X; give X to fit, or input_A as two numbers (pA).")
+        _, data, duration, _ = self._read_input(X, self.n_inputs)
+        n_spikes = sum(int(c.size) for _, c in data)
+        rate = n_spikes / (len(data) * n_in * duration * 1e-3)
+        if rate <= 0 or float(self.input_p) <= 0:
+            raise ValueError(f"LSM: input_A='auto' needs input spikes that reach the liquid; X holds {n_spikes} "
+                             f"spikes and input_p={self.input_p!r}.")
+        return A, input_weights(rate, n_in, float(self.input_p))
+
+    def regime(self, X, trial_ids: Sequence[int] | None = None) -> dict:
+        r"""The liquid's activity driven by ``X``: mean rate, ISI CV and spike-contrast synchrony.
+
+        Runs the trials of ``X`` (any input :meth:`transform` takes) and computes, with
+        :func:`engine.io.neo_export.spike_statistics` (Elephant's definitions), for the whole liquid and for each
+        population: ``rate_hz`` (mean firing rate over neurons and trials), ``cv`` (coefficient of variation of the
+        inter-spike intervals of trains with at least three spikes; 1 for Poisson firing, near 0 for regular firing)
+        and ``spike_contrast`` (Ciba et al. 2018; 0 asynchronous to 1 synchronous, averaged over trials). A liquid in
+        the asynchronous irregular regime fires at a few to a few tens of Hz with CV near 1 and low synchrony; one in
+        synchronous volleys near its refractory limit shows CV near 0.
+
+        Parameters
+        ----------
+        X : input
+            As in :meth:`transform` (its duration the run length).
+        trial_ids : sequence of int, optional
+            Trial ids seeding the initial states (default ``0 .. trials - 1``).
+
+        Returns
+        -------
+        dict
+            ``{"rate_hz", "cv", "spike_contrast", "n_spikes", "duration_ms", "n_trials", "populations"}``, the first
+            three for the whole liquid (None where the data do not define them), ``populations`` the full
+            :func:`~engine.io.neo_export.spike_statistics` of ``exc`` and ``inh``.
+
+        Raises
+        ------
+        ImportError
+            Neo is not installed (``pip install 'pond[neo]'``).
+        ValueError
+            Bad input, as :meth:`transform`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = [(np.arange(5.0, 200.0, 10.0), np.zeros(20, np.int64))]
+        >>> r = LSM(grid=(3, 3, 3), duration=200.0, seed=1).fit(X).regime(X)
+        >>> sorted(r)
+        ['cv', 'duration_ms', 'n_spikes', 'n_trials', 'populations', 'rate_hz', 'spike_contrast']
+        """
+        from engine.io.neo_export import spike_statistics, to_neo
+        from engine.run.simulator import Simulator
+
+        check_fitted(self, "connections_")
+        self._check_params()
+        self._check_input_kind(X)
+        kind, data, duration, _ = self._read_input(X, self.n_inputs_)
+        grid_steps("LSM", "duration", duration, float(self.dt))
+        ids = np.arange(len(data), dtype=np.int64) if trial_ids is None else np.asarray(trial_ids, np.int64).ravel()
+        if ids.size != len(data) or (ids.size and ids.min() < 0) or np.unique(ids).size != ids.size:
+            raise ValueError(f"LSM.regime: trial_ids = {trial_ids!r} is invalid; give {len(data)} distinct ids >= 0.")
+        net = self.network("current" if kind == "current" else "spikes",
+                           current_rows=data[0].shape[0] if kind == "current" else 1)
+        sim = Simulator(net, trials=ids, n_jobs=self.n_jobs, chunk_ms=float(self.chunk_ms))
+        if kind == "current":
+            inh = self.inhibitory_
+            for name, c in (("exc", np.flatnonzero(~inh)), ("inh", np.flatnonzero(inh))):
+                if c.size:
+                    sim.set_currents(f"input_{name}", [np.vstack([u @ self.W_current_[c].T, np.zeros((1, c.size))])
+                                                       for u in data])
+        else:
+            sim.set_spikes("input", data)
+        sim.run(duration, progress=False)
+        block = to_neo(sim, t_stop=duration, progress=False)
+        pops = spike_statistics(block, progress=False)
+        for seg in block.segments:
+            for st in seg.spiketrains:
+                st.annotations["population"] = "liquid"
+        whole = spike_statistics(block, progress=False)["liquid"]
+        return {"rate_hz": whole["mean_firing_rate"], "cv": whole["cv"], "spike_contrast": whole["spike_contrast"],
+                "n_spikes": int(whole["n_spikes"]), "duration_ms": float(duration), "n_trials": int(ids.size),
+                "populations": pops}
+
     # ------------------------------------------------------------------ save/load
     def _get_state(self):
         params = self.get_params()
@@ -787,7 +1119,7 @@ class LSM(TransformerMixin, BaseEstimator):
         if hasattr(self, "connections_"):
             arrays = {"seed_": np.array(self.seed_, dtype=np.int64), "inhibitory_": self.inhibitory_,
                       "positions_": self.positions_, "I_background_": self.I_background_,
-                      "W_current_": self.W_current_,
+                      "n_inputs_": np.array(self.n_inputs_, dtype=np.int64),
                       "input_kind_": np.array(_FAMILY_CODE[self.input_kind_], dtype=np.int64)}
             for name, (s, t, w) in self.connections_.items():
                 arrays[f"{name}_sources"], arrays[f"{name}_targets"], arrays[f"{name}_weights"] = s, t, w
@@ -802,9 +1134,14 @@ class LSM(TransformerMixin, BaseEstimator):
         if arrays:
             name = cls.__name__
             conn_names = PAIRS + ("in_E", "in_I")
-            required = ["seed_", "inhibitory_", "positions_", "I_background_", "W_current_"] + [
+            required = ["seed_", "inhibitory_", "positions_", "I_background_"] + [
                 f"{c}_{p}" for c in conn_names for p in ("sources", "targets", "weights")]
-            check_fields(name, arrays, required, optional=("input_kind_",))  # files before issue 25 lack input_kind_
+            # files before issue 25 hold W_current_ (whose width was the channel count) instead of n_inputs_ and
+            # input_kind_
+            check_fields(name, arrays, required, optional=("input_kind_", "n_inputs_", "W_current_"))
+            if ("n_inputs_" in arrays) == ("W_current_" in arrays):
+                raise ValueError(f"{name}: a file holds n_inputs_ (this version) or W_current_ (before issue 25), "
+                                 f"not {'both' if 'n_inputs_' in arrays else 'neither'}.")
             seed = int(check_array(name, "seed_", arrays["seed_"], kind="i", shape=()))
             family = None
             if "input_kind_" in arrays:
@@ -818,8 +1155,18 @@ class LSM(TransformerMixin, BaseEstimator):
             inh = check_array(name, "inhibitory_", arrays["inhibitory_"], kind="b", shape=(N,))
             pos = check_array(name, "positions_", arrays["positions_"], shape=(N, 3))
             ib = check_array(name, "I_background_", arrays["I_background_"], shape=(N,))
-            Wc = check_array(name, "W_current_", arrays["W_current_"], shape=(N, None))
-            n_in = Wc.shape[1]
+            Wc = None
+            if "n_inputs_" in arrays:
+                n_in = int(check_array(name, "n_inputs_", arrays["n_inputs_"], kind="i", shape=()))
+                if n_in < 1:
+                    raise ValueError(f"{name}: n_inputs_ = {n_in} is invalid; it must be >= 1.")
+            else:
+                Wc = check_array(name, "W_current_", arrays["W_current_"], shape=(N, None))
+                n_in = Wc.shape[1]
+                if n_in < 1 or not np.array_equal(Wc, _draw_W_current(seed, N, n_in, float(est.input_p),
+                                                                      float(est.current_scale))):
+                    raise ValueError(f"{name}: W_current_ is not the analog-input matrix that seed_ = {seed} draws "
+                                     f"(shape {Wc.shape}); the file was changed.")
             sizes = {"E": int((~inh).sum()), "I": int(inh.sum()), "in": n_in}
             conns = {}
             for c in conn_names:
@@ -831,7 +1178,8 @@ class LSM(TransformerMixin, BaseEstimator):
                     if a.size and (a.min() < 0 or a.max() >= n):
                         raise ValueError(f"{name}: {field} holds indices outside [0, {n}).")
                 conns[c] = (s, t, w)
-            est._set_liquid(seed, n_in, inh, pos, ib, conns, Wc, family)
+            est._set_liquid(seed, n_in, inh, pos, ib, conns, Wc, family,
+                            (float(est.input_p), float(est.current_scale)))
         return est
 
     def save(self, path, readout=None) -> None:
@@ -845,6 +1193,16 @@ class LSM(TransformerMixin, BaseEstimator):
             A fitted pond readout saved alongside.
         """
         save(path, self, readout)
+
+
+def _draw_W_current(seed: int, N: int, n_in: int, input_p: float, current_scale: float) -> np.ndarray:
+    """The dense analog-input matrix of a liquid seeded ``seed``: each (neuron, channel) link present with
+    probability ``input_p``, ``current_scale`` pA per input unit; from the third child of ``seed``'s generator, so the
+    same bits whenever it is drawn. MemoryError before drawing when it cannot fit."""
+    check_fits(CURRENT_BYTES_PER_ENTRY * float(N) * n_in, f"LSM: the dense ({N}, {n_in}) analog-input matrix "
+               f"W_current_", "use fewer input channels or neurons, or spike input (which needs no such matrix).")
+    r_cur = np.random.default_rng(seed).spawn(3)[2]
+    return r_cur.binomial(1, input_p, (N, n_in)) * current_scale
 
 
 def _feature_block(shared: tuple, ids: np.ndarray, inputs: dict) -> np.ndarray:

@@ -1,1 +1,1 @@
-"""Numba kernels for :mod:`reservoirs` (numpy and numba imports only)."""
+"""Numba kernels for :mod:`reservoirs` (numpy, numba and the engine's public counter-based RNG, :mod:`engine.random`)."""

@@ -323,3 +323,145 @@ def test_features_that_cannot_fit_are_refused_first(small, monkeypatch):
     monkeypatch.setattr(L, "check_fits", lambda need, what, advice: (_ for _ in ()).throw(MemoryError(what)))
     with pytest.raises(MemoryError, match="features of 4 trials"):
         lsm.transform(X)
+
+
+# --- issue 25: fit at scale (sparse input, memory check, sub-quadratic connectivity, progress, Ctrl-C) ----------------
+def test_distance_connectivity_equals_the_engine_rule():
+    """reservoirs.kernels.distance tests only the pairs that can connect; the synapses are the engine's, bit for
+    bit, whatever the grid, spacing, lambda and C (C tiny: every synapse comes from a draw of exactly 0)."""
+    from engine.network.connectivity import DistanceDependent, build_connectivity, grid_positions
+    from engine.random import mix64
+    from reservoirs.kernels.distance import unmix64, zero_words
+
+    words = np.random.default_rng(0).integers(0, 2**63, 50, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    assert all(int(mix64(np.uint64(unmix64(w)))) == int(w) for w in words)
+    assert all(int(mix64(w)) == z for z, w in enumerate(zero_words()))
+    rng = np.random.default_rng(1)
+    for _ in range(12):
+        grid = tuple(int(g) for g in rng.integers(1, 10, 3))
+        lsm = LSM(grid=grid, spacing=float(rng.choice([0.3, 1.0, 2.5])), lam=float(rng.choice([0.5, 2.0, 10.0])))
+        pos = grid_positions(grid, lsm.spacing)
+        inh = rng.random(pos.shape[0]) < 0.3
+        for C in (0.3, 1.0, 1e-20):
+            for same, pre, post in ((True, ~inh, ~inh), (False, ~inh, inh)):
+                pre, post = np.flatnonzero(pre), np.flatnonzero(post)
+                if pre.size == 0 or post.size == 0:
+                    continue
+                seed, stream = (int(v) for v in rng.integers(0, 2**62, 2))
+                want = build_connectivity(DistanceDependent(C, lsm.lam), pre.size, post.size, seed=seed,
+                                          stream=stream, allow_autapses=not same, same_population=same,
+                                          pre_positions=pos[pre], post_positions=pos[post])
+                got = lsm._distance_rows(C, pre, post, pos, seed, stream, same, None)
+                assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("grid", [(3000, 3000, 3000), (2000, 1000, 1000)])
+def test_fit_refuses_a_liquid_too_large_before_allocating(grid, monkeypatch):
+    """Issue 25: numpy's raw allocation error, or the process killed, instead of a refusal with the figure."""
+    from conftest import allocates_at_most
+
+    monkeypatch.setenv("POND_MEMORY_LIMIT", "500M")
+    with allocates_at_most(), pytest.raises(MemoryError, match=rf"LSM.fit: a liquid of {int(np.prod(grid))} "
+                                                               r"neurons with about .* synapses needs about"):
+        LSM(grid=grid, n_inputs=1).fit()
+
+
+def test_spike_input_allocates_no_dense_input_matrix(monkeypatch, tmp_path):
+    """Issue 25: fit drew an (N, n_inputs) float matrix even for spike input (10,000 x 10,000: 763 MB, saved too).
+    Here the dense matrix (61 MiB) does not fit under the limit, the liquid does."""
+    monkeypatch.setenv("POND_MEMORY_LIMIT", "40M")
+    X = [(np.array([1.0, 2.0]), np.array([0, 1999]))]
+    lsm = LSM(grid=(20, 10, 10), input_p=0.01, duration=5.0, seed=2).fit(X)
+    assert lsm.n_inputs_ == 2000 and lsm._W_current is None
+    lsm.save(tmp_path / "lsm.npz")
+    with np.load(tmp_path / "lsm.npz") as z:
+        assert "obj0/W_current_" not in z.files and max(z[k].size for k in z.files) < 2000 * 50
+    with pytest.raises(MemoryError, match=r"dense \(2000, 2000\) analog-input matrix"):
+        LSM(grid=(20, 10, 10), input_p=0.01, seed=2).fit(np.zeros((1, 3, 2000)))
+    with pytest.raises(MemoryError, match=r"dense \(2000, 2000\) analog-input matrix W_current_"):
+        lsm.W_current_
+    monkeypatch.delenv("POND_MEMORY_LIMIT")
+    # drawn on demand, the same matrix as drawn at fit for analog input
+    analog = LSM(grid=(20, 10, 10), input_p=0.01, seed=2).fit(np.zeros((1, 3, 2000)))
+    assert np.array_equal(lsm.W_current_, analog.W_current_) and analog.W_current_.shape == (2000, 2000)
+    assert all(np.array_equal(a, b) for k in lsm.connections_ for a, b in zip(lsm.connections_[k],
+                                                                             analog.connections_[k]))
+
+
+def test_fit_shows_progress_and_stops_at_ctrl_c(monkeypatch):
+    """Issue 25: the O(N^2) connectivity ran without a bar and was still running 25 s after SIGINT. It now runs in
+    chunks of rows: a bar over the rows of both passes, and Ctrl-C taken at the next chunk, leaving the LSM unfitted."""
+    import os
+    import signal
+
+    import tqdm.auto
+
+    import reservoirs.lsm as L
+    from engine.interrupt import Interrupted
+
+    updates = []
+
+    class Bar:
+        def __init__(self, total, **kw):
+            updates.append(("total", total))
+
+        def update(self, n):
+            updates.append(("rows", n))
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(L, "interactive", lambda: True)
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    monkeypatch.setattr(L, "PAIRS_PER_CHUNK", 1)  # one row per chunk
+    lsm = LSM(grid=(4, 3, 3), n_inputs=2, seed=5).fit()
+    assert updates[0] == ("total", 4 * 36) and sum(n for kind, n in updates[1:]) == 4 * 36
+    reference = lsm.connections_
+    assert all(np.array_equal(a, b) for k in reference for a, b in
+               zip(reference[k], LSM(grid=(4, 3, 3), n_inputs=2, seed=5).fit().connections_[k]))
+
+    calls = []
+    real = L._dist.row_sizes
+
+    def row_sizes(*args):
+        calls.append(args[0])
+        real(*args)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(L._dist, "row_sizes", row_sizes)
+    fresh = LSM(grid=(4, 3, 3), n_inputs=2, seed=5)
+    with pytest.raises(Interrupted):
+        fresh.fit()
+    assert len(calls) == 3 and not hasattr(fresh, "connections_")
+
+
+@pytest.mark.parametrize("ext", ["npz", "h5"])
+def test_old_files_with_W_current_load_and_extra_columns_are_refused(small, tmp_path, ext):
+    """Files written before issue 25 hold W_current_ (its width was n_inputs_) and no n_inputs_; they load when
+    W_current_ is the seed's draw. Extra columns changed n_inputs_ silently; now they are refused."""
+    from conftest import assert_tampered_file_refused, dump_estimator_file, write_estimator_file
+
+    lsm, X = small
+    good = tmp_path / f"lsm.{ext}"
+    lsm.save(good)
+
+    def old(header, arrays, W):
+        del arrays["obj0/n_inputs_"], arrays["obj0/input_kind_"]
+        arrays["obj0/W_current_"] = W
+        header["objects"][0]["arrays"] = sorted(k.split("/", 1)[1] for k in arrays)
+
+    header, arrays = dump_estimator_file(good)
+    old(header, arrays, lsm.W_current_)
+    write_estimator_file(tmp_path / f"old.{ext}", header, arrays)
+    loaded = load(tmp_path / f"old.{ext}")
+    assert loaded.n_inputs_ == 3 and loaded.input_kind_ is None
+    assert np.array_equal(loaded.transform(X[:1]), lsm.transform(X[:1]))
+    wide = np.hstack([lsm.W_current_, lsm.W_current_[:, :1]])
+    assert_tampered_file_refused(good, tmp_path / f"wide.{ext}", lambda h, a: old(h, a, wide), "W_current_ is not")
+
+    def both(header, arrays):
+        arrays["obj0/W_current_"] = lsm.W_current_
+        header["objects"][0]["arrays"].append("W_current_")
+
+    assert_tampered_file_refused(good, tmp_path / f"both.{ext}", both, "not both")
