@@ -154,7 +154,7 @@ def spike_counts(spikes: SpikeTrains, n_channels: int, n_steps: int, dt: float =
         k = grid_steps("spike_counts", f"trial {i} spike time", t, dt)
         if k.size and (k.min() < 0 or k.max() >= n_steps):
             raise ValueError(f"spike_counts: trial {i} has a spike at {t[(k < 0) | (k >= n_steps)][0]} ms, outside "
-                             f"the window [0, {n_steps * dt}) ms")
+                             f"the window [0, {float(step_times(n_steps, dt))}) ms")
         if c.size and (c.min() < 0 or c.max() >= n_channels):
             raise ValueError(f"spike_counts: trial {i} has channel {c[(c < 0) | (c >= n_channels)][0]}; channels lie "
                              f"in [0, {n_channels})")

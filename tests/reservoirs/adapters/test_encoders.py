@@ -218,6 +218,24 @@ def test_delta_refuses_a_threshold_too_small_for_exact_counts():
         DeltaEncoder(threshold=1e-12).fit(X).transform(X)
 
 
+@pytest.mark.parametrize("dt", [0.1, 0.3, 0.25])
+def test_every_emitted_time_follows_the_engine_grid_rule(dt):
+    """Issue 25: one rule for every time the encoders emit or print, the engine's (engine.network.grid.step_times),
+    for any dt, 1/dt an integer or not (the window in spike_counts' message was n_steps * dt: 999.8000000000001)."""
+    X = np.linspace(0.0, 1.0, 6)[None, :]
+    for enc in (LatencyEncoder(duration=600 * dt, dt=dt, value_range=(0, 1)),
+                RateEncoder(max_rate=1000.0 * 0.1 / dt, duration=600 * dt, dt=dt, value_range=(0, 1), seed=0)):
+        (t, c), = enc.fit(X).transform(X)
+        k = np.rint(t / dt).astype(np.int64)
+        np.testing.assert_array_equal(t, step_times(k, dt))
+    series = np.cumsum(np.full((1, 40, 1), 0.5), axis=1)
+    (t, c), = DeltaEncoder(threshold=0.4, dt=dt).fit(series).transform(series)
+    np.testing.assert_array_equal(t, step_times(np.rint(t / dt).astype(np.int64), dt))
+    end = float(step_times(9998, dt))
+    with pytest.raises(ValueError, match=rf"outside the window \[0, {end}\) ms"):
+        spike_counts([(np.array([float(step_times(10000, dt))]), np.array([0]))], n_channels=1, n_steps=9998, dt=dt)
+
+
 def test_spike_lists_drive_an_engine_batch_unchanged():
     """The list format is what ``Simulator.set_spikes`` takes: every spike (repeats in a step too) comes through."""
     from engine import Network, Population, Projection, Simulator, SpikeMonitor, SpikeSource
