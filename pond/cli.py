@@ -133,13 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", parents=[common], help="summarise a spike file",
                           description="Populations, spike counts, time range, mean rates and metadata of a "
-                                      "SONATA spike file.")
+                                      "SONATA spike file. Of a batch of whole trials that was interrupted, it says "
+                                      "how many trials finished and computes rates over those only.")
     info.add_argument("file", metavar="FILE.h5", help="spike file")
     info.add_argument("--json", action="store_true", help="print everything as JSON (includes the model)")
     info.add_argument("--stats", action="store_true",
-                      help="also print per-population statistics computed by Elephant on the file's Neo export "
-                           "(engine.io.neo_export): mean_firing_rate (Hz), cv of inter-spike intervals, fanofactor "
-                           "of spike counts, spike_contrast synchrony; needs pip install 'pond[neo]'")
+                      help="also print per-population statistics, as Elephant defines them, of the file's Neo "
+                           "export (engine.io.neo_export): mean_firing_rate (Hz), cv of inter-spike intervals, "
+                           "fanofactor of spike counts, spike_contrast synchrony; needs pip install 'pond[neo]'. "
+                           "Of an interrupted batch, rates and statistics cover the finished trials only")
     info.add_argument("--window", type=_pos_float, default=100.0, metavar="MS",
                       help="counting window of the Fano factor with --stats (ms, default: 100)")
 
@@ -183,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "and then run with 'pond run FILE'; without -o, print it.",
         epilog="Example: 'pond example brunel -o my_model.toml'.")
     example.add_argument("name", metavar="NAME", choices=_EXAMPLES, help="one of: " + ", ".join(_EXAMPLES))
-    example.add_argument("-o", "--output", metavar="FILE.toml", help="file to write (default: standard output)")
+    example.add_argument("-o", "--output", metavar="FILE.toml",
+                         help="file to write ('-' or none: standard output)")
     example.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
 
     demo = sub.add_parser(
@@ -192,11 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "through the shipped CNN (ONNX) into three scikit-learn pipelines: the CNN's features with a "
                     "ridge classifier; the features as Poisson spike trains into a 1000-neuron liquid state machine "
                     "(Tsodyks-Markram synapses), its filtered spike trains read out by a ridge classifier; the "
-                    "features through a 1000-unit echo state network. Prints held-out accuracy (30 %% of the digits) "
+                    "features through a 1000-unit echo state network. Prints held-out accuracy (30 % of the digits) "
                     "and times, writes the liquid's spikes for the first test digits to digits_lsm_spikes.h5 "
                     "(SONATA) and a raster and confusion matrix to digits_demo.png in --outdir. About a minute on "
                     "two cores. 'pond demo cuba' runs the CUBA network (4000 LIF) for --duration and writes "
-                    "cuba_spikes.h5 and cuba_raster.png.")
+                    "cuba_spikes.h5 and cuba_raster.png. Existing outputs are kept unless --overwrite is given.")
     demo.add_argument("which", nargs="?", default="digits", choices=("digits", "cuba"),
                       help="digits (default, the end-to-end job) or cuba (the spiking-network demo)")
     demo.add_argument("--outdir", default=".", metavar="DIR", help="output directory (default: current directory)")
@@ -205,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--threads", type=_pos_int, metavar="N", help="threads (default: Numba's default)")
     demo.add_argument("--seed", type=_seed, default=0, help="digits: seed of the encoder, liquid and ESN (default 0)")
     demo.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+    demo.add_argument("--overwrite", action="store_true", help="replace the demo's output files if they exist")
     return p
 
 
@@ -229,6 +233,18 @@ def _stats_table(stats: dict) -> list[str]:
             for r in rows]
 
 
+def _ranges(ids: list[int]) -> str:
+    """``[0, 1, 2, 5]`` as ``"0-2, 5"``."""
+    parts, start = [], None
+    for i, k in enumerate(ids):
+        if start is None:
+            start = k
+        if i + 1 == len(ids) or ids[i + 1] != k + 1:
+            parts.append(str(start) if start == k else f"{start}-{k}")
+            start = None
+    return ", ".join(parts)
+
+
 def _cmd_info(args) -> int:
     from engine.io.spikefile import file_info
 
@@ -249,13 +265,19 @@ def _cmd_info(args) -> int:
         ("pond", meta.get("pond_version")), ("created", meta.get("created")),
         ("dt", f"{_fmt(meta.get('dt_ms'))} ms" if meta.get("dt_ms") is not None else None),
         ("duration", f"{_fmt(meta.get('duration_ms'))} ms" if meta.get("duration_ms") is not None else None),
-        ("seed", meta.get("seed")), ("trials", info["n_trials"]),
+        ("seed", meta.get("seed")),
+        ("trials", info["n_trials"] if info["complete"] else
+         f"{info['n_trials']} ({info['n_trials_finished']} finished)"),
     ]
-    if not info["complete"] and meta.get("t_recorded_ms") is not None:
+    used = info["trials_used"]
+    if not info["complete"] and len(used) == info["n_trials"] and meta.get("t_recorded_ms") is not None:
         fields.append(("recorded", f"{_fmt(meta.get('t_recorded_ms'))} ms"))
     line = ", ".join(f"{k} {v}" for k, v in fields if v is not None)
     if line:
         print(f"  {line}")
+    if len(used) < info["n_trials"]:
+        print(f"  rates{' and statistics' if stats is not None else ''} over the {len(used)} finished trial"
+              f"{'s' if len(used) != 1 else ''} only ({_ranges(used)}); the others were interrupted")
     rows = [("population", "size", "spikes", "first (ms)", "last (ms)", "rate (Hz)", "sorting")]
     for name, p in info["populations"].items():
         rows.append((name, str(p["size"]), str(p["n_spikes"]), _fmt(p["t_first_ms"], ".6g"),
@@ -267,7 +289,7 @@ def _cmd_info(args) -> int:
     print(f"  total: {info['n_spikes']} spikes")
     if stats is not None:
         counts = {s["fanofactor_counts"] for s in stats.values()}
-        print("  statistics (Elephant, on the Neo export):")
+        print("  statistics (Elephant's definitions, on the Neo export):")
         for line in _stats_table(stats):
             print(line)
         print(f"  cv: of inter-spike intervals, trains with >= 3 spikes; fanofactor: spike counts in "
@@ -544,7 +566,7 @@ def _cmd_run(args) -> int:
 def _cmd_example(args) -> int:
     with open(_example_path(args.name + ".toml"), encoding="utf-8") as f:
         text = f.read()
-    if args.output is None:
+    if args.output in (None, "-"):
         sys.stdout.write(text)
         return 0
     _check_outputs({"model file": args.output}, inputs=[], overwrite=args.overwrite)
@@ -572,21 +594,24 @@ def _cmd_demo(args) -> int:
         print("pond demo: matplotlib is not installed; skipping the raster plot (pip install 'pond[plot]')",
               file=sys.stderr)
     return run_model(net, cfg, model_name="cuba.toml", output=os.path.join(args.outdir, "cuba_spikes.h5"),
-                     duration=args.duration, threads=args.threads, overwrite=True, quiet=args.quiet, plot=plot,
-                     inputs=[path])
+                     duration=args.duration, threads=args.threads, overwrite=args.overwrite, quiet=args.quiet,
+                     plot=plot, inputs=[path])
 
 
 def _demo_digits(args) -> int:
     import numba
 
-    from pond.demo import run_digits, summary_table
+    from pond.demo import FIGURE, SPIKE_FILE, run_digits, summary_table
 
+    os.makedirs(args.outdir, exist_ok=True)
+    _check_outputs({"spike file": os.path.join(args.outdir, SPIKE_FILE),
+                    "figure": os.path.join(args.outdir, FIGURE)}, inputs=[], overwrite=args.overwrite)
     old = numba.get_num_threads()
     if args.threads:
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     try:
         t0 = time.perf_counter()
-        res = run_digits(args.outdir, seed=args.seed, quiet=args.quiet)
+        res = run_digits(args.outdir, seed=args.seed, quiet=args.quiet, overwrite=args.overwrite)
     finally:
         numba.set_num_threads(old)
     if not args.quiet:
@@ -613,7 +638,6 @@ def bench(name: str = "cuba", duration_ms: float = 1000.0, seed: int = 1, thread
     """Throughput figures of a standard model run in pond (see ``pond bench --help``)."""
     import numba
 
-    from engine._version import pond_version
     from engine.network.description import SpikeMonitor
     from engine.run.simulator import Simulator
 
@@ -632,7 +656,7 @@ def bench(name: str = "cuba", duration_ms: float = 1000.0, seed: int = 1, thread
     st, mem = sim.last_run, sim.memory_report()
     dur_s = duration_ms * 1e-3
     return {
-        "model": name, "pond_version": pond_version(), "neurons": net.size, "synapses": int(mem["synapses"]),
+        "model": name, "pond_version": __version__, "neurons": net.size, "synapses": int(mem["synapses"]),
         "dt_ms": dt, "duration_s": dur_s, "threads": numba.get_num_threads(),
         "threads_note": thread_note.strip(" ()"), "build_s": build_s,
         "first_call_s": first_s, "loop_s": st.wall_s, "s_per_simulated_s": st.wall_s / dur_s,

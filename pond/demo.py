@@ -35,6 +35,8 @@ LSM_A = (7500.0, 15000.0, -4750.0, -4750.0)
 #: The ESN path's settings.
 ESN_UNITS = 1000
 ESN_STEPS = 5
+#: What ``run_digits`` writes to its output directory: the liquid's spikes and the figure.
+SPIKE_FILE, FIGURE = "digits_lsm_spikes.h5", "digits_demo.png"
 
 
 def _hold(F: np.ndarray) -> np.ndarray:
@@ -76,12 +78,18 @@ def pipelines(seed: int = 0, grid: tuple = LSM_GRID, esn_units: int = ESN_UNITS)
 
 
 def run_digits(outdir: str = ".", *, seed: int = 0, grid: tuple = LSM_GRID, esn_units: int = ESN_UNITS,
-               n_spike_trials: int = 10, plot: bool = True, quiet: bool = False) -> dict:
+               n_spike_trials: int = 10, plot: bool = True, quiet: bool = False, overwrite: bool = False) -> dict:
     """Fit the three pipelines on the digits' training part, score them on the held-out part, write the LSM's
-    spikes (``digits_lsm_spikes.h5``) and the figure (``digits_demo.png``) to ``outdir``; returns the results."""
+    spikes (``digits_lsm_spikes.h5``) and the figure (``digits_demo.png``) to ``outdir``; returns the results.
+
+    Existing output files are refused (FileExistsError, before any work) unless ``overwrite`` is True."""
     from reservoirs.adapters.zoo import digits_split
 
     os.makedirs(outdir, exist_ok=True)
+    spikes_path, figure_path = os.path.join(outdir, SPIKE_FILE), os.path.join(outdir, FIGURE)
+    for path in [spikes_path] + ([figure_path] if plot else []):
+        if not overwrite and os.path.lexists(path):
+            raise FileExistsError(f"{path!r} already exists; pass overwrite=True to replace it")
     X_train, X_test, y_train, y_test = digits_split()
     results = {}
     pipes = pipelines(seed, grid, esn_units)
@@ -97,13 +105,12 @@ def run_digits(outdir: str = ".", *, seed: int = 0, grid: tuple = LSM_GRID, esn_
         bar.step(name)
     bar.close()
     lsm = pipes["lsm"]
-    spikes_path = os.path.join(outdir, "digits_lsm_spikes.h5")
     first = lsm[:-2].transform(X_test[:n_spike_trials])  # the encoded spike trains of the first test digits
     _write_lsm_spikes(lsm.named_steps["liquid"], first, spikes_path, seed)
     results["spikes_file"] = spikes_path
     if plot:
         results["figure"] = _figure(spikes_path, y_test, results["lsm"]["pred"],
-                                    os.path.join(outdir, "digits_demo.png"))
+                                    figure_path)
     results["y_test"] = y_test
     return results
 

@@ -300,3 +300,51 @@ def test_simulator_sink_trials_equal_the_in_memory_run(tmp_path):
                 t, ids = r.read(name, k)
                 np.testing.assert_array_equal(t, sim.spikes(name, trial=k)[0])
                 np.testing.assert_array_equal(ids, sim.spikes(name, trial=k)[1])
+
+
+def test_demo_keeps_existing_outputs_unless_overwrite(tmp_path, monkeypatch, capsys):
+    import pond.demo
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the demo started although its outputs exist")
+
+    monkeypatch.setattr(pond.demo, "run_digits", no_work)
+    (tmp_path / "digits_demo.png").write_bytes(b"mine")
+    assert cli.main(["demo", "--outdir", str(tmp_path)]) == 1
+    assert "digits_demo.png' already exists; pass --overwrite" in capsys.readouterr().err
+    (tmp_path / "cuba_spikes.h5").write_bytes(b"mine")
+    assert cli.main(["demo", "cuba", "--outdir", str(tmp_path), "--duration", "5"]) == 1
+    assert "cuba_spikes.h5' already exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "cuba_spikes.h5").read_bytes() == b"mine"
+    assert cli.main(["demo", "cuba", "--outdir", str(tmp_path), "--duration", "5", "--overwrite", "-q"]) == 0
+    assert (tmp_path / "cuba_spikes.h5").read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
+
+
+def test_demo_help_shows_a_percent_sign(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "30 % of the digits" in out and "%%" not in out and "--overwrite" in out
+
+
+def test_example_to_a_dash_goes_to_standard_output(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["example", "column", "-o", "-"]) == 0
+    text = (REPO / "pond" / "examples" / "column.toml").read_text()
+    assert capsys.readouterr().out == text and not (tmp_path / "-").exists()
+
+
+def test_pond_imports_no_private_module_of_another_package():
+    """pond reads its version from pond._version, not engine._version (nobody imports another package's ``_x``)."""
+    import ast
+
+    bad = []
+    for path in sorted((REPO / "pond").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            for name in names:
+                parts = name.split(".")
+                if parts[0] != "pond" and any(p.startswith("_") for p in parts[1:]):
+                    bad.append(f"{path.relative_to(REPO)}:{node.lineno}: {name}")
+    assert not bad, bad

@@ -122,7 +122,9 @@ def test_demo_cuba(tmp_path):
     else:
         assert "matplotlib" in proc.stderr
     assert "cuba_spikes.h5" in proc.stdout
-    assert pond("demo", "cuba", "--outdir", tmp_path / "out", "--quiet", cwd=tmp_path).returncode == 0  # replaces
+    again = pond("demo", "cuba", "--outdir", tmp_path / "out", "--quiet", cwd=tmp_path)
+    assert again.returncode == 1 and "pass --overwrite" in again.stderr  # kept, as pond run keeps its outputs
+    assert pond("demo", "cuba", "--outdir", tmp_path / "out", "--quiet", "--overwrite", cwd=tmp_path).returncode == 0
 
 
 @pytest.mark.subprocess

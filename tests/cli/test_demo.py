@@ -45,3 +45,13 @@ def test_the_pipelines_are_scikit_learn_pipelines_with_the_same_features():
         assert isinstance(pipe, Pipeline) and pipe.steps[0][0] == "cnn" and pipe.steps[-1][0] == "readout"
     assert pipes["lsm"].named_steps["liquid"].get_params()["grid"] == (3, 3, 3)
     assert np.allclose(pipes["lsm"].named_steps["readout"].alpha, pipes["esn"].named_steps["readout"].alpha)
+
+
+def test_run_digits_keeps_existing_outputs_unless_overwrite(tmp_path, monkeypatch):
+    import pond.demo
+
+    monkeypatch.setattr(pond.demo, "pipelines", lambda *a: pytest.fail("the demo started work"))
+    (tmp_path / "digits_lsm_spikes.h5").write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match="digits_lsm_spikes.h5' already exists; pass overwrite=True"):
+        run_digits(str(tmp_path))
+    assert (tmp_path / "digits_lsm_spikes.h5").read_bytes() == b"mine"

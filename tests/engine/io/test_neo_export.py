@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 import h5py
 import numpy as np
@@ -239,13 +240,108 @@ def test_other_errors(tmp_path):
         spike_statistics(_block([[[1.0]]]), window_ms=-1.0)
 
 
-def test_info_stats_without_elephant_is_one_clear_error(batch_file, monkeypatch, capsys):
+def test_info_stats_without_neo_is_one_clear_error(batch_file, monkeypatch, capsys):
     import sys
 
-    monkeypatch.setitem(sys.modules, "elephant.statistics", None)
+    monkeypatch.setitem(sys.modules, "neo", None)
     assert main(["info", str(batch_file), "--stats"]) == 1
     err = capsys.readouterr().err
-    assert "pip install 'pond[neo]'" in err and "elephant" in err
+    assert "pip install 'pond[neo]'" in err and "neo" in err
+
+
+def _interrupted_batch(path):
+    """4 whole trials of 10 neurons over 100 ms, interrupted after trials 0 and 1 (marked finished; the others
+    empty): every neuron fires at 20, 40, 60, 80 ms in trial 0 and at 10, 30, 50, 70, 90 ms in trial 1."""
+    w = SpikeFileWriter(path, {"a": 10}, n_trials=4, dt_ms=0.1, duration_ms=100.0, seed=1)
+    for k, first in ((0, 20.0), (1, 10.0)):
+        t = np.arange(first, 100.0, 20.0)
+        w.write("a", k, np.repeat(t, 10), np.tile(np.arange(10), t.size))
+        w.end_trial(k)
+    w.close(complete=False)
+    return path
+
+
+def test_interrupted_batch_exports_and_counts_the_finished_trials_only(tmp_path, capsys):
+    path = _interrupted_batch(tmp_path / "cut.h5")
+    block = to_neo(path)
+    assert [seg.annotations["trial"] for seg in block.segments] == [0, 1]
+    assert block.annotations["n_trials_finished"] == 2
+    assert float(block.segments[1].spiketrains[0].t_stop) == 100.0
+    with pytest.raises(ValueError, match="trial 2 of .* did not finish .* finished trials are \\[0, 1\\]"):
+        to_neo(path, trials=[0, 2])
+    s = spike_statistics(block, window_ms=100.0)["a"]
+    assert s["n_trials"] == 2 and s["mean_firing_rate"] == pytest.approx(45.0)  # (4 + 5) spikes / 0.2 s
+    assert s["fanofactor"] == pytest.approx(0.25 / 4.5)  # counts 4 and 5, not 4, 5, 0, 0 (2.31)
+    assert main(["info", str(path), "--stats", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["n_trials_finished"] == 2 and info["trials_used"] == [0, 1]
+    assert info["populations"]["a"]["mean_rate_hz"] == pytest.approx(45.0)
+    assert info["statistics"]["a"]["mean_firing_rate"] == pytest.approx(45.0)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "trials 4 (2 finished)" in out and "over the 2 finished trials only (0-1)" in out
+
+
+def _elephant_statistics(block, window_ms):
+    """The statistics of a block computed train by train with Elephant's own functions."""
+    sync = reference_tool("elephant.spike_train_synchrony")
+    out = {}
+    for p in sorted({st.annotations["population"] for seg in block.segments for st in seg.spiketrains}):
+        per_trial = [[st for st in seg.spiketrains if st.annotations["population"] == p] for seg in block.segments]
+        trains = [st for x in per_trial for st in x]
+        counts: dict = {}
+        for st in trains:
+            t0, t1 = float(st.t_start.rescale(pq.ms)), float(st.t_stop.rescale(pq.ms))
+            n_win = max(1, int(np.floor((t1 - t0) / window_ms + 1e-9)))
+            edges = t0 + ((t1 - t0) / n_win if n_win == 1 else window_ms) * np.arange(n_win + 1)
+            t = st.times.rescale(pq.ms).magnitude
+            pieces = np.split(t, np.searchsorted(t, edges[1:-1], side="left"))
+            pieces[-1] = pieces[-1][pieces[-1] < edges[-1]] if n_win > 1 else pieces[-1]
+            counts.setdefault(st.annotations["node_id"], []).extend(pieces)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Elephant's warning of unequal durations
+            ffs = [elephant_statistics.fanofactor(x) for x in counts.values() if any(len(c) for c in x)]
+        contrasts = []
+        for x in per_trial:
+            if sum(1 for st in x if len(st)) >= 2:
+                try:
+                    contrasts.append(sync.spike_contrast(x))
+                except ValueError:
+                    pass
+        cvs = [elephant_statistics.cv(elephant_statistics.isi(st.magnitude)) for st in trains if len(st) >= 3]
+        n_counts = len(counts[trains[-1].annotations["node_id"]])  # the counts of the last train's neuron
+        out[p] = {"mean_firing_rate": np.mean([elephant_statistics.mean_firing_rate(st).rescale(pq.Hz).magnitude
+                                               for st in trains]),
+                  "cv": np.mean(cvs) if cvs else None, "cv_neurons": len(cvs),
+                  "fanofactor": np.mean(ffs) if ffs and n_counts >= 2 else None, "fanofactor_counts": n_counts,
+                  "spike_contrast": np.mean(contrasts) if contrasts else None}
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_statistics_equal_elephants_functions(seed):
+    rng = np.random.default_rng(seed)
+    units = ("ms", "s")[seed % 2]
+    duration = float(rng.choice([35.0, 100.0, 250.0, 1000.0]))
+    block = neo.Block()
+    for k in range(int(rng.integers(1, 4))):
+        seg = neo.Segment(trial=k)
+        for i in range(int(rng.integers(1, 30))):
+            n = rng.poisson(rng.choice([0.5, 3.0, 20.0]))
+            t = np.sort(np.round(rng.uniform(0.0, duration, n), 1 + seed % 3))
+            scale = 1e-3 if units == "s" else 1.0
+            seg.spiketrains.append(neo.SpikeTrain(t * scale, units=units, t_stop=duration * scale,
+                                                  population="ab"[i % 2], node_id=i))
+        block.segments.append(seg)
+    window = float(rng.choice([10.0, 50.0, 100.0, 400.0, 2000.0]))
+    ours, theirs = spike_statistics(block, window_ms=window, progress=False), _elephant_statistics(block, window)
+    assert set(ours) == set(theirs)
+    for p, expected in theirs.items():
+        for name, value in expected.items():
+            if value is None:
+                assert ours[p][name] is None, (p, name)
+            else:
+                assert ours[p][name] == pytest.approx(float(value), rel=1e-10, abs=1e-12), (p, name)
 
 
 def test_docstring_examples_run():
