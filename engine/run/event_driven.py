@@ -32,12 +32,13 @@ from typing import Sequence
 
 import numpy as np
 
+from engine.build.memory import check_fits
 from engine.interrupt import deferred_interrupts
 from engine.kernels.events import (DONE, HEAP_FULL, EHeap, ECsr, EInputs, ENeurons, ERecord, EState, fill_rows,
                                    run_events, sort_rows, start_trials)
 from engine.kernels.state import stream_keys
 from engine.models.neurons import NEURON_MODELS
-from engine.network.connectivity import build_connectivity
+from engine.network.connectivity import build_connectivity, expected_synapses
 from engine.network.description import Network, PoissonSource, SpikeSource, StateMonitor
 from engine.network.distributions import resolve_values
 from engine.network.grid import from_steps, to_steps
@@ -48,6 +49,9 @@ from engine.run.recorder import TimeRecorder
 
 _RECORD = 1 << 16  # spikes per trial held between two drains
 _HEAP_SPARE = 1024  # heap entries beyond the first events; the heap doubles when an event might not fit
+_HEAP_ENTRY = 6 * 8  # bytes per heap entry and trial: time, slot, origin, payload, cursor, free-list entry
+_NEURON = 8 * 8 + 4 + 8  # bytes per neuron and trial: the state row, the pending list, V0
+_SYNAPSE = 2 * (4 + 8 + 8)  # bytes per synapse while connecting: the merged rows and each projection's own arrays
 
 
 def check_event_network(net: Network) -> None:
@@ -94,6 +98,8 @@ class EventSimulator(Simulator, method="event"):
         Threads for the parallel loop over trials. Results never depend on it.
     chunk_ms : float, default=100.0
         Biological time per kernel call (sinks, progress and Ctrl-C are handled between calls).
+    comm, built
+        Not supported (a ValueError says so): the exact mode runs in one process and builds its own rows.
 
     Attributes
     ----------
@@ -123,11 +129,16 @@ class EventSimulator(Simulator, method="event"):
                     "Population's I_e); use method='clock' for per-trial currents")
 
     def __init__(self, network: Network, trials: int | Sequence[int] = 1, *, n_jobs: int | None = None,
-                 chunk_ms: float = 100.0, method: str = "event"):
+                 chunk_ms: float = 100.0, comm=None, built=None, method: str = "event"):
+        for name, value in (("comm", comm), ("built", built)):
+            if value is not None:
+                raise ValueError(f"EventSimulator: {name} = {value!r} is not supported; the exact event-driven mode "
+                                 f"runs in one process and builds its own rows (use method='clock' for {name})")
         super().__init__(network, trials, n_jobs=n_jobs, chunk_ms=chunk_ms)
         ids = self.trial_ids
         check_event_network(network)
         self.chunk_ms = float(chunk_ms)
+        _check_memory(network, ids.size)
         with deferred_interrupts():
             self._layout()
             self._monitors()
@@ -308,8 +319,8 @@ class EventSimulator(Simulator, method="event"):
     def _prepare_run(self, length: float) -> None:
         t_stop = self._t_steps + length
         n_samples = 0
-        if self.st_idx.size:  # samples at (k + 1) * every steps for k >= self._samples, before t_stop
-            while (self._samples + n_samples + 1) * self.st_every < t_stop:
+        if self.st_idx.size:  # samples at (k + 1) * every steps for k >= self._samples, up to t_stop
+            while (self._samples + n_samples + 1) * self.st_every <= t_stop:
                 n_samples += 1
         self._record = self._new_record(n_samples)  # refused here, before compiling, when it cannot fit
         self._status = np.zeros(self.trial_ids.size, np.int64)
@@ -340,8 +351,14 @@ class EventSimulator(Simulator, method="event"):
         self._recorder.reached = t_end
 
     def _end_run(self) -> None:
-        """Keep the samples taken (those before the time reached, when interrupted)."""
+        """Take the samples due at the time reached and keep the samples taken. The kernel takes a sample before
+        the events at its time and leaves the events at the end of a call to the next one, so a call with an empty
+        view of the heap up to just past that time takes the sample due then and handles no event."""
         rec = self._record
+        if rec.st_out.shape[1]:
+            empty = self._heap._replace(n=np.zeros_like(self._heap.n))
+            run_events(np.nextafter(self._t_steps, np.inf), self._nrn, self._csr, self._inputs, empty, self._state,
+                       rec, np.zeros(self.trial_ids.size, np.int64))
         taken = int(rec.st_next.min())
         self._recorder.state_parts.append(rec.st_out[:, :taken - self._samples])
         self._samples = taken
@@ -377,6 +394,23 @@ class EventSimulator(Simulator, method="event"):
     def __repr__(self) -> str:
         return (f"EventSimulator({self.n_neurons:,} neurons, {self.n_synapses:,} synapses, "
                 f"trials={self._trials_repr()}, t={self.t:g} ms)")
+
+
+def _check_memory(net: Network, trials: int) -> None:
+    """Refuse (MemoryError, before anything is allocated) a network whose neuron state, event heaps, spike record and
+    connectivity would not fit in the memory available now."""
+    sizes = {o.name: o.size for o in (*net.populations, *net.sources)}
+    N, n_pre = net.size, sum(sizes.values())
+    n_pois = sum(s.size for s in net.sources if isinstance(s, PoissonSource))
+    synapses = sum(expected_synapses(p.rule, sizes.get(p.source, 0), sizes.get(p.target, 0)) or 0.0
+                   for p in net.projections)
+    heap = trials * (_HEAP_SPARE + 1 + n_pre) * _HEAP_ENTRY
+    state = trials * (N * _NEURON + n_pois * 3 * 8 + _RECORD * 12)
+    connectivity = synapses * _SYNAPSE + n_pre * 16
+    check_fits(int(heap + state + connectivity),
+               f"EventSimulator: {trials} trial(s) of {N} neurons and about {synapses:.3g} synapses (neuron state and "
+               f"records {state / 2**30:.3g} GiB, event heaps {heap / 2**30:.3g} GiB, connectivity "
+               f"{connectivity / 2**30:.3g} GiB)", "use fewer neurons or trials, or sparser connectivity")
 
 
 def _new_heap(trials: int, cap: int) -> EHeap:
