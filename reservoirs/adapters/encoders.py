@@ -46,6 +46,8 @@ RATE_METHODS = ("poisson", "bernoulli")
 LATENCY_METHODS = ("linear", "log")
 #: Largest mean number of spikes per step (``max_rate * dt / 1000``) for each rate method.
 MAX_MEAN_PER_STEP = {"poisson": 10.0, "bernoulli": 1.0}
+#: Bytes per spike of a spike list while it is made: int64 step and channel, float64 time.
+SPIKE_LIST_BYTES = 24
 #: Grid points on the scaled range [0, 1] over which :meth:`PopulationEncoder.decode` maximises the likelihood.
 DECODE_GRID = 1001
 
@@ -84,7 +86,8 @@ def _two_pass(owner, n, totals_fn, fill_fn, dt):
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(totals, out=offsets[1:])
     total = int(offsets[-1])
-    check_fits(16 * total, f"{owner}: {total} spikes", "encode fewer trials at a time (encode(X[a:b], trials=...)).")
+    check_fits(SPIKE_LIST_BYTES * total, f"{owner}: {total} spikes",
+               "encode fewer trials at a time (encode(X[a:b], trials=...)).")
     out_steps = np.empty(total, dtype=np.int64)
     out_channels = np.empty(total, dtype=np.int64)
     fill_fn(offsets, out_steps, out_channels)
@@ -348,6 +351,10 @@ class _RateBased(_Encoder):
         emlam = np.exp(-lam)
         poisson = self.method == "poisson"
         seed = named_seed(self.seed_, f"reservoirs.adapters.{name}")
+        if self.output == "times":  # the mean number of spikes, before the kernels spend minutes counting them
+            expected = steps * float(lam.sum())
+            check_fits(SPIKE_LIST_BYTES * expected, f"{name}: about {expected:.3g} spikes (the mean)",
+                       "encode fewer trials at a time (encode(X[a:b], trials=...)), or lower max_rate or duration.")
         with _threads(self.n_jobs) as nt:
             par = nt > 1 and n > 1
             if self.output == "counts":

@@ -168,6 +168,7 @@ def test_delta_jump_of_several_thresholds_fires_several_spikes():
     np.testing.assert_array_equal(c, [0, 0, 0, 1, 1, 1])
 
 
+@pytest.mark.subprocess
 def test_delta_threshold_below_the_float_spacing_counts_every_crossing():
     """Issue 25: at 1.7e12 the float spacing (2.4e-4) exceeds the threshold, so ``ref += threshold`` never moved and
     the encoder spun forever (deaf to Ctrl-C); the crossings are now counted at once. Run in a child process so that
@@ -234,6 +235,24 @@ def test_every_emitted_time_follows_the_engine_grid_rule(dt):
     end = float(step_times(9998, dt))
     with pytest.raises(ValueError, match=rf"outside the window \[0, {end}\) ms"):
         spike_counts([(np.array([float(step_times(10000, dt))]), np.array([0]))], n_channels=1, n_steps=9998, dt=dt)
+
+
+@pytest.mark.parametrize("cls", [RateEncoder, PopulationEncoder])
+def test_rate_output_too_large_is_refused_from_its_mean_before_counting(cls, monkeypatch):
+    """Issue 25: about 3e11 spikes were counted for minutes before the refusal; the mean is known at once."""
+    from conftest import allocates_at_most
+
+    def counted(*args):
+        raise AssertionError("the kernels started counting spikes")
+
+    for kernel in ("rate_totals", "rate_fill"):
+        monkeypatch.setitem(enc_module._k.KERNELS, kernel, (counted, counted))
+    X = np.ones((100, 3000))
+    enc = cls(max_rate=1000.0, duration=1e6, method="bernoulli", value_range=(0, 1), seed=0)
+    if cls is PopulationEncoder:
+        enc.set_params(n_neurons=2, width=100.0)  # both channels near the peak rate
+    with allocates_at_most(), pytest.raises(MemoryError, match=rf"{cls.__name__}: about [36].*e\+11 spikes \(the mean"):
+        enc.fit(X).transform(X)
 
 
 def test_spike_lists_drive_an_engine_batch_unchanged():
