@@ -180,7 +180,7 @@ def test_bad_input_refused_before_simulation(small, monkeypatch):
     U = np.ones((2, 50, 3))
     U[1, 7, 2] = np.nan
     with pytest.raises(ValueError, match="analog input X contains nan"):
-        lsm.transform(U)
+        clone(lsm).fit(np.zeros((1, 50, 3))).transform(U)  # analog input needs a liquid fitted for it
     with pytest.raises(ValueError, match="times must be finite and >= 0"):
         lsm.transform([(np.array([-1.0]), np.array([0]))])
     with pytest.raises(ValueError, match="spike counts must be >= 0"):
