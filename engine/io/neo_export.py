@@ -396,7 +396,7 @@ def spike_statistics(block, *, window_ms: float = 100.0, progress: bool | None =
     out = {}
     try:
         for p, per_trial in by_pop.items():
-            parts = [_Trains(seg_trains, pq, ms_per_unit) for seg_trains in per_trial]
+            parts = [_Trains.of(seg_trains, pq, ms_per_unit) for seg_trains in per_trial]
             allt = _Trains.join(parts)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rates = allt.counts / (allt.t_stop - allt.t_start) * 1000.0
@@ -432,29 +432,29 @@ class _Trains:
     """Spike trains as arrays: every spike time (ms) in one array, train after train, with each train's count,
     ``t_start``, ``t_stop`` (ms) and neuron key (its ``node_id`` annotation)."""
 
-    def __init__(self, trains: list, pq=None, ms_per_unit: dict | None = None):
+    def __init__(self, counts: np.ndarray, t_start: np.ndarray, t_stop: np.ndarray, keys: list, times: np.ndarray):
+        self.counts, self.t_start, self.t_stop, self.keys, self.times = counts, t_start, t_stop, keys, times
+
+    @classmethod
+    def of(cls, trains: list, pq, ms_per_unit: dict) -> "_Trains":
+        """The arrays of Neo spike trains, in ms whatever their units (``ms_per_unit`` caches the factors)."""
         n = len(trains)
-        self.counts = np.fromiter((len(st) for st in trains), dtype=np.int64, count=n)
-        self.t_start = np.empty(n)
-        self.t_stop = np.empty(n)
-        self.keys = [st.annotations.get("node_id", id(st)) for st in trains]
-        times = []
+        counts = np.fromiter((len(st) for st in trains), dtype=np.int64, count=n)
+        t_start, t_stop, times = np.empty(n), np.empty(n), []
         for j, st in enumerate(trains):
             f = _ms_per(st, pq, ms_per_unit)
             times.append(st.magnitude if f == 1.0 else st.magnitude * f)
-            self.t_start[j] = float(st.t_start.magnitude) * _ms_per(st.t_start, pq, ms_per_unit)
-            self.t_stop[j] = float(st.t_stop.magnitude) * _ms_per(st.t_stop, pq, ms_per_unit)
-        self.times = np.concatenate(times).astype(np.float64, copy=False) if times else np.zeros(0)
+            t_start[j] = float(st.t_start.magnitude) * _ms_per(st.t_start, pq, ms_per_unit)
+            t_stop[j] = float(st.t_stop.magnitude) * _ms_per(st.t_stop, pq, ms_per_unit)
+        keys = [st.annotations.get("node_id", id(st)) for st in trains]
+        return cls(counts, t_start, t_stop, keys, np.concatenate(times).astype(np.float64, copy=False) if times
+                   else np.zeros(0))
 
     @classmethod
     def join(cls, parts: list) -> "_Trains":
-        out = cls([])
-        out.counts = np.concatenate([x.counts for x in parts]) if parts else out.counts
-        out.t_start = np.concatenate([x.t_start for x in parts]) if parts else out.t_start
-        out.t_stop = np.concatenate([x.t_stop for x in parts]) if parts else out.t_stop
-        out.keys = [k for x in parts for k in x.keys]
-        out.times = np.concatenate([x.times for x in parts]) if parts else out.times
-        return out
+        """The trains of ``parts`` (a non-empty list), one after the other."""
+        return cls(*(np.concatenate([getattr(x, a) for x in parts]) for a in ("counts", "t_start", "t_stop")),
+                   [k for x in parts for k in x.keys], np.concatenate([x.times for x in parts]))
 
     def train_of_spike(self) -> np.ndarray:
         return np.repeat(np.arange(self.counts.size), self.counts)
