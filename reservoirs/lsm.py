@@ -1143,6 +1143,9 @@ class LSM(TransformerMixin, BaseEstimator):
                 raise ValueError(f"{name}: a file holds n_inputs_ (this version) or W_current_ (before issue 25), "
                                  f"not {'both' if 'n_inputs_' in arrays else 'neither'}.")
             seed = int(check_array(name, "seed_", arrays["seed_"], kind="i", shape=()))
+            if not 0 <= seed < 2**63:
+                raise ValueError(f"{name}: seed_ = {seed} is invalid; it must be an int in [0, 2**63), as fit draws "
+                                 f"or takes it.")
             family = None
             if "input_kind_" in arrays:
                 code = int(check_array(name, "input_kind_", arrays["input_kind_"], kind="i", shape=()))

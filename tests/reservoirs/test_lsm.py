@@ -465,3 +465,18 @@ def test_old_files_with_W_current_load_and_extra_columns_are_refused(small, tmp_
         header["objects"][0]["arrays"].append("W_current_")
 
     assert_tampered_file_refused(good, tmp_path / f"both.{ext}", both, "not both")
+
+
+@pytest.mark.parametrize("ext", ["npz", "h5"])
+def test_file_with_a_negative_seed_is_refused_on_loading(small, tmp_path, ext):
+    """Issue 25: seed_ = -5 loaded and failed later, in transform."""
+    from conftest import assert_tampered_file_refused
+
+    lsm, _ = small
+    good = tmp_path / f"lsm.{ext}"
+    lsm.save(good)
+
+    def negative(header, arrays):
+        arrays["obj0/seed_"] = np.array(-5, dtype=np.int64)
+
+    assert_tampered_file_refused(good, tmp_path / f"bad.{ext}", negative, r"seed_ = -5 is invalid")
