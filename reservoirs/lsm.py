@@ -572,6 +572,9 @@ class LSM(TransformerMixin, BaseEstimator):
                     raise ValueError(f"LSM: X[{b}] has {t.size} times but {c.size} channels; they must match.")
                 if not np.isfinite(t).all() or (t.size and t.min() < 0):
                     raise ValueError(f"LSM: X[{b}] times must be finite and >= 0 ms.")
+                if t.size and not t.max() / dt < 2.0**62:  # beyond int64 steps (it wrapped to -9.2e17 ms)
+                    raise ValueError(f"LSM: X[{b}] times contain {t.max():g} ms, more than 2**62 steps of dt = {dt} "
+                                     f"ms; spike times must lie in [0, {2.0**62 * dt:g}) ms.")
                 if c.size and c.min() < 0:
                     raise ValueError(f"LSM: X[{b}] channels contain {c.min()}; channels must be >= 0.")
                 if c.size:

@@ -480,3 +480,10 @@ def test_file_with_a_negative_seed_is_refused_on_loading(small, tmp_path, ext):
         arrays["obj0/seed_"] = np.array(-5, dtype=np.int64)
 
     assert_tampered_file_refused(good, tmp_path / f"bad.{ext}", negative, r"seed_ = -5 is invalid")
+
+
+def test_huge_input_time_is_named_as_given(small):
+    """Issue 25: 1e300 ms wrapped to int64 steps and was reported as "times contains -9.2e17 ms"."""
+    lsm, _ = small
+    with pytest.raises(ValueError, match=r"X\[1\] times contain 1e\+300 ms, more than 2\*\*62 steps"):
+        lsm.transform([(np.array([1.0]), np.array([0])), (np.array([2.0, 1e300]), np.array([0, 1]))])
