@@ -166,6 +166,10 @@ def _solve_dual(Xc, Yc, alpha):
     return Xc.T @ _solve_psd(K, Yc, alpha)
 
 
+#: ``1 - H_ii`` (or ``1 - tr H / n``) at or below which α = 0 counts as an interpolating fit (see _loo_scores).
+_INTERPOLATES = 1e-9
+
+
 def _loo_scores(Xc, Yc, alphas, fit_intercept, gcv):
     """Mean squared leave-one-out (or GCV) error for each α, from one eigendecomposition.
 
@@ -173,6 +177,11 @@ def _loo_scores(Xc, Yc, alphas, fit_intercept, gcv):
     ``Xc Xcᵀ`` the hat matrix is ``H(α) = 11ᵀ/n + U diag(s/(s+α)) Uᵀ`` (the
     first term only with an intercept) and the LOO residual is
     ``(y_i - ŷ_i) / (1 - H_ii)``. GCV replaces ``H_ii`` by ``tr H / n``.
+
+    At α = 0 a fit that interpolates (samples <= features) has ``y_i = ŷ_i`` and ``H_ii = 1``: the ratio is 0/0.
+    Its value there is the limit α → 0⁺, finite and continuous with the scores of small α: both terms are
+    proportional to α, so the ratio is ``(U diag(1/s) Uᵀ y)_i / (U² (1/s))_i`` (GCV: the mean square of the
+    numerator over ``(Σ 1/s / n)²``).
     """
     n, p = Xc.shape
     if n <= p:
@@ -188,15 +197,24 @@ def _loo_scores(Xc, Yc, alphas, fit_intercept, gcv):
     UtY = U.T @ Yc
     h0 = 1.0 / n if fit_intercept else 0.0
     scores = []
+    limit = U @ (UtY / s[:, None])  # R / α as α -> 0⁺ where the fit interpolates
+    inv_s = 1.0 / s
     for a in alphas:
         f = s / (s + a)
         R = Yc - U @ (f[:, None] * UtY)
         if gcv:
-            tr = h0 * n + f.sum()
-            scores.append(np.mean(R * R) / (1.0 - tr / n) ** 2)
+            d = 1.0 - (h0 * n + f.sum()) / n
+            if a == 0 and d <= _INTERPOLATES:
+                scores.append(np.mean(limit * limit) / (inv_s.sum() / n) ** 2)
+            else:
+                scores.append(np.mean(R * R) / d ** 2)
         else:
-            h = h0 + U2 @ f
-            scores.append(np.mean((R / (1.0 - h)[:, None]) ** 2))
+            d = 1.0 - (h0 + U2 @ f)
+            if a == 0:
+                flat = d <= _INTERPOLATES
+                R = np.where(flat[:, None], limit, R)
+                d = np.where(flat, U2 @ inv_s, d)
+            scores.append(np.mean((R / d[:, None]) ** 2))
     return np.array(scores)
 
 

@@ -152,3 +152,17 @@ def test_tampered_classifier_and_online_files_are_refused(tmp_path, ext):
         write_estimator_file(bad, header, arrays)
         with pytest.raises(ValueError, match=field):
             load(bad)
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_loo_and_gcv_at_alpha_zero_with_fewer_samples_than_features(cv, fit_intercept):
+    """Issue 25: at alpha = 0 an interpolating fit has H_ii = 1 and the scores divided by zero; they are now the
+    limit alpha -> 0+, continuous with small alphas, without a warning."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((5, 10)), rng.standard_normal(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = Ridge(alpha=[0.0, 1e-7, 1.0], cv=cv, fit_intercept=fit_intercept).fit(X, y).cv_scores_
+    assert np.isfinite(scores).all()
+    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-5)
