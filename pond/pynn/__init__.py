@@ -24,11 +24,13 @@ Examples
 """
 from pyNN import errors, random, space  # noqa: F401
 from pyNN.connectors import *  # noqa: F401,F403
+from pyNN.connectors import CSAConnector as DefaultCSAConnector  # noqa: F401
 from pyNN.network import Network  # noqa: F401
+from pyNN.parameters import ArrayParameter, ParameterSpace, Sequence  # noqa: F401
 from pyNN.random import GSLRNG, NativeRNG, NumpyRNG, RandomDistribution  # noqa: F401
 from pyNN.recording import *  # noqa: F401,F403
 from pyNN.space import Space  # noqa: F401
-from pyNN.standardmodels import StandardCellType
+from pyNN.standardmodels import StandardCellType, StandardCurrentSource, build_translations  # noqa: F401
 
 from pond.pynn.control import (end, get_current_time, get_max_delay, get_min_delay, get_time_step,  # noqa: F401
                                initialize, num_processes, rank, reset, run, run_for, run_until, setup)
@@ -37,8 +39,29 @@ from pond.pynn.procedural_api import connect, create, record, record_gsyn, recor
 from pond.pynn.projections import (AllToAllConnector, FixedNumberPostConnector,  # noqa: F401
                                    FixedNumberPreConnector, FixedProbabilityConnector, FixedTotalNumberConnector,
                                    OneToOneConnector, Projection)
-from pond.pynn.simulator import PondNotSupportedError  # noqa: F401
+from pond.pynn.simulator import NestOnlyError, PondNotSupportedError  # noqa: F401
 from pond.pynn.standardmodels import *  # noqa: F401,F403
+
+#: Names ``pyNN.nest`` exports that belong to NEST itself, with what they are; pond.pynn refuses them with a
+#: :class:`NestOnlyError` (a PondNotSupportedError that is also an AttributeError, so ``hasattr`` says False).
+NEST_ONLY = {
+    **dict.fromkeys(("nest", "nestml", "state", "cells", "connectors", "conversion", "electrodes", "receptors",
+                     "synapses"), "a module or object of PyNN's NEST backend"),
+    **dict.fromkeys(("native_cell_type", "native_synapse_type", "native_electrode_type", "NativeCellType",
+                     "NativeSynapseType", "NativeElectrodeType", "NestCurrentSource", "NestStandardCurrentSource",
+                     "NESTConnectorMixin", "NESTSynapseMixin", "unsupported"),
+                    "NEST's own models (pond runs PyNN's standard types only, see pond.pynn.standardmodels)"),
+    **dict.fromkeys(("Multimeter", "RecordingDevice", "SpikeDetector"),
+                    "a NEST recording device (pond.pynn records with Population.record)"),
+    **dict.fromkeys(("make_sli_compatible", "adjust_spike_times_forward", "adjust_spike_times_backward"),
+                    "a conversion to NEST's conventions"),
+}
+
+
+def __getattr__(name: str):
+    if name in NEST_ONLY:
+        raise NestOnlyError(f"pond.pynn has no {name}: it is {NEST_ONLY[name]}, specific to pyNN.nest")
+    raise AttributeError(f"module 'pond.pynn' has no attribute {name!r}", name=name)
 
 
 def list_standard_models() -> list[str]:

@@ -12,6 +12,17 @@ from pond.pynn import simulator
 from pond.pynn.simulator import check_timestep
 
 
+def _build_simulator(state):
+    """The first ``run()`` translates the declared model (see :mod:`pond.pynn.simulator`); the translation and the
+    engine's simulator are imported then, so ``import pond.pynn`` stays light."""
+    from pond.pynn.translate import build_simulator
+
+    return build_simulator(state)
+
+
+simulator.state.builder = _build_simulator
+
+
 def setup(timestep=DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY, **extra_params):
     """Start a new model (any previous one is forgotten).
 

@@ -16,6 +16,7 @@ from pyNN.parameters import LazyArray, ParameterSpace, simplify
 from pyNN.standardmodels import StandardCellType
 
 from pond.pynn import simulator
+from pond.pynn.cells import cells_by_population
 from pond.pynn.recording import Recorder
 from pond.pynn.simulator import PondNotSupportedError
 from pond.pynn.standardmodels import CELL_TYPES, SpikeSourceArray
@@ -177,20 +178,6 @@ def _set_state_now(pop: Population, variable: str, idx: np.ndarray, values: np.n
     lo, _ = population_slice(pop)
     arr = {"V": simulator.state.sim.V, "I_ex": simulator.state.sim.I_ex, "I_in": simulator.state.sim.I_in}[engine_var]
     arr[:, lo + np.asarray(idx)] = np.asarray(values, dtype=np.float64) / factor
-
-
-def cells_by_population(cells) -> list[tuple[Population, np.ndarray]]:
-    """``cells`` (Population, PopulationView, Assembly or iterable of IDs) as ``(population, indices)`` pairs."""
-    if isinstance(cells, Population):
-        return [(cells, np.arange(cells.size))]
-    if isinstance(cells, PopulationView):
-        return [(cells.grandparent, np.asarray(cells.index_in_grandparent(np.arange(cells.size))))]
-    if isinstance(cells, common.Assembly):
-        return [pair for p in cells.populations for pair in cells_by_population(p)]
-    groups: dict = {}
-    for cell in cells:
-        groups.setdefault(cell.parent, []).append(cell)
-    return [(pop, np.asarray(pop.id_to_index(np.array(ids)), dtype=np.int64)) for pop, ids in groups.items()]
 
 
 __all__ = ["Assembly", "Population", "PopulationView", "cells_by_population"]

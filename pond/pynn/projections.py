@@ -32,6 +32,7 @@ from pyNN.space import Space
 from engine.network import connectivity as rules
 from engine.random import named_stream
 from pond.pynn import simulator
+from pond.pynn.populations import Population
 from pond.pynn.simulator import PondNotSupportedError
 from pond.pynn.standardmodels import StaticSynapse, TsodyksMarkramSynapse
 
@@ -81,6 +82,10 @@ class Projection(common.Projection):
         if synapse_type is not None and not isinstance(synapse_type, (StaticSynapse, TsodyksMarkramSynapse)):
             raise PondNotSupportedError(f"pond.pynn cannot run synapse type {type(synapse_type).__name__}; it runs "
                                         "pond.pynn.StaticSynapse and pond.pynn.TsodyksMarkramSynapse")
+        if synapse_type is not None:  # before PyNN guesses the receptor type from the weight's sign
+            weight = synapse_type.parameter_space["weight"].base_value
+            if isinstance(weight, (int, float, np.number, np.ndarray, list)):
+                check_finite_weights(weight)
         common.Projection.__init__(self, presynaptic_population, postsynaptic_population, connector, synapse_type,
                                    source, receptor_type, space, label)
         state = simulator.state
@@ -109,6 +114,8 @@ class Projection(common.Projection):
         values = {}
         for name, value in connection_parameters.items():
             arr = np.broadcast_to(np.asarray(value, dtype=np.float64), pre.shape)
+            if name == "weight":
+                check_finite_weights(arr)
             values[name] = simulator.state.round_delays(arr) if name == "delay" else arr
         self._chunks.append((pre, np.full(pre.size, int(postsynaptic_index), dtype=np.int64), values))
         self._data = None
@@ -202,6 +209,8 @@ class Projection(common.Projection):
         for name, value in parameter_space.items():
             v = np.asarray(value, dtype=np.float64)
             v = np.full(pre.size, float(v)) if v.ndim == 0 else v[pre, post]
+            if name == "weight":
+                check_finite_weights(v)
             values[name][:] = simulator.state.round_delays(v) if name == "delay" else v
         simulator.state.changed(f"{', '.join(parameter_space.keys())} of projection {self.label!r} set after run()")
 
@@ -222,8 +231,6 @@ _FAST = {  # pond.pynn connector class name -> builder of (rule, allow_autapses,
 
 def native_rule(connector, projection: Projection):
     """The engine rule for a fast-path connector (see the module docstring), or None for PyNN's algorithm."""
-    from pond.pynn.populations import Population
-
     if not getattr(connector, "native_draws", False) or type(connector).__name__ not in _FAST:
         return None
     if not (isinstance(projection.pre, Population) and isinstance(projection.post, Population)):
@@ -251,8 +258,6 @@ def _fixed_probability_at_once(connector, projection: Projection) -> bool:
     populations, one weight and one delay (and Tsodyks–Markram parameters), no callback. Returns False when PyNN's
     own loop must run.
     """
-    from pond.pynn.populations import Population
-
     if not isinstance(connector, connectors.FixedProbabilityConnector) or type(connector.rng) is not NumpyRNG:
         return False
     if connector.callback is not None or connector.allow_self_connections not in (True, False):
@@ -287,6 +292,15 @@ def _constant_values(projection: Projection) -> dict | None:
     values = {n: float(ps[n].base_value) for n in names}
     values["delay"] = float(simulator.state.round_delays(np.array([values["delay"]]))[0])
     return values
+
+
+def check_finite_weights(weights) -> None:
+    """Refuse a NaN or infinite weight (PyNN's ``InvalidParameterValueError``, a ValueError)."""
+    w = np.asarray(weights, dtype=np.float64)
+    if not np.all(np.isfinite(w)):
+        bad = w[~np.isfinite(w)].ravel()[0]
+        raise errors.InvalidParameterValueError(f"pond.pynn: weight = {bad} is not allowed; weights must be finite "
+                                                "numbers (nA, or mV onto IF_curr_delta)")
 
 
 def check_weight_sign(weight: float, projection: Projection) -> bool:

@@ -75,12 +75,12 @@ class Recorder(recording.Recorder):
     # ------------------------------------------------------------------ signals
     def _get_all_signals(self, variable, ids, clear=False):
         state = simulator.state
+        if state.sim is None or not len(ids):  # not run yet, or no cell of a view records the variable
+            return np.zeros((0, len(ids))), None
         celltype = self.population.celltype
         engine_var, factor = celltype.state_variables[variable.name]
         pop_idx = np.asarray(self.population.id_to_index(np.asarray(ids, dtype=int)), dtype=np.int64)
         interval_steps = state.steps(self.sampling_interval, "sampling_interval")
-        if state.sim is None:
-            return np.zeros((0, len(ids))), None
         tr = state.translation
         name = tr.names[self.population]
         _, values = state.sim.state(name, engine_var)

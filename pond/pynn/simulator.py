@@ -36,6 +36,14 @@ class PondNotSupportedError(errors.NoModelAvailableError, NotImplementedError):
     """
 
 
+class NestOnlyError(PondNotSupportedError, AttributeError):
+    """A name of ``pyNN.nest`` that belongs to NEST itself (its modules, native models, recording devices).
+
+    Also an ``AttributeError``, so ``hasattr(pond.pynn, name)`` and ``getattr(pond.pynn, name, default)`` keep
+    their meaning.
+    """
+
+
 class ID(int, common.IDMixin):
     """A cell of a pond.pynn population (an int, its global id, with PyNN's per-cell access)."""
 
@@ -58,6 +66,10 @@ class State(common.control.BaseState):
         self.rng_seed = 0
         self.threads = None
         self.segment_counter = -1
+        #: ``builder(state) -> (Simulator, Translation)``, the translation of the declared model
+        #: (:func:`pond.pynn.translate.build_simulator`), set by :mod:`pond.pynn.control`: this bottom module of
+        #: pond.pynn imports none of the modules above it
+        self.builder = None
         self.clear()
 
     # ------------------------------------------------------------------ model registry
@@ -104,9 +116,7 @@ class State(common.control.BaseState):
 
     def run_until(self, tstop: float) -> None:
         if self.sim is None:
-            from pond.pynn.translate import build_simulator
-
-            self.sim, self.translation = build_simulator(self)
+            self.sim, self.translation = self.builder(self)
             self.pending = []
         elif self.pending:
             changes = "; ".join(dict.fromkeys(self.pending))

@@ -33,6 +33,7 @@ import numpy as np
 from pyNN.parameters import Sequence
 from pyNN.standardmodels import build_translations, cells, electrodes, receptors, synapses
 
+from pond.pynn.cells import cells_by_population
 from pond.pynn.simulator import PondNotSupportedError, state
 
 # ---------------------------------------------------------------------------------------------------- cells
@@ -110,8 +111,6 @@ class _PondCurrentSource:
 
     def inject_into(self, cells) -> None:
         """Inject this current into ``cells`` (a Population, PopulationView, Assembly or list of IDs)."""
-        from pond.pynn.populations import cells_by_population
-
         for pop, idx in cells_by_population(cells):
             if not pop.celltype.injectable:
                 raise TypeError("Can't inject current into a spike source.")
@@ -233,6 +232,7 @@ CurrExpPostSynapticResponse = _refused(receptors.CurrExpPostSynapticResponse, "o
 CondExpPostSynapticResponse = _refused(receptors.CondExpPostSynapticResponse, "conductance")
 CondAlphaPostSynapticResponse = _refused(receptors.CondAlphaPostSynapticResponse, "conductance")
 CondBetaPostSynapticResponse = _refused(receptors.CondBetaPostSynapticResponse, "conductance")
+ExpPSR, AlphaPSR, BetaPSR = CondExpPostSynapticResponse, CondAlphaPostSynapticResponse, CondBetaPostSynapticResponse
 STDPMechanism = _refused(synapses.STDPMechanism, "plastic")
 AdditiveWeightDependence = _refused(synapses.AdditiveWeightDependence, "plastic")
 MultiplicativeWeightDependence = _refused(synapses.MultiplicativeWeightDependence, "plastic")

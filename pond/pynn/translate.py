@@ -29,6 +29,8 @@ from engine import (CurrentSource, Network, PoissonSource, Population, Projectio
                     SpikeSource, StateMonitor)
 from engine.network.connectivity import Explicit
 from engine.models.synapses import TsodyksMarkram
+from pond.pynn import simulator
+from pond.pynn.cells import cells_by_population
 from pond.pynn.simulator import PondNotSupportedError
 from pond.pynn.standardmodels import IF_curr_delta, SpikeSourceArray, SpikeSourcePoisson, TsodyksMarkramSynapse
 
@@ -81,10 +83,8 @@ def build_simulator(state) -> tuple[Simulator, Translation]:
 
 def population_slice(pop, sim=None, tr=None) -> tuple[int, int]:
     """The engine neuron indices ``[lo, hi)`` of a neuron population in the running Simulator."""
-    from pond.pynn.simulator import state
-
-    sim = sim or state.sim
-    tr = tr or state.translation
+    sim = sim or simulator.state.sim
+    tr = tr or simulator.state.translation
     k = sim.built.pop_names.index(tr.names[pop])
     return int(sim.built.pop_lo[k]), int(sim.built.pop_hi[k])
 
@@ -162,8 +162,7 @@ def spike_trains(pop, dt: float) -> tuple[np.ndarray, np.ndarray]:
 
 def update_in_flight(pop, changed: set) -> bool:
     """Hand a parameter change to the running Simulator if the engine takes it in flight; False when it cannot."""
-    from pond.pynn.simulator import state
-
+    state = simulator.state
     name = state.translation.names[pop]
     if isinstance(pop.celltype, SpikeSourceArray) and changed <= {"spike_times"}:
         state.sim.set_spikes(name, [spike_trains(pop, state.dt)])
@@ -181,8 +180,6 @@ def update_in_flight(pop, changed: set) -> bool:
 # ------------------------------------------------------------------------------------------------ projections
 def _projections(prj, names: dict) -> list:
     """The engine projections of one PyNN projection (see the module docstring)."""
-    from pond.pynn.populations import cells_by_population
-
     post_kind = _post_kind(prj.post)
     if prj.rule is not None:
         rule, autapses, multapses = prj.rule
@@ -227,8 +224,6 @@ def _owners(parts: list, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _post_kind(post) -> str:
-    from pond.pynn.populations import cells_by_population
-
     kinds = {"delta" if isinstance(p.celltype, IF_curr_delta) else "exp" for p, _ in cells_by_population(post)}
     return kinds.pop() if len(kinds) == 1 else "mixed"
 

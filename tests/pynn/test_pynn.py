@@ -398,3 +398,107 @@ def test_write_data_to_a_neo_file(tmp_path):
     from neo.io import PickleIO
     block = PickleIO(str(path)).read_block()
     assert len(block.segments[0].spiketrains[1]) == len(p.get_data().segments[0].spiketrains[1]) > 0
+
+
+def test_a_view_whose_cells_record_no_v_reads_and_writes_without_error(tmp_path):
+    """PyNN's VAbenchmarks CUBA --use-views: v recorded on cells outside the view."""
+    sim.setup(timestep=0.1)
+    p = sim.Population(10, sim.IF_curr_exp(i_offset=1.0))
+    p[5:].record("v")
+    view = p[:5]
+    view.record("spikes")
+    sim.run(20.0)
+    seg = view.get_data().segments[0]
+    assert seg.filter(name="v") == [] and len(seg.spiketrains) == 5
+    view.write_data(str(tmp_path / "view.pkl"))
+    assert p.get_data().segments[0].filter(name="v")[0].shape == (201, 5)
+
+
+def test_names_of_pynn_nest_import_or_are_refused():
+    from pond.pynn import ArrayParameter, Sequence  # noqa: F401  (pyNN.nest exports them)
+
+    sim.setup(timestep=0.1)
+    src = sim.Population(2, sim.SpikeSourceArray(spike_times=[Sequence([1.0, 2.0]), Sequence([3.0])]))
+    src.record("spikes")
+    sim.run(5.0)
+    assert [len(st) for st in src.get_data().segments[0].spiketrains] == [2, 1]
+    for name in ("AlphaPSR", "ExpPSR", "BetaPSR"):
+        with pytest.raises(sim.PondNotSupportedError, match="conductance"):
+            getattr(sim, name)()
+    for name in ("nest", "native_cell_type", "SpikeDetector", "Multimeter"):
+        with pytest.raises(sim.PondNotSupportedError, match=f"no {name}: .*specific to pyNN.nest"):
+            getattr(sim, name)
+        assert not hasattr(sim, name)  # also an AttributeError
+    with pytest.raises(AttributeError, match="nonesuch") as e:
+        sim.nonesuch
+    assert not isinstance(e.value, sim.PondNotSupportedError)
+
+
+@pytest.mark.parametrize("connector", ["all", "numpy_rng", "list"])
+@pytest.mark.parametrize("weight", [float("nan"), float("inf")])
+def test_a_non_finite_weight_is_refused_as_such(connector, weight):
+    sim.setup(timestep=0.1)
+    a, b = sim.Population(3, sim.IF_curr_exp()), sim.Population(3, sim.IF_curr_exp())
+    conn = {"all": sim.AllToAllConnector(), "numpy_rng": sim.FixedProbabilityConnector(0.5, rng=NumpyRNG(1)),
+            "list": sim.FromListConnector([(0, 1)])}[connector]
+    with pytest.raises(ValueError, match=f"weight = {weight} is not allowed; weights must be finite") as e:
+        sim.Projection(a, b, conn, sim.StaticSynapse(weight=weight), receptor_type="excitatory")
+    assert "receptor_type" not in str(e.value)
+    prj = sim.Projection(a, b, sim.FromListConnector([(0, 1)]), sim.StaticSynapse(weight=0.5))
+    with pytest.raises(ValueError, match="weights must be finite"):
+        prj.set(weight=weight)
+
+
+def test_spike_times_within_rounding_of_a_step_stay_on_it():
+    """0.1 + 0.2 ms at dt 0.1 is step 3 (0.30000000000000004 / 0.1 = 3.0000000000000004): rounding error, not a
+    time after the step; times really between steps move up to the next one (NEST's allow_offgrid_times)."""
+    from engine.network.grid import step_times
+
+    sim.setup(timestep=0.1)
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[0.1 + 0.2, 0.6000000000000001, 1.1, 3.05, 4.04]))
+    src.record("spikes")
+    sim.run(10.0)
+    np.testing.assert_array_equal(np.asarray(src.get_data().segments[0].spiketrains[0]),
+                                  step_times(np.array([3, 6, 11, 31, 41]), 0.1))
+
+
+def test_a_poisson_source_fires_from_start_for_its_duration_only():
+    sim.setup(timestep=0.1, rng_seed=3)
+    src = sim.Population(20, sim.SpikeSourcePoisson(rate=200.0, start=20.0, duration=30.0))
+    src.record("spikes")
+    sim.run(200.0)
+    t = np.concatenate([np.asarray(st) for st in src.get_data().segments[0].spiketrains])
+    assert t.size > 60 and t.min() >= 20.0 and t.max() < 50.0  # about 20 x 200 Hz x 30 ms = 120 spikes
+
+
+def test_the_modules_of_pond_pynn_import_one_way():
+    """No cycle among pond.pynn's modules, lazy (function-level) imports included."""
+    import ast
+
+    package = Path(sim.__file__).parent
+    modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    graph = {}
+    for name in modules:
+        edges = set()
+        for node in ast.walk(ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "pond.pynn":
+                edges |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pond.pynn."):
+                edges.add(node.module.split(".")[2])
+            elif isinstance(node, ast.Import):
+                edges |= {a.name.split(".")[2] for a in node.names if a.name.startswith("pond.pynn.")}
+        graph[name] = edges - {name}
+    state: dict = {}
+
+    def visit(m, path):
+        state[m] = "open"
+        for n in sorted(graph[m]):
+            assert state.get(n) != "open", f"import cycle: {' -> '.join(path + [m, n])}"
+            if n not in state:
+                visit(n, path + [m])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])
+    assert graph["simulator"] == set()  # the shared state is the bottom layer

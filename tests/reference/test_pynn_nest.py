@@ -62,6 +62,27 @@ def test_pyNN_nest_runs_a_poisson_driven_population_and_records_to_neo(nest_avai
     assert out["v_shape"] == [2001, 20] and out["units"] == "1.0 ms"
 
 
+def test_every_name_of_pyNN_nest_imports_from_pond_pynn_or_is_refused(nest_available):
+    """``import pond.pynn as sim`` in place of ``import pyNN.nest as sim``: a name the script takes from the module
+    is there, or refused with PondNotSupportedError (NEST's own modules, models and devices), never missing."""
+    import pond.pynn
+
+    code = "import json, warnings; warnings.simplefilter('ignore'); import pyNN.nest as sim; " \
+           "print(json.dumps(sorted(n for n in dir(sim) if not n.startswith('_'))))"
+    missing, refused = [], []
+    for name in _run(["-c", code]):
+        try:
+            getattr(pond.pynn, name)
+        except pond.pynn.PondNotSupportedError:
+            refused.append(name)
+        except AttributeError:
+            missing.append(name)
+    assert not missing, missing
+    assert {"nest", "native_cell_type", "SpikeDetector"} <= set(refused)
+    for name in ("Sequence", "ArrayParameter", "AlphaPSR", "ExpPSR", "BetaPSR", "DefaultCSAConnector"):
+        assert name not in refused and hasattr(pond.pynn, name)
+
+
 def _rates(script: str, simulator: str, extra: list[str]) -> dict:
     runs = _run([str(SCRIPTS / script), simulator, "--seeds", SEEDS, *extra])["runs"]
     return {k: [r[k] for r in runs] for k in ("exc_rate", "inh_rate", "synapses")}
