@@ -351,3 +351,28 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(engine.io.neo_export, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_to_neo_makes_one_checked_spike_train_per_population_and_trial(tmp_path, monkeypatch):
+    """The trains are slices of one SpikeTrain per population and trial (Neo checks the times once), and each
+    segment's and group's list is made in one go: no per-train construction or append (quadratic in Neo)."""
+    made = []
+
+    class Counted(neo.SpikeTrain):
+        def __new__(cls, *args, **kwargs):
+            made.append(1)
+            return super().__new__(cls, *args, **kwargs)
+
+    path = tmp_path / "two.h5"
+    with SpikeFileWriter(path, {"a": 300, "b": 200}, n_trials=3, dt_ms=0.1, duration_ms=100.0, seed=1) as w:
+        for k in range(3):
+            w.write("a", k, np.arange(300) * 0.1, np.arange(300))
+            w.write("b", k, np.array([5.0, 6.0]), np.array([7, 7]))
+    monkeypatch.setattr(neo, "SpikeTrain", Counted)
+    monkeypatch.setattr(neo.core.spiketrainlist.SpikeTrainList, "append",
+                        lambda *a: pytest.fail("a spike train appended one by one"))
+    block = to_neo(path, progress=False)
+    assert len(made) == 2 * 3 and sum(len(seg.spiketrains) for seg in block.segments) == 3 * 500
+    assert [len(g.spiketrains) for g in block.groups] == [900, 600]
+    st = block.segments[2].spiketrains[300 + 7]
+    assert st.magnitude.tolist() == [5.0, 6.0] and st.annotations == {"population": "b", "node_id": 7, "trial": 2}
