@@ -590,7 +590,7 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
         self.strategy = strategy
 
     def _features(self, X, for_fit):
-        """-> (2-D features, lengths of sequences for 'vote' or None)."""
+        """-> (2-D features, lengths of sequences for 'vote' or None, whether X held one row per sample)."""
         name = type(self).__name__
         if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) == 2:
             seqs = [as_float_array(s, name) for s in X]
@@ -598,17 +598,17 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
             X = as_float_array(X, name)
             if X.ndim != 3:
                 X2, _, _ = _flatten_X(X, name, getattr(self, "n_features_in_", None) if not for_fit else None)
-                return X2, None
+                return X2, None, X.ndim == 2
             seqs = list(X)
         for s in seqs:
             if s.shape[0] == 0:
                 raise ValueError(f"{name}: empty sequence in X.")
             check_finite(name, s, "X")
         if self.strategy == "last":
-            return np.stack([s[-1] for s in seqs]), None
+            return np.stack([s[-1] for s in seqs]), None, False
         if self.strategy == "mean":
-            return np.stack([s.mean(axis=0) for s in seqs]), None
-        return np.concatenate(seqs), [len(s) for s in seqs]
+            return np.stack([s.mean(axis=0) for s in seqs]), None, False
+        return np.concatenate(seqs), [len(s) for s in seqs], False
 
     def _onehot(self, y):
         idx = np.searchsorted(self.classes_, y)
@@ -640,12 +640,22 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{name}: Unknown label type: {kind}; y must hold class labels, not continuous values.")
         return y
 
+    @staticmethod
+    def _aligned(F, per_sample, y):
+        """Per-sample labels (2-D X) longer than X keep their last ``len(X)`` entries: the washout rule of
+        :class:`Ridge` (a reservoir that dropped its first states in a Pipeline leaves the leading labels over)."""
+        if per_sample and y.ndim == 1 and y.shape[0] > F.shape[0]:
+            return y[y.shape[0] - F.shape[0]:]
+        return y
+
     def fit(self, X, y):
-        """Fit on samples (2-D X, y per sample) or sequences (y per sequence)."""
+        """Fit on samples (2-D X, y per sample) or sequences (y per sequence). Per-sample labels longer than X
+        are aligned to its end (an ESN ``washout`` in a Pipeline), as :class:`Ridge` aligns its targets."""
         validate_params(self)
         y = self._labels(y)
+        F, lens, per_sample = self._features(X, True)
+        y = self._aligned(F, per_sample, y)
         self.classes_ = np.unique(y)
-        F, lens = self._features(X, True)
         if y.ndim != 1 or len(y) != (len(lens) if lens is not None else F.shape[0]):
             raise ValueError(f"{type(self).__name__}: y must hold one label per sample or sequence; got shape "
                              f"{y.shape} for {len(lens) if lens is not None else F.shape[0]} items.")
@@ -665,9 +675,10 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = np.unique(np.asarray(classes))
             self.ridge_ = Ridge(**self._params())
         y = self._labels(y)
+        F, lens, per_sample = self._features(X, True)
+        y = self._aligned(F, per_sample, y)
         if not np.all(np.isin(y, self.classes_)):
             raise ValueError(f"{type(self).__name__}: y has labels outside classes {self.classes_.tolist()}.")
-        F, lens = self._features(X, True)
         Y = self._onehot(y)
         if lens is not None:
             Y = np.repeat(Y, lens, axis=0)
@@ -679,7 +690,7 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
         """Scores (n, n_classes); for 'vote' the mean per-step score of each sequence. With two classes, as in
         scikit-learn, one score per sample: positive means ``classes_[1]``."""
         check_fitted(self, "ridge_")
-        F, lens = self._features(X, False)
+        F, lens, _ = self._features(X, False)
         S = self.ridge_.predict(F)
         if lens is not None:
             S = np.stack([c.mean(axis=0) for c in np.split(S, np.cumsum(lens)[:-1])])
@@ -688,7 +699,7 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """Predicted labels."""
         check_fitted(self, "ridge_")
-        F, lens = self._features(X, False)
+        F, lens, _ = self._features(X, False)
         S = self.ridge_.predict(F)
         if lens is None:
             return self.classes_[np.argmax(S, axis=1)]
@@ -700,6 +711,13 @@ class RidgeClassifier(ClassifierMixin, BaseEstimator):
             tot = np.where(best, c.sum(axis=0), -np.inf)
             out.append(int(np.argmax(tot)))
         return self.classes_[np.array(out)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy; per-sample labels longer than X are aligned to its end, as in :meth:`fit`."""
+        check_fitted(self, "ridge_")
+        F, _, per_sample = self._features(X, False)
+        y = self._aligned(F, per_sample, self._labels(y))
+        return super().score(X, y, sample_weight=sample_weight)
 
     def _get_state(self):
         params = self.get_params()

@@ -166,3 +166,18 @@ def test_loo_and_gcv_at_alpha_zero_with_fewer_samples_than_features(cv, fit_inte
         scores = Ridge(alpha=[0.0, 1e-7, 1.0], cv=cv, fit_intercept=fit_intercept).fit(X, y).cv_scores_
     assert np.isfinite(scores).all()
     np.testing.assert_allclose(scores[0], scores[1], rtol=1e-5)
+
+
+def test_ridge_classifier_drops_leading_labels_under_a_washout():
+    """Issue 25: Ridge aligned a longer y to the end of X (an ESN washout in a Pipeline), RidgeClassifier refused
+    it; both now follow the same rule, in fit, partial_fit and score."""
+    rng = np.random.default_rng(0)
+    S, y = rng.standard_normal((40, 3)), rng.integers(0, 3, 50)
+    trimmed = RidgeClassifier(alpha=1e-3).fit(S, y[10:])
+    washed = RidgeClassifier(alpha=1e-3).fit(S, y)
+    np.testing.assert_array_equal(washed.ridge_.coef_, trimmed.ridge_.coef_)
+    assert washed.score(S, y) == trimmed.score(S, y[10:])
+    streamed = RidgeClassifier(alpha=1e-3).partial_fit(S, y, classes=[0, 1, 2])
+    np.testing.assert_allclose(streamed.ridge_.coef_, trimmed.ridge_.coef_, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="one label per sample"):
+        RidgeClassifier().fit(S, y[:30])  # shorter is still an error
