@@ -24,6 +24,7 @@ SONATA_MAGIC = 0x0A7A
 _RESERVED_ATTRS = frozenset({
     "magic", "version", "format", "format_version", "pond_version", "dt_ms", "duration_ms", "seed", "n_trials",
     "model_json", "population_names", "population_sizes", "created", "t_recorded_ms", "complete", "closed",
+    "trial_ids",
 })
 _COMPRESSIONS = (None, "gzip", "lzf")
 #: Buffered spikes (all populations and trials together) above which a flush is forced before the interval ends.

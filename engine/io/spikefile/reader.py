@@ -54,6 +54,8 @@ class SpikeFileReader:
     populations : list of str
         Population names of trial 0.
     n_trials : int
+    trial_ids : list of int
+        The simulator's trial id of each file trial (``trial_ids`` of the writer; default ``0 .. n_trials - 1``).
     attrs : dict
         Root attributes (metadata), with ``model_json`` decoded under the key ``model``.
 
@@ -88,6 +90,8 @@ class SpikeFileReader:
             raise SpikeFileError(f"{self.path!r} is not a SONATA spike file: it has no /spikes group")
         self.populations = [name for name, g in self._file["spikes"].items() if isinstance(g, h5py.Group)]
         self.n_trials = int(_attr_scalar(self._file.attrs, "n_trials", 1))
+        ids = self._file.attrs.get("trial_ids")
+        self.trial_ids = [int(k) for k in ids] if ids is not None else list(range(self.n_trials))
         # an incomplete pond file may hold spikes past the time it states (a flush that a kill cut short, or spikes
         # flushed for memory before their time slice ended): every population and trial is shown up to that time
         recorded = _attr_scalar(self._file.attrs, "t_recorded_ms")

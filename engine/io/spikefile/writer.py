@@ -7,6 +7,7 @@ import os
 import time
 import warnings
 from datetime import datetime, timezone
+from typing import Sequence
 
 import h5py
 import numpy as np
@@ -17,6 +18,22 @@ from engine.io.spikefile._format import (FORMAT, FORMAT_VERSION, SONATA_MAGIC, S
                                       _MAX_BUFFER_ROWS, _METADATA_MARGIN_BYTES, _MIN_SHARED_CHUNK_ROWS,
                                       _RESERVED_ATTRS, _SORTING_CODES, _check_float, _check_positive_int, _is_int,
                                       _json_default, _trial_spikes_path)
+
+
+def _check_trials(n_trials, trial_ids) -> tuple[int, tuple[int, ...]]:
+    """``n_trials`` and the trial ids in file order, checked (``trial_ids`` distinct integers >= 0, as many as
+    ``n_trials`` when both are given)."""
+    if trial_ids is None:
+        n = _check_positive_int("n_trials", 1 if n_trials is None else n_trials)
+        return n, tuple(range(n))
+    ids = list(trial_ids) if not isinstance(trial_ids, (str, bytes)) else None
+    if ids is None or not ids or not all(_is_int(k) and int(k) >= 0 for k in ids) or \
+            len({int(k) for k in ids}) != len(ids):
+        raise ValueError(f"trial_ids = {trial_ids!r} is not allowed; give distinct trial ids >= 0")
+    if n_trials is not None and _check_positive_int("n_trials", n_trials) != len(ids):
+        raise ValueError(f"n_trials = {n_trials} but trial_ids has {len(ids)} ids; give one of them (or both "
+                         f"equal)")
+    return len(ids), tuple(int(k) for k in ids)
 
 
 class SpikeFileWriter:
@@ -30,6 +47,11 @@ class SpikeFileWriter:
         Population name -> number of neurons (>= 1). Names are non-empty and contain no ``/``.
     n_trials : int, default=1
         Number of independent batch trials (>= 1). Trial 0 goes to ``/spikes``, trial k to ``/trials/<k>/spikes``.
+        With ``trial_ids``, their number (it may be left out).
+    trial_ids : sequence of int, optional
+        The trial ids the file holds, in file order (distinct, >= 0): :meth:`write` and :meth:`end_trial` then take
+        a trial id and put it in its place, so ``Simulator(net, trials=[3])`` writes into a one-trial file. Stored as
+        the root attribute ``trial_ids``. Default: file trial ``k`` is trial id ``k``.
     dt_ms : float
         Integration time step (ms), > 0. Stored as an attribute.
     duration_ms : float
@@ -60,6 +82,10 @@ class SpikeFileWriter:
     ----------
     path : str
         The file path.
+    n_trials : int
+        Trials in the file.
+    trial_ids : tuple of int
+        The trial id of each file trial.
     chunk_rows : int
         Chunk length actually used.
     n_spikes : dict of (str, int) to int
@@ -85,7 +111,8 @@ class SpikeFileWriter:
     (array([1. , 2.5]), array([3, 0]))
     """
 
-    def __init__(self, path, populations: dict[str, int], *, n_trials: int = 1, dt_ms: float, duration_ms: float,
+    def __init__(self, path, populations: dict[str, int], *, n_trials: int | None = None,
+                 trial_ids: Sequence[int] | None = None, dt_ms: float, duration_ms: float,
                  seed: int | None, model: dict | None = None, overwrite: bool = False, flush_interval_s: float = 1.0,
                  compression: str | None = None, chunk_rows: int = 65536, extra_attrs: dict | None = None):
         self.closed = True  # until the file exists
@@ -109,7 +136,8 @@ class SpikeFileWriter:
                 raise ValueError(f"population name {name!r} is not allowed; use a non-empty name without '/'")
             pops[name] = _check_positive_int(f"populations[{name!r}]", size)
         self.populations = pops
-        self.n_trials = _check_positive_int("n_trials", n_trials)
+        self.n_trials, self.trial_ids = _check_trials(n_trials, trial_ids)
+        self._rows = {k: row for row, k in enumerate(self.trial_ids)}  # trial id -> file trial
         self.dt_ms = _check_float("dt_ms", dt_ms, positive=True)
         self.duration_ms = _check_float("duration_ms", duration_ms, positive=True)
         if seed is not None:
@@ -192,6 +220,8 @@ class SpikeFileWriter:
         if self.seed is not None:
             a["seed"] = np.int64(self.seed) if self.seed < 2 ** 63 else np.uint64(self.seed)
         a["n_trials"] = np.int64(self.n_trials)
+        if self.trial_ids != tuple(range(self.n_trials)):
+            a["trial_ids"] = np.array(self.trial_ids, dtype=np.int64)
         a["model_json"] = model_json
         a["population_names"] = np.array(list(self.populations), dtype=h5py.string_dtype())
         a["population_sizes"] = np.array(list(self.populations.values()), dtype=np.int64)
@@ -229,7 +259,7 @@ class SpikeFileWriter:
         population : str
             One of the populations given at creation.
         trial : int
-            Trial index, 0 <= trial < n_trials.
+            Trial id: 0 <= trial < n_trials, or one of ``trial_ids``.
         times_ms : ndarray of float64, shape (n,)
             Spike times (ms), finite, >= 0, non-decreasing, and not before the last spike written for this
             population and trial.
@@ -239,11 +269,7 @@ class SpikeFileWriter:
         self._check_open()
         if population not in self.populations:
             raise ValueError(f"population {population!r} is unknown; this file has {list(self.populations)}")
-        if not _is_int(trial):
-            raise TypeError(f"trial = {trial!r} must be an integer")
-        if not 0 <= trial < self.n_trials:
-            raise ValueError(f"trial = {trial} is out of range; this file has trials 0..{self.n_trials - 1}")
-        trial = int(trial)
+        trial = self._row(trial)
         t = np.asarray(times_ms)
         ids = np.asarray(node_ids)
         if t.ndim != 1 or ids.ndim != 1:
@@ -284,6 +310,28 @@ class SpikeFileWriter:
                 not self._advanced and time.monotonic() - self._last_flush >= self.flush_interval_s):
             self.flush()
 
+    def _row(self, trial) -> int:
+        """The file trial of trial id ``trial``."""
+        if not _is_int(trial):
+            raise TypeError(f"trial = {trial!r} must be an integer")
+        if int(trial) not in self._rows:
+            raise ValueError(self._not_held([int(trial)]))
+        return self._rows[int(trial)]
+
+    def _not_held(self, missing: list) -> str:
+        if self.trial_ids == tuple(range(self.n_trials)):
+            return f"trial = {missing[0]} is out of range; this file has trials 0..{self.n_trials - 1}"
+        return f"trial = {missing[0]} is not in this file; it holds trial ids {list(self.trial_ids)}"
+
+    def check_trials(self, trial_ids) -> None:
+        """Raise a ValueError, before a simulator runs, when one of ``trial_ids`` has no place in this file (the
+        simulator's sinks are checked so before anything runs: a batch's spikes never half-written)."""
+        ids = [int(k) for k in trial_ids]
+        missing = [k for k in ids if k not in self._rows]
+        if missing:
+            raise ValueError(f"SpikeFileWriter {self.path!r}: the simulator runs trial ids {ids}; "
+                             f"{self._not_held(missing)}; create the writer with trial_ids={ids}")
+
     def advance(self, t_ms: float) -> None:
         """Declare that every spike before simulated time ``t_ms`` (ms), of every population and trial, has been
         passed to :meth:`write`.
@@ -311,11 +359,7 @@ class SpikeFileWriter:
         disk, and readers of an incomplete file then show that trial in full, whatever the file's stated time.
         """
         self._check_open()
-        if not _is_int(trial):
-            raise TypeError(f"trial = {trial!r} must be an integer")
-        if not 0 <= trial < self.n_trials:
-            raise ValueError(f"trial = {trial} is out of range; this file has trials 0..{self.n_trials - 1}")
-        self._ended.append(int(trial))
+        self._ended.append(self._row(trial))
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 

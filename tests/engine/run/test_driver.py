@@ -1,6 +1,6 @@
 """One driver for both simulation methods: one Simulator family with one interface, no import cycle, and what the
 driver promises in the event-driven mode as in the clock-driven one (memory refused before allocation, the last
-state sample, spikes counted in their step, refusals by name)."""
+state sample, spikes counted in their step, refusals by name), and one trial of a batch written by its trial id."""
 import ast
 import tracemalloc
 from contextlib import contextmanager
@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO
 from engine import (Network, Population, PoissonSource, Projection, RateMonitor, Simulator, SpikeMonitor,
                     SpikeSource, StateMonitor)
+from engine.io.spikefile import SpikeFileReader, SpikeFileWriter, read_spikes
 from engine.network.connectivity import OneToOne
 from engine.network.grid import step_times
 from engine.run.clock import ClockSimulator
@@ -146,3 +147,29 @@ def test_the_event_mode_refuses_a_state_record_beyond_memory_before_the_run():
         sim.run(1e6)
     assert sim.t == 0.0
 
+
+@pytest.mark.parametrize("method", ["clock", "event"])
+def test_one_trial_of_a_batch_writes_a_one_trial_file_by_its_trial_id(tmp_path, method):
+    """Simulator(net, trials=[3]) with a one-trial SpikeFileWriter: refused before anything runs unless the writer
+    maps trial id 3 to its one trial (trial_ids=[3]); then the file's trial 0 holds trial 3's spikes."""
+    sim = Simulator(_net(), trials=[3], method=method)
+    kw = dict(dt_ms=0.1, duration_ms=50.0, seed=2)
+    with pytest.raises(ValueError, match=r"runs trial ids \[3\]; trial = 3 is out of range; this file has trials "
+                                         r"0..0; create the writer with trial_ids=\[3\]"):
+        with SpikeFileWriter(tmp_path / "a.h5", {"n": 5}, **kw) as w:
+            sim.run(50.0, sinks=[w])
+    assert sim.t == 0.0 and sim.compile_s is None  # nothing ran
+    with SpikeFileWriter(tmp_path / "b.h5", {"n": 5}, trial_ids=[3], **kw) as w:
+        sim.run(50.0, sinks=[w])
+    times, ids = read_spikes(tmp_path / "b.h5", "n", trial=0)
+    want_t, want_i = sim.spikes("n", trial=3)
+    assert times.size > 10
+    np.testing.assert_array_equal(times, want_t)
+    np.testing.assert_array_equal(ids, want_i)
+    with SpikeFileReader(tmp_path / "b.h5") as r:
+        assert r.n_trials == 1 and r.trial_ids == [3]
+    with pytest.raises(ValueError, match=r"trial = 0 is not in this file; it holds trial ids \[4, 7\]"):
+        with SpikeFileWriter(tmp_path / "c.h5", {"n": 5}, trial_ids=[4, 7], **kw) as w:
+            w.write("n", 0, np.array([1.0]), np.array([0]))
+    with pytest.raises(ValueError, match=r"trial_ids = \[1, 1\] is not allowed; give distinct trial ids >= 0"):
+        SpikeFileWriter(tmp_path / "d.h5", {"n": 5}, trial_ids=[1, 1], **kw)
