@@ -14,6 +14,7 @@ import threading
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _active: list = []  # deferral blocks now in force, innermost last
+_carried: list = []  # a signal a carrying block left unanswered, for the next block
 
 
 class Interrupted(KeyboardInterrupt):
@@ -36,16 +37,25 @@ class deferred_interrupts:
     before are restored on exit, so nesting works and a caller's own handlers come back. Long compiled work is not
     cut short: the signal takes effect at the next :meth:`check` (or module-level :func:`checkpoint`), i.e. after
     the running kernel call returns.
+
+    With ``carry=True`` (a network split over MPI ranks) the block never raises on its own: :meth:`check` and
+    :func:`checkpoint` do nothing, the caller decides together with the other ranks whether ``signum`` stops them
+    all (``engine.run.clock``), and a signal still unanswered when the block ends is carried into the next block,
+    whose first agreed check takes it. A rank that stopped alone would leave the others waiting in a collective.
     """
 
-    def __init__(self):
+    def __init__(self, *, carry: bool = False):
         self.signum: int | None = None
+        self.carry = carry
         self._previous: dict = {}
 
     def __enter__(self) -> "deferred_interrupts":
         if threading.current_thread() is threading.main_thread():
             for sig in _SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handler)
+        if _carried:  # left by a carrying block: due now
+            self.signum = _carried.pop()
+            _carried.clear()
         _active.append(self)
         return self
 
@@ -55,7 +65,7 @@ class deferred_interrupts:
 
     def check(self) -> None:
         """Raise :class:`Interrupted` if SIGINT or SIGTERM arrived since the block began."""
-        if self.signum is not None:
+        if self.signum is not None and not self.carry:
             raise Interrupted(self.signum)
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -63,6 +73,10 @@ class deferred_interrupts:
         for sig, handler in self._previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: a handler set from C
         self._previous = {}
+        if self.carry:
+            if exc_type is None and self.signum is not None:
+                _carried.append(self.signum)
+            return
         if exc_type is None:
             self.check()
 

@@ -208,24 +208,8 @@ class Simulator(ABC):
         return min(int(self.n_jobs), numba.config.NUMBA_NUM_THREADS)
 
     def _open_run(self, sinks: list, progress: bool) -> bool:
-        """Checks of a run before anything moves (every sink can take every trial); returns whether this process
-        shows the bar."""
-        problem = self._sink_problem(sinks)
-        if problem:
-            raise ValueError(problem)
+        """Checks of a run before anything moves; returns whether this process shows the bar."""
         return progress
-
-    def _sink_problem(self, sinks: list) -> str | None:
-        """Why one of ``sinks`` cannot take the spikes of this simulator's trials (its ``check_trials`` refuses), or
-        None."""
-        for sink in sinks:
-            check = getattr(sink, "check_trials", None)
-            if check is not None:
-                try:
-                    check(self.trial_ids)
-                except ValueError as e:
-                    return str(e)
-        return None
 
     def _close_run(self, events: int) -> int:
         """After a run: the synaptic events of the run (all processes)."""
@@ -244,10 +228,9 @@ class Simulator(ABC):
         Parameters
         ----------
         sinks : iterable of objects with ``write(population, trial, times_ms, node_ids)``
-            Receive the spikes of every :class:`SpikeMonitor` after each chunk, ``trial`` being the trial id (e.g.
+            Receive the spikes of every :class:`SpikeMonitor` after each chunk (e.g.
             :class:`engine.io.spikefile.SpikeFileWriter`); ``advance(t_ms)`` is called after each chunk when the sink
-            has it, and ``check_trials(trial_ids)`` before anything runs (a ValueError there refuses the run). If the
-            run is interrupted (Ctrl-C), every spike simulated so far has been handed over.
+            has it. If the run is interrupted (Ctrl-C), every spike simulated so far has been handed over.
         keep : bool, default=True
             Keep recorded spikes in memory (set False on long runs that stream to a sink).
         progress : bool, optional
@@ -260,7 +243,9 @@ class Simulator(ABC):
         length, duration_ms = self._run_length(float(duration_ms))
         sinks = list(sinks)
         progress = interactive() if progress is None else progress
-        with deferred_interrupts() as signals:  # from here on (over MPI: every collective) Ctrl-C waits for a check
+        # from here on (over MPI: every collective) Ctrl-C waits for a check; over MPI ranks only a check all ranks
+        # agree on stops the run (a rank that stopped alone would leave the others waiting), see _check_signals
+        with deferred_interrupts(carry=self._mpi is not None) as signals:
             progress = self._open_run(sinks, progress)
             start = self._now()
             stop = start + length
@@ -295,7 +280,7 @@ class Simulator(ABC):
                 numba.set_num_threads(old_threads)
                 if bar is not None:
                     bar.close()
-        events = self._close_run(self._events() - events0)
+            events = self._close_run(self._events() - events0)  # (over MPI: collectives, so still deferred)
         self.last_run = RunStats(duration_ms=duration_ms, wall_s=time.perf_counter() - t0,
                                  spikes=self._recorder.total_spikes - spikes0, synaptic_events=events)
         return self

@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.build.builder import Built, build, current_events, poisson_sampler, segment_rates, spike_generator_events
 from engine.build.memory import check_fits
-from engine.interrupt import deferred_interrupts
+from engine.interrupt import Interrupted, deferred_interrupts
 from engine.kernels.network import (EXCHANGE, QUEUE_FULL, RECORD_FULL, STALLED, Buffers, Conn, Control, Inputs,
                                     Neurons, Queues, Records, State, Stp, run_blocks_parallel, run_trials_parallel,
                                     run_trials_serial)
@@ -71,7 +71,9 @@ class ClockSimulator(Simulator, method="clock"):
             n_blocks, *own = check_comm(comm, network.size, 1 if n_jobs is None else int(n_jobs), trial_ids.size,
                                         network=network, settings={"chunk_ms": chunk_ms})
             self._mpi = SpikeExchange(comm, *own)
-        with deferred_interrupts():  # Ctrl-C or SIGTERM during the build: Interrupted between kernel calls
+        # Ctrl-C or SIGTERM during the build: Interrupted between kernel calls; over MPI ranks carried into the first
+        # run's check, where every rank takes it together (one rank stopping alone would leave the others waiting)
+        with deferred_interrupts(carry=comm is not None):
             self.built: Built = built if built is not None else \
                 build(network) if own is None else build(network, n_blocks, tuple(own))
             if self._mpi is not None:  # a rank without synapses of some delay still runs every rank's intervals
@@ -309,15 +311,12 @@ class ClockSimulator(Simulator, method="clock"):
 
     def _open_run(self, sinks: list, progress: bool) -> bool:
         if self._mpi is None:
-            return super()._open_run(sinks, progress)
-        # decided together: a rank that stopped alone would leave the others waiting
-        given = self._mpi.comm.allgather((bool(sinks), self._sink_problem(sinks)))
-        if any(has for has, _ in given[1:]):
-            raise ValueError(f"run: sinks were given on MPI rank(s) {[r for r in range(1, len(given)) if given[r][0]]};"
-                             f" that is not allowed: rank 0 holds every spike and writes the sinks alone, so pass "
+            return progress
+        given = self._mpi.comm.allgather(bool(sinks))  # decided together: a rank that stopped alone would leave
+        if any(given[1:]):  # the others waiting
+            raise ValueError(f"run: sinks were given on MPI rank(s) {[r for r in range(1, len(given)) if given[r]]}; "
+                             f"that is not allowed: rank 0 holds every spike and writes the sinks alone, so pass "
                              f"sinks=[] on the other ranks")
-        if given[0][1]:
-            raise ValueError(given[0][1])
         return progress and self._mpi.comm.Get_rank() == 0  # one bar, on rank 0
 
     def _prepare_run(self, n_steps: int) -> None:
@@ -339,9 +338,17 @@ class ClockSimulator(Simulator, method="clock"):
         """Raise :class:`~engine.interrupt.Interrupted` if Ctrl-C or SIGTERM arrived; over MPI ranks if it arrived
         at any rank, on every rank (decided together: a rank that stopped alone would leave the others waiting in
         an exchange)."""
-        if self._mpi is not None:
-            signals.signum = self._mpi.comm.allreduce(signals.signum or 0, op=_mpi_op("MAX")) or None
-        signals.check()
+        if self._mpi is None:
+            signals.check()
+            return
+        # what this rank contributes is read once: a signal that arrives during or after the allreduce waits for the
+        # next check (reading it again after the allreduce let one rank stop alone and the others hang in the next
+        # exchange: issue 25, major 13)
+        mine = signals.signum
+        agreed = self._mpi.comm.allreduce(mine or 0, op=_mpi_op("MAX"))
+        if agreed:
+            signals.signum = None  # taken now, by every rank
+            raise Interrupted(agreed)
 
     def _advance(self, t_end: int, sinks: list, keep: bool) -> None:
         t_start = self._ctl.t_start

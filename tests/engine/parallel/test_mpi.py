@@ -146,3 +146,44 @@ def test_ranks_given_different_networks_refuse_together(mpiexec):
     assert "rank 1 has FixedProbability(p=0.15" in got["probability"][1]
     assert "Simulator chunk_ms: rank 0 has 10.0, rank 1 has 20.0" in got["chunk_ms"][1]
     assert got["same"] == [None, ""]
+
+
+def test_ctrl_c_at_one_rank_stops_every_rank_at_the_same_chunk(mpiexec, tmp_path):
+    """Issue 25, major 13: SIGINT sent to rank 1 alone, in three rounds of one Simulator at varied moments, stops
+    both ranks at the same time every round; they meet in a collective afterwards and the job ends. The ranks used
+    to read the signal again after agreeing on it, so a signal landing just after the agreement stopped rank 1
+    alone and left rank 0 waiting in the next exchange (the job hung)."""
+    import signal
+    import time
+
+    rounds = 3
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+               NUMBA_NUM_THREADS="2")
+    _reference("brunel", 1.0)  # compiles (or loads) the kernel here, once, not on both ranks side by side
+    proc = subprocess.Popen([mpiexec, "-n", "2", sys.executable, str(SCRIPTS / "interrupt_one_rank.py"), str(tmp_path),
+                             str(rounds)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            cwd=ROOT)
+    try:
+        for k, pause in zip(range(rounds), (0.0, 0.013, 0.11)):
+            deadline = time.monotonic() + 240.0
+            while not (tmp_path / f"running{k}").exists():
+                assert proc.poll() is None, proc.communicate()[0][-3000:]
+                assert time.monotonic() < deadline, f"round {k} did not start"
+                time.sleep(0.01)
+            time.sleep(pause)
+            os.kill(int((tmp_path / "pid1").read_text()), signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the ranks hung after SIGINT at rank 1:\n" + proc.communicate()[0][-3000:])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, output[-3000:]
+    per_rank = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert per_rank[0] == per_rank[1]
+    times = [got["t"] for got in per_rank[0]]
+    for got in per_rank[0]:
+        assert got["interrupted"] == signal.SIGINT and got["same_t_everywhere"], got
+    assert times == sorted(times) and times[-1] < 100_000.0 * rounds
