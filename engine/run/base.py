@@ -208,8 +208,24 @@ class Simulator(ABC):
         return min(int(self.n_jobs), numba.config.NUMBA_NUM_THREADS)
 
     def _open_run(self, sinks: list, progress: bool) -> bool:
-        """Checks of a run before anything moves; returns whether this process shows the bar."""
+        """Checks of a run before anything moves (every sink can take every trial); returns whether this process
+        shows the bar."""
+        problem = self._sink_problem(sinks)
+        if problem:
+            raise ValueError(problem)
         return progress
+
+    def _sink_problem(self, sinks: list) -> str | None:
+        """Why one of ``sinks`` cannot take the spikes of this simulator's trials (its ``check_trials`` refuses), or
+        None."""
+        for sink in sinks:
+            check = getattr(sink, "check_trials", None)
+            if check is not None:
+                try:
+                    check(self.trial_ids)
+                except ValueError as e:
+                    return str(e)
+        return None
 
     def _close_run(self, events: int) -> int:
         """After a run: the synaptic events of the run (all processes)."""
@@ -228,9 +244,10 @@ class Simulator(ABC):
         Parameters
         ----------
         sinks : iterable of objects with ``write(population, trial, times_ms, node_ids)``
-            Receive the spikes of every :class:`SpikeMonitor` after each chunk (e.g.
+            Receive the spikes of every :class:`SpikeMonitor` after each chunk, ``trial`` being the trial id (e.g.
             :class:`engine.io.spikefile.SpikeFileWriter`); ``advance(t_ms)`` is called after each chunk when the sink
-            has it. If the run is interrupted (Ctrl-C), every spike simulated so far has been handed over.
+            has it, and ``check_trials(trial_ids)`` before anything runs (a ValueError there refuses the run). If the
+            run is interrupted (Ctrl-C), every spike simulated so far has been handed over.
         keep : bool, default=True
             Keep recorded spikes in memory (set False on long runs that stream to a sink).
         progress : bool, optional

@@ -311,12 +311,15 @@ class ClockSimulator(Simulator, method="clock"):
 
     def _open_run(self, sinks: list, progress: bool) -> bool:
         if self._mpi is None:
-            return progress
-        given = self._mpi.comm.allgather(bool(sinks))  # decided together: a rank that stopped alone would leave
-        if any(given[1:]):  # the others waiting
-            raise ValueError(f"run: sinks were given on MPI rank(s) {[r for r in range(1, len(given)) if given[r]]}; "
-                             f"that is not allowed: rank 0 holds every spike and writes the sinks alone, so pass "
+            return super()._open_run(sinks, progress)
+        # decided together: a rank that stopped alone would leave the others waiting
+        given = self._mpi.comm.allgather((bool(sinks), self._sink_problem(sinks)))
+        if any(has for has, _ in given[1:]):
+            raise ValueError(f"run: sinks were given on MPI rank(s) {[r for r in range(1, len(given)) if given[r][0]]};"
+                             f" that is not allowed: rank 0 holds every spike and writes the sinks alone, so pass "
                              f"sinks=[] on the other ranks")
+        if given[0][1]:
+            raise ValueError(given[0][1])
         return progress and self._mpi.comm.Get_rank() == 0  # one bar, on rank 0
 
     def _prepare_run(self, n_steps: int) -> None:
