@@ -2,8 +2,8 @@
 
 The old side is pond at commit ``--old`` (default 53b104d, the last commit with ``_work`` written as one function),
 exported with ``git archive`` into a directory kept between runs (its Numba cache stays warm there); the new side is
-this working tree (or ``--new``). Each side runs in its own long-lived child process with ``PYTHONPATH`` (and the working
-directory) pointing at its tree: it builds every network once, runs ``--check-ms`` of each with an extra
+this working tree (or ``--new``). Each side runs in its own long-lived child process with ``PYTHONPATH`` (and the
+working directory) pointing at its tree: it builds every network once, runs ``--check-ms`` of each with an extra
 StateMonitor (all kernels compiled before any timing), hashes the recorded spikes, rate counts and state samples,
 and then times one :meth:`Simulator.run` of its ``--duration`` per request. Requests alternate old, new, old, new, ...
 (``--reps`` rounds); each figure is the median of the rounds with min and max, and the ratio ``old / new`` of loop
@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> dict:
               f"{m['cores']} cores")
         for key, r in report["results"].items():
             print(f"{key} ({durations[key.split('_')[0]]:g} s simulated per run): results "
-                  f"{'identical' if r['identical'] else 'DIFFER'} (sha256 {r['hash_new'][:16]}, {r['check_spikes']} spikes in {args.check_ms:g} ms)")
+                  f"{'identical' if r['identical'] else 'DIFFER'} (sha256 {r['hash_new'][:16]}, "
+                  f"{r['check_spikes']} spikes in {args.check_ms:g} ms)")
             if "new_vs_old" in r:
                 print(f"  old {fmt(r['old_s_per_sim_s'], ' s/sim-s')}  new {fmt(r['new_s_per_sim_s'], ' s/sim-s')}  "
                       f"old/new {fmt(r['new_vs_old'], 'x')}")
