@@ -558,9 +558,14 @@ class _Trains:
 
 
 def _ms_per(q, pq, cache: dict) -> float:
-    """Milliseconds per unit of the quantity ``q`` (1.0 for ms), cached by unit."""
+    """Milliseconds per unit of the quantity ``q`` (1.0 for ms), cached by unit and by object: the trains of
+    :func:`to_neo` share their ``t_start`` and ``t_stop`` (the cache holds them, so their ids stay theirs)."""
+    hit = cache.get(id(q))
+    if hit is not None and hit[0] is q:
+        return hit[1]
     unit = q.dimensionality.string
     f = cache.get(unit)
     if f is None:
         f = cache[unit] = float(pq.Quantity(1.0, unit).rescale(pq.ms).magnitude)
+    cache[id(q)] = (q, f)
     return f
