@@ -54,12 +54,18 @@ def _bernoulli_positions(n_rows, n_cols, density, rng):
         return np.arange(total, dtype=np.int64)
     parts, last = [], -1
     while True:
-        gaps = rng.geometric(density, size=int(density * (total - last) * 1.05) + 64)
-        pos = last + np.cumsum(gaps)
-        parts.append(pos[pos < total])
-        if pos[-1] >= total:
+        span = total - last
+        # A gap of at least ``span`` ends the mask, so gaps are capped there: the running sum then passes ``span``
+        # (< 2**62) before it could wrap around int64. Uncapped, a tiny density (1e-300: gaps of 2**63 - 1)
+        # wrapped to negative positions and the loop never ended.
+        steps = np.cumsum(np.minimum(rng.geometric(density, size=int(density * span * 1.05) + 64), span))
+        end = np.flatnonzero(steps >= span)
+        if end.size:
+            pos = last + steps[:end[0]]
+            parts.append(pos)
             break
-        last = pos[-1]
+        parts.append(last + steps)
+        last = last + int(steps[-1])
     return np.concatenate(parts)
 
 
@@ -426,7 +432,7 @@ class ESN(TransformerMixin, BaseEstimator):
             if method == "auto":
                 method = "arpack" if N <= SR_EXACT_MAX_UNITS else "power"
             progress = interactive()
-            rho = spectral_radius(W, method=method, progress=progress)
+            rho = spectral_radius(W, method=method, progress=progress) if W.nnz else 0.0
             if rho <= 0:
                 raise ValueError(f"{name}: the random W has spectral radius {rho}; increase connectivity "
                                  f"({self.connectivity}) or units ({N}).")

@@ -256,3 +256,19 @@ def test_feedback_step_and_generate_match_numpy_reference():
         y = readout.coef_ @ x + readout.intercept_
         np.testing.assert_allclose(xs[t], x, atol=1e-10)
         np.testing.assert_allclose(ys[t], y, atol=1e-10)
+
+
+@pytest.mark.subprocess
+def test_tiny_connectivity_ends_and_is_refused_with_a_message():
+    """Issue 25 (audit of unbounded loops): the geometric gaps of density 1e-300 are 2**63 - 1, their sum wrapped to
+    negative positions and drawing W never ended; an empty W then reached ARPACK ("starting vector is zero")."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from reservoirs.esn import _bernoulli_positions\n"
+            "print(_bernoulli_positions(1000, 1000, 1e-300, np.random.default_rng(0)).size)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.split() == ["0"], res.stderr
+    with pytest.raises(ValueError, match="spectral radius 0.0; increase connectivity"):
+        ESN(units=1000, connectivity=1e-300, seed=0).fit(n_features=1)
+
