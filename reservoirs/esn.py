@@ -414,7 +414,8 @@ class ESN(TransformerMixin, BaseEstimator):
             check_param(name, "n_features", n_features, [Interval("int", 1, None)])
             D = int(n_features)
         elif self.W_in is not None:
-            D = np.asarray(self.W_in).shape[1]
+            shape = self.W_in.shape if sp.issparse(self.W_in) else np.shape(self.W_in)
+            D = shape[1] if len(shape) == 2 else 1  # a 1-D W_in is one input column
         else:
             raise ValueError(f"{name}: fit needs X, n_features or W_in to know the input dimension.")
         rng = np.random.default_rng(self.seed)

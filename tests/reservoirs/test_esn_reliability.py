@@ -272,3 +272,11 @@ def test_tiny_connectivity_ends_and_is_refused_with_a_message():
     with pytest.raises(ValueError, match="spectral radius 0.0; increase connectivity"):
         ESN(units=1000, connectivity=1e-300, seed=0).fit(n_features=1)
 
+
+def test_one_dimensional_W_in_is_one_input_column():
+    """Issue 25: ESN(W_in=1-D).fit() crashed reading the input count from W_in.shape[1]."""
+    w = np.linspace(-1.0, 1.0, 20)
+    esn = ESN(units=20, W_in=w, seed=0).fit()
+    assert esn.n_features_in_ == 1 and np.array_equal(esn.W_in_[:, 0], w)
+    U = np.random.default_rng(0).standard_normal((30, 1))
+    np.testing.assert_array_equal(esn.transform(U), ESN(units=20, W_in=w[:, None], seed=0).fit(U).transform(U))
