@@ -33,10 +33,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 
 # ---------------------------------------------------------------------------------------------------- markers
 # setup.cfg describes them: ``slow`` (more than a few seconds warm; ``-m "not slow"`` is the fast tier), ``reference``
-# (compares with an independent tool) and ``subprocess`` (starts a Python, pond or mpiexec child). A test gets them
-# from its folder (FOLDER_MARKS), from :func:`reference_tool` called at its module's top, or from its own decorator
-# or ``pytestmark``; a test that compares with a reference tool or starts such a child without the marker fails and
-# says which marker it lacks, so the markers stay true as tests are added.
+# (compares with an independent tool) and ``subprocess`` (starts a Python, pond or mpiexec child; such a test is slow
+# too). A test gets them from its folder (FOLDER_MARKS), from :func:`reference_tool` called at its module's top, or
+# from its own decorator or ``pytestmark``; a test that compares with a reference tool or starts such a child
+# without the marker fails and says which marker it lacks, so the markers stay true as tests are added.
 
 #: folder below tests/ -> the markers of every test in it
 FOLDER_MARKS = {
@@ -62,6 +62,8 @@ def pytest_collection_modifyitems(config, items):
                     item.add_marker(mark)
         if str(path) in _reference_files and item.get_closest_marker("reference") is None:
             item.add_marker("reference")
+        if item.get_closest_marker("subprocess") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker("slow")  # a child imports numpy, numba and pond and loads the kernels: seconds each
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,7 +8,7 @@ from engine import Simulator
 b2 = reference_tool("brian2")
 from engine.io.brian2_bridge import run_brian2  # noqa: E402
 
-pytestmark = [pytest.mark.brian2, pytest.mark.reference]
+pytestmark = [pytest.mark.brian2, pytest.mark.reference, pytest.mark.slow]  # Brian2 runs each network for 1 s
 
 
 @pytest.mark.parametrize("model", ["iaf_psc_exp", "iaf_psc_delta"])

@@ -71,6 +71,7 @@ def _same(x, y):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 @given(net=networks(), chunk=st.floats(0.3, 30.0), split=st.integers(1, 499))
 def test_chunking_batching_and_threads_never_change_any_record(net, chunk, split):
     alone = [Simulator(net, trials=[k]).run(50.0) for k in (0, 1, 2)]
@@ -84,6 +85,7 @@ def test_chunking_batching_and_threads_never_change_any_record(net, chunk, split
             _same(_records(alone[k], 0), _records(sim, k))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs numba to allow two threads")
 @given(net=networks(sizes=(40, 110)), chunk=st.floats(0.3, 30.0), split=st.integers(1, 499))
 def test_one_trial_on_two_threads_never_changes_any_record(net, chunk, split):

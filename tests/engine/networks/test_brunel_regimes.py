@@ -77,6 +77,7 @@ def reduced():
     return out
 
 
+@pytest.mark.slow
 def test_ai_is_asynchronous_irregular(reduced):
     st = reduced["AI"]
     assert 25.0 < st["rate_hz"] < 55.0                   # mean-field (mu above threshold, V_r = 10 mV): about 38 Hz
@@ -86,6 +87,7 @@ def test_ai_is_asynchronous_irregular(reduced):
     assert brunel.classify(st["cv"], st["chi2"]) == "AI"
 
 
+@pytest.mark.slow
 def test_sr_is_synchronous_regular(reduced):
     st = reduced["SR"]
     assert st["rate_hz"] > 250.0                         # close to saturation (one spike per ~3 ms)

@@ -171,6 +171,7 @@ def reduced_runs():
     return net, runs
 
 
+@pytest.mark.slow
 def test_reduced_rates_within_nest_spread(reduced_runs):
     """Each population's mean rate lies within 4 seed-to-seed standard deviations of NEST's mean on the same
     reduced model: one more network drawn from the same model falls outside with probability below 1e-4 per
@@ -184,6 +185,7 @@ def test_reduced_rates_within_nest_spread(reduced_runs):
         assert abs(rate - mean) <= 4 * sd, f"{name}: {rate:.3f} Hz, NEST {mean} ± {sd} Hz"
 
 
+@pytest.mark.slow
 @needs_two
 def test_reduced_microcircuit_is_identical_on_one_and_two_threads(reduced_runs):
     net, runs = reduced_runs
