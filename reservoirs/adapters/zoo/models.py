@@ -14,6 +14,8 @@ Inputs: images ``(n, C, H, W)`` (flat rows of ``C*H*W`` values are reshaped), ve
 """
 from __future__ import annotations
 
+import contextvars
+import functools
 import math
 import numbers
 from contextlib import contextmanager
@@ -21,6 +23,12 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from engine.build.memory import check_fits
+
+#: Bytes per parameter (or buffer entry) while a model is built: float32 values and the initialiser's temporaries.
+BUILD_BYTES_PER_PARAMETER = 8
+_PROBING = contextvars.ContextVar("pond_zoo_probing", default=False)
 
 #: Activation name -> module class (looked up once, when a model is built).
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity,
@@ -83,8 +91,35 @@ def _mlp(sizes, activation, last_activation="identity"):
     return nn.Sequential(*layers)
 
 
+def _memory_checked(init):
+    """``init`` preceded, for the outermost constructor call only, by a dry run on torch's ``meta`` device (shapes,
+    no storage) that counts the parameters, and a MemoryError when they cannot fit (a configuration with
+    ``n_inputs=10**9`` would otherwise ask torch for 128 GB)."""
+    @functools.wraps(init)
+    def checked(self, *args, **kwargs):
+        if not _PROBING.get():
+            token = _PROBING.set(True)
+            try:
+                with torch.device("meta"):
+                    probe = type(self).__new__(type(self))
+                    init(probe, *args, **kwargs)  # the argument checks run here too, before any allocation
+                n = sum(t.numel() for t in probe.parameters()) + sum(t.numel() for t in probe.buffers())
+            finally:
+                _PROBING.reset(token)
+            check_fits(BUILD_BYTES_PER_PARAMETER * n, f"{type(self).__name__}: a model of {n} parameters",
+                       "use smaller layers or inputs.")
+        init(self, *args, **kwargs)
+    return checked
+
+
 class ZooModel(nn.Module):
-    """Base class of the zoo's models (see the module docstring)."""
+    """Base class of the zoo's models (see the module docstring). Every constructor first counts the parameters its
+    configuration makes (a dry run without storage) and refuses one that cannot fit in memory."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _memory_checked(cls.__init__)
 
     #: Name of the submodule whose output is the feature vector (for ``TorchFeatures(model, layer=...)``).
     feature_layer: str = ""

@@ -340,3 +340,27 @@ def test_load_model_refuses_bad_files(tmp_path):
         load_model(tmp_path / "nothing.npz")
     with pytest.raises(ValueError, match="must end in .npz"):
         save_model(AE(), tmp_path / "ae.pt")
+
+
+@pytest.mark.parametrize("cls", ["AE", "VAE", "LSTMEncoder", "GAN"])
+def test_a_config_too_large_is_refused_before_torch_allocates(cls, tmp_path, monkeypatch):
+    """Issue 25: a stored config with n_inputs=10**9 asked torch for 128 GB (a RuntimeError, or worse); every zoo
+    constructor now counts its parameters on the meta device first."""
+    from conftest import allocates_at_most
+    from reservoirs.adapters import zoo
+
+    monkeypatch.setenv("POND_MEMORY_LIMIT", "2G")
+    with allocates_at_most(), pytest.raises(MemoryError, match=rf"{cls}: a model of \d+ parameters needs about"):
+        getattr(zoo, cls)(n_inputs=10**9)
+    path = save_model(AE(n_inputs=6, hidden=(4,), code=2), tmp_path / "ae.npz")
+    with np.load(path) as z:
+        data = dict(z)
+    data["__header__"] = np.array(str(data["__header__"]).replace('"n_inputs": 6', '"n_inputs": 1000000000'))
+    np.savez(tmp_path / "huge.npz", **data)
+    with allocates_at_most(), pytest.raises(MemoryError, match=r"AE: a model of 9000000026 parameters"):
+        load_model(tmp_path / "huge.npz")
+    # the dry run leaves the weights and torch's random state as they were
+    state = torch.random.get_rng_state()
+    a, b = AE(n_inputs=6, hidden=(4,), code=2, seed=3), AE(n_inputs=6, hidden=(4,), code=2, seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert torch.equal(state, torch.random.get_rng_state())
