@@ -111,7 +111,8 @@ def test_templates_and_gallery_are_in_place():
         assert (DOCS / "_templates" / template).is_file(), template
     examples = sorted(p.name for p in (DOCS / "examples").glob("plot_*.py"))
     for required in ("plot_cuba_raster.py", "plot_brunel_regimes.py", "plot_esn_mackey_glass.py",
-                     "plot_batch_trials.py"):
+                     "plot_batch_trials.py", "plot_lsm_separation.py", "plot_zoo_liquid.py", "plot_event_mode.py",
+                     "plot_pynn_script.py"):
         assert required in examples
 
 
