@@ -554,7 +554,8 @@ def _cmd_run(args) -> int:
     if args.dry_run:
         from engine.build.estimate import estimate_memory
 
-        est = estimate_memory(net, trials=args.trials or cfg.trials)
+        est = estimate_memory(net, trials=args.trials or cfg.trials,
+                              duration_ms=args.duration if args.duration is not None else cfg.duration)
         print(est)
         return 0 if est.fits else 1
     stem = os.path.splitext(os.path.basename(path))[0]

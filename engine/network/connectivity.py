@@ -370,9 +370,13 @@ def build_connectivity(rule, n_pre: int, n_post: int, *, seed: int, stream: int,
                                bool(allow_multapses), bool(same_population), pre_positions, post_positions)
 
 
-def expected_synapses(rule, n_pre: int, n_post: int) -> float | None:
+def expected_synapses(rule, n_pre: int, n_post: int, pre_positions=None, post_positions=None,
+                      skip_diagonal: bool = False) -> float | None:
     """Expected number of synapses ``rule`` makes between ``n_pre`` sources and ``n_post`` targets, for memory
-    checks before building; None for :class:`DistanceDependent`, whose count depends on the positions."""
+    checks before building. :class:`DistanceDependent` needs the positions (:func:`expected_distance_synapses`;
+    ``skip_diagonal`` when autapses are left out of one population): None without them."""
+    if isinstance(rule, DistanceDependent) and pre_positions is not None and post_positions is not None:
+        return expected_distance_synapses(rule, pre_positions, post_positions, skip_diagonal)
     if isinstance(rule, AllToAll):
         return float(n_pre) * n_post
     if isinstance(rule, OneToOne):
@@ -388,6 +392,43 @@ def expected_synapses(rule, n_pre: int, n_post: int) -> float | None:
     if isinstance(rule, DistanceDependent):
         return None
     return float(rule.sources.size)  # Explicit
+
+
+_DD_PAIRS = 1 << 22  # pairs summed exactly by expected_distance_synapses (a fraction of a second); beyond, sampled rows
+
+
+def expected_distance_synapses(rule: DistanceDependent, pre_positions, post_positions,
+                               skip_diagonal: bool = False) -> float:
+    r"""Expected synapses of a :class:`DistanceDependent` rule, :math:`\sum_{i, j} C e^{-(D(i, j)/\lambda)^2}`,
+    without building: the exact sum when ``n_pre · n_post`` is at most 2**22 pairs, else ``n_pre`` times the mean
+    exact row sum of ``2**22 / n_post`` (at least 64) sources, one drawn in each equal stratum of the source order
+    (a fixed generator), every target included. Rows of one spatial layout differ mostly by their distance to the
+    borders, which strata through the order sample in proportion. On grids with λ = 2 and C = 0.3 the estimate was
+    within 1.4 % of the built count at 12³ (exact sum: the build's own spread), 0.7 % at 20³ and 0.5 % at 30³, and
+    at 40³–60³ within 4 % of a five times larger sample (tests/engine/build/test_memory_estimate.py). ``skip_diagonal`` leaves out the pairs ``i == j`` (one population
+    without autapses). Cost O(min(n_pre · n_post, 2**22)), in blocks of rows (bounded memory)."""
+    pre = np.asarray(pre_positions, dtype=np.float64).reshape(-1, 3)
+    post = np.asarray(post_positions, dtype=np.float64).reshape(-1, 3)
+    n_pre, n_post = pre.shape[0], post.shape[0]
+    if n_pre == 0 or n_post == 0 or rule.C == 0:
+        return 0.0
+    m = n_pre if n_pre * n_post <= _DD_PAIRS else min(n_pre, max(64, _DD_PAIRS // n_post))
+    # one row drawn in each of m equal strata of the source order (a fixed generator: the same estimate every time)
+    edges = np.linspace(0, n_pre, m + 1)
+    rows = np.unique(np.minimum(edges[:-1] + np.random.default_rng(0).random(m) * np.diff(edges),
+                                n_pre - 1).astype(np.int64))
+    inv = 1.0 / (float(rule.lam) ** 2)
+    total = 0.0
+    step = max(1, (1 << 20) // n_post)  # rows per block: about 8 MiB of distances
+    for lo in range(0, rows.size, step):
+        idx = rows[lo:lo + step]
+        d2 = ((pre[idx, None, :] - post[None, :, :]) ** 2).sum(axis=2)
+        p = np.exp(-d2 * inv)
+        if skip_diagonal:
+            local = np.flatnonzero(idx < n_post)
+            p[local, idx[local]] = 0.0
+        total += float(p.sum())
+    return float(rule.C) * total * (n_pre / rows.size)
 
 
 def _empty(n_pre: int) -> tuple[np.ndarray, np.ndarray]:
