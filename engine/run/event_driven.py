@@ -355,7 +355,8 @@ class EventSimulator(Simulator, method="event"):
         the events at its time and leaves the events at the end of a call to the next one, so a call with an empty
         view of the heap up to just past that time takes the sample due then and handles no event."""
         rec = self._record
-        if rec.st_out.shape[1]:
+        if rec.st_out.shape[1] and (self._status == DONE).all() and not self._state.n_pend.any():
+            # (not after a call that stopped early with inputs pending, which only the real heap may take on)
             empty = self._heap._replace(n=np.zeros_like(self._heap.n))
             run_events(np.nextafter(self._t_steps, np.inf), self._nrn, self._csr, self._inputs, empty, self._state,
                        rec, np.zeros(self.trial_ids.size, np.int64))
