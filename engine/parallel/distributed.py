@@ -41,8 +41,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from engine.network.grid import step_times
-from engine.network.description import CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor, SpikeSource
+from engine.network.grid import grid_offset, step_times
+from engine.network.description import (CurrentSource, Network, PoissonSource, RateMonitor, SpikeMonitor, SpikeSource,
+                                        StateMonitor)
+from engine.run import inputs as _inputs
 
 __all__ = ["TrialBatch", "run_trials", "map_trial_blocks", "block_simulator", "worker_cache_info", "default_client",
            "default_block_size", "network_key"]
@@ -66,13 +68,26 @@ def _require_distributed():
 
 @contextmanager
 def default_client(client=None):
-    """Yield ``client``, or, when it is None, a client of a new :class:`~distributed.LocalCluster` sized to this
-    machine (one single-threaded worker process per core), closed on leaving the block.
+    """Yield ``client``; a client of the scheduler at ``client`` when it is an address (``"tcp://host:8786"``); or,
+    when it is None, a client of a new :class:`~distributed.LocalCluster` sized to this machine (one
+    single-threaded worker process per core). Clients made here are closed on leaving the block; anything else is
+    refused with a TypeError.
 
     Workers run one task at a time on one thread each: a block's trials then run serially in that process, and the
     cores are shared out by processes rather than by Numba threads (which would compete with one another).
     """
+    if isinstance(client, str):  # a scheduler's address, "tcp://host:8786": a client of it for this call
+        distributed = _require_distributed()
+        own = distributed.Client(client, set_as_default=False)
+        try:
+            yield own
+        finally:
+            own.close()
+        return
     if client is not None:
+        if not all(callable(getattr(client, name, None)) for name in ("submit", "nthreads", "gather")):
+            raise TypeError(f"client = {client!r} is not allowed; give a dask.distributed Client, a scheduler address "
+                            f"such as 'tcp://127.0.0.1:8786', or None (a local cluster)")
         yield client
         return
     distributed = _require_distributed()
@@ -175,8 +190,9 @@ def map_trial_blocks(task: Callable, shared: Any, trial_ids: Sequence[int], per_
         Distinct trial ids >= 0, in the order the results follow.
     per_trial : dict of str to sequence, optional
         Per-trial data, each of length ``len(trial_ids)``; entry ``k`` belongs to ``trial_ids[k]``.
-    client : distributed.Client, optional
-        Default: a :class:`~distributed.LocalCluster` sized to this machine, made here and closed at the end.
+    client : distributed.Client or str, optional
+        A client, or a scheduler's address (``"tcp://host:8786"``: a client of it for this call). Default: a
+        :class:`~distributed.LocalCluster` sized to this machine, made here and closed at the end.
     block_size : int, optional
         Trials per block, >= 1. Default :func:`default_block_size` of the cluster's worker threads.
     on_block : callable, optional
@@ -339,6 +355,13 @@ def _worker_address() -> str | None:
 _INPUT_KINDS = {"spikes": SpikeSource, "rates": PoissonSource, "currents": CurrentSource}
 
 
+_CLIENT_CHECKS = {  # the checks Simulator.set_spikes / set_rates / set_currents make, by run_trials' argument name
+    "spikes": lambda net, ids, source, values: _inputs.spike_trains(net, ids, source, values, on_grid=True),
+    "rates": _inputs.rates,
+    "currents": _inputs.amplitudes,
+}
+
+
 def run_trials(network: Network, duration_ms: float, trials: int | Sequence[int] = 1, *, client=None,
                block_size: int | None = None, spikes: dict | None = None, rates: dict | None = None,
                currents: dict | None = None, sinks: Iterable = (), chunk_ms: float = 100.0,
@@ -354,8 +377,9 @@ def run_trials(network: Network, duration_ms: float, trials: int | Sequence[int]
         Run length (ms), a multiple of ``dt``.
     trials : int or sequence of int, default=1
         Number of trials, or the trial ids (distinct, >= 0), as for :class:`~engine.run.simulator.Simulator`.
-    client : distributed.Client, optional
-        The cluster to use (a ``LocalCluster``'s, a scheduler address's, a ``dask_jobqueue`` cluster's). Default: a
+    client : distributed.Client or str, optional
+        The cluster to use (a ``LocalCluster``'s, a ``dask_jobqueue`` cluster's), or a scheduler's address
+        (``"tcp://host:8786"``, connected for this call). Default: a
         ``LocalCluster`` of one single-threaded worker per core, started here and closed at the end.
     block_size : int, optional
         Trials per block (one batch Simulator on one worker), >= 1. Default: about four blocks per worker thread
@@ -413,8 +437,7 @@ def run_trials(network: Network, duration_ms: float, trials: int | Sequence[int]
     if isinstance(duration_ms, (bool, np.bool_)) or not isinstance(duration_ms, (int, float, np.number)) or \
             not math.isfinite(duration_ms) or duration_ms < 0:
         raise ValueError(f"duration_ms = {duration_ms!r} is not allowed; it must be a number of ms >= 0")
-    steps = round(float(duration_ms) / network.dt)
-    if abs(steps * network.dt - duration_ms) > 1e-6 * max(1.0, abs(duration_ms)):
+    if grid_offset(float(duration_ms) / network.dt) > 0:
         raise ValueError(f"duration_ms = {duration_ms} is not allowed; it must be a multiple of dt = {network.dt} ms")
     if not chunk_ms > 0:
         raise ValueError(f"chunk_ms = {chunk_ms!r} is not allowed; it must be > 0")
@@ -433,8 +456,20 @@ def run_trials(network: Network, duration_ms: float, trials: int | Sequence[int]
             if len(values) != ids.size:
                 raise ValueError(f"{kind}[{source!r}]: got {len(values)} entries for {ids.size} trials; give one "
                                  f"per trial, in the order of the trial ids")
+            # checked here, on the client, as the workers' simulators would (NaN rates, off-grid spike times, ...):
+            # a bad value is one clear error before any block is sent, not a traceback per block
+            _CLIENT_CHECKS[kind](network, ids, source, values)
             per_trial[(kind, source)] = values
+    states = [m.target for m in network.monitors if isinstance(m, StateMonitor)]
+    if states:
+        raise ValueError(f"run_trials: the network has StateMonitor(s) on {states}; a TrialBatch carries spikes and "
+                         f"rate counts only, so they would be dropped: remove them, or run the trials that need "
+                         f"state samples with Simulator(network, trials=...)")
     sinks = list(sinks)
+    for sink in sinks:  # a sink that cannot hold every trial refuses before any block runs, not after
+        check = getattr(sink, "check_trials", None)
+        if check is not None:
+            check(ids)
     spike_names = list(dict.fromkeys(m.source for m in network.monitors if isinstance(m, SpikeMonitor)))
     spikes_out: dict = {}
     counts_parts: dict = {}

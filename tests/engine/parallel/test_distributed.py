@@ -15,7 +15,7 @@ from conftest import REPO, poisson_trials, recurrent_network, reference_tool
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 
-from engine import Interrupted, Simulator
+from engine import Interrupted, Network, Simulator, SpikeMonitor, StateMonitor
 from engine.parallel.distributed import block_simulator, run_trials, worker_cache_info
 from engine.io.spikefile import SpikeFileReader, SpikeFileWriter, file_info
 from readouts import Ridge, RidgeClassifier
@@ -248,7 +248,7 @@ def test_without_a_client_a_local_cluster_is_made_and_closed(client, net, local)
 
 @pytest.mark.subprocess
 def test_a_block_that_fails_on_a_worker_raises_its_error_here(client, net):
-    with pytest.raises(ValueError, match="rates has shape"):  # set_rates' own check, on the worker
+    with pytest.raises(ValueError, match="rates has shape"):  # set_rates' own check, made here before any block
         run_trials(net, DURATION, IDS, client=client, block_size=3, rates={"noise": np.ones((len(IDS), 3))},
                    progress=False)
 
@@ -265,3 +265,43 @@ def test_importing_engine_does_not_import_dask():
     code = ("import sys, engine, engine.parallel.distributed; from engine import Simulator; "
             "assert not {'dask', 'distributed'} & set(sys.modules), sorted(m for m in sys.modules if 'dask' in m)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(REPO))
+
+
+def _spike_source_net():
+    from engine import Population, Projection, SpikeSource
+    from engine.network.connectivity import OneToOne
+
+    return Network(dt=0.1, seed=1).add(Population("n", 2), SpikeSource("in", 2, times=[1.0], indices=[0]),
+                                       Projection("in", "n", OneToOne(), weight=100.0, delay=1.0), SpikeMonitor("n"))
+
+
+def test_inputs_sinks_and_monitors_are_checked_on_the_client_before_any_block(net, tmp_path):
+    """Issue 25 (minor): NaN rates and off-grid spike times are refused here, as Simulator.set_rates/set_spikes
+    would refuse them, instead of one "Compute Failed" traceback per block; a sink with too few trials is refused
+    before the blocks run, not after; StateMonitors are refused instead of dropped from the TrialBatch. The client
+    here is no client: reaching it would raise a TypeError."""
+    nan_rates = np.full(len(IDS), np.nan)
+    with pytest.raises(ValueError, match=r"set_rates\('noise'\): rates must be finite"):
+        run_trials(net, DURATION, IDS, client=object(), rates={"noise": nan_rates}, progress=False)
+    with pytest.raises(ValueError, match=r"times = 1.05 ms is not a multiple of dt"):
+        run_trials(_spike_source_net(), 10.0, [0, 1], client=object(), progress=False,
+                   spikes={"in": [([1.0], [0]), ([1.05], [1])]})
+    with SpikeFileWriter(tmp_path / "one.h5", {"exc": 160, "inh": 40, "noise": 200}, n_trials=1, dt_ms=0.1,
+                         duration_ms=DURATION, seed=3) as one_trial:
+        with pytest.raises(ValueError, match=r"create the writer with trial_ids="):
+            run_trials(net, DURATION, IDS, client=object(), sinks=[one_trial], progress=False)
+    watched = Network(dt=0.1).add(*net.populations, StateMonitor("exc", indices=[0]))
+    with pytest.raises(ValueError, match=r"StateMonitor\(s\) on \['exc'\].*would be dropped"):
+        run_trials(watched, DURATION, IDS, client=object(), progress=False)
+    with pytest.raises(TypeError, match=r"client = 42 is not allowed; give a dask.distributed Client, a scheduler "
+                                        r"address"):
+        run_trials(net, DURATION, IDS, client=42, progress=False)
+
+
+@pytest.mark.subprocess
+def test_a_scheduler_address_is_a_client(client, net, local):
+    """Issue 25 (minor): ``client="tcp://..."`` raised AttributeError: 'str' object has no attribute 'nthreads';
+    an address now connects for the call."""
+    batch = run_trials(net, DURATION, IDS, client=client.scheduler.address, block_size=4,
+                       rates={"noise": _rates(len(IDS))}, progress=False)
+    _assert_same_spikes(net, batch, local)
