@@ -14,6 +14,7 @@ pickle); :meth:`TorchFeatures.to_onnx` exports the cut module to an ONNX file fo
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
 import os
 from typing import Any, Callable
@@ -335,6 +336,7 @@ class OnnxFeatures(_Features):
         arrays = {}
         if getattr(self, "fitted_", False):
             arrays["onnx_model_"] = np.frombuffer(self.onnx_model_, dtype=np.uint8)
+            arrays["onnx_sha256_"] = np.frombuffer(hashlib.sha256(self.onnx_model_).digest(), dtype=np.uint8)
         return params, arrays
 
     @classmethod
@@ -342,10 +344,18 @@ class OnnxFeatures(_Features):
         est = restore_params(cls, params)
         est._validate()
         if arrays:
-            check_fields(cls.__name__, arrays, ["onnx_model_"])
+            # files before issue 25 lack the digest: an edit inside the model bytes that still parses went unseen
+            check_fields(cls.__name__, arrays, ["onnx_model_"], optional=("onnx_sha256_",))
             a = np.asarray(arrays["onnx_model_"])
             if a.dtype != np.uint8 or a.ndim != 1:
                 raise ValueError(f"OnnxFeatures: onnx_model_ must be a 1-D uint8 array; got {a.dtype} {a.shape}.")
+            if "onnx_sha256_" in arrays:
+                d = np.asarray(arrays["onnx_sha256_"])
+                if d.dtype != np.uint8 or d.shape != (32,):
+                    raise ValueError(f"OnnxFeatures: onnx_sha256_ must be 32 uint8 bytes; got {d.dtype} {d.shape}.")
+                if hashlib.sha256(a.tobytes()).digest() != d.tobytes():
+                    raise ValueError("OnnxFeatures: onnx_model_ does not match its SHA-256 digest (onnx_sha256_); the "
+                                     "file was changed or damaged.")
             est._set_model(a.tobytes(), source="the stored model")
         return est
 

@@ -2,6 +2,7 @@
 import copy
 import doctest
 import importlib
+import json
 import os
 import pathlib
 import pickle
@@ -88,7 +89,28 @@ def test_tampered_onnx_file_is_refused(cnn, tmp_path):
         data = dict(z)
     data["obj0/onnx_model_"] = data["obj0/onnx_model_"][:100]
     np.savez(path, **data)
+    with pytest.raises(ValueError, match="onnx_model_ does not match its SHA-256 digest"):
+        readouts.load(path)
+    del data["obj0/onnx_sha256_"]  # a file from before the digest: the bytes themselves are checked
+    header = json.loads(str(data["__header__"]))
+    header["objects"][0]["arrays"].remove("onnx_sha256_")
+    data["__header__"] = np.array(json.dumps(header))
+    np.savez(path, **data)
     with pytest.raises(ValueError, match="not a valid ONNX model"):
+        readouts.load(path)
+
+
+def test_onnx_bytes_edited_in_the_middle_are_refused(cnn, tmp_path):
+    """Issue 25: a byte changed inside the weights still parses and loaded silently; the file keeps a digest."""
+    path = tmp_path / "cnn.npz"
+    cnn.save(path)
+    with np.load(path) as z:
+        data = dict(z)
+    model = data["obj0/onnx_model_"].copy()
+    model[model.size // 2] ^= 0x01
+    data["obj0/onnx_model_"] = model
+    np.savez(path, **data)
+    with pytest.raises(ValueError, match="onnx_model_ does not match its SHA-256 digest"):
         readouts.load(path)
 
 
