@@ -74,8 +74,7 @@ def expected_in_degree(grid=COLUMN_GRID, spacing: float = 1.0, lam: float = 2.0,
 
     .. math::
 
-        K_{ab} = C_{ab}\, f_a\, S, \qquad S = rac{1}{N} \sum_i \sum_{j 
-e i} e^{-(D_{ij}/\lambda)^2}
+        K_{ab} = C_{ab}\, f_a\, S, \qquad S = \frac{1}{N} \sum_i \sum_{j \ne i} e^{-(D_{ij}/\lambda)^2}
 
     with :math:`f_a` the fraction of neurons of type :math:`a` (``1 - inh_fraction`` or ``inh_fraction``) and
     :math:`D_{ij}` the grid distance; :math:`S` factorises over the grid's axes (the mean over :math:`i` of a product
@@ -137,20 +136,16 @@ def input_weights(rate_hz: float, n_inputs: int, input_p: float = 0.3) -> tuple:
 
     .. math::
 
-        A^{\mathrm{in}} = A^{\mathrm{in,col}}\, rac{
-u^{\mathrm{col}}}{
-u}, \qquad
-        
-u = p_{\mathrm{in}}\, n_{\mathrm{in}}\, ar r
+        A^{\mathrm{in}} = A^{\mathrm{in,col}}\, \frac{\nu^{\mathrm{col}}}{\nu}, \qquad
+        \nu = p_{\mathrm{in}}\, n_{\mathrm{in}}\, \bar r
 
-    :math:`
-u` is the expected number of input spikes a neuron receives per second (``input_p`` · ``n_inputs`` ·
-    the mean channel rate :math:`ar r` in Hz); :math:`
-u^{\mathrm{col}}` = 24 /s is the column's protocol (4
+    :math:`\nu` is the expected number of input spikes a neuron receives per second (``input_p`` · ``n_inputs`` ·
+    the mean channel rate :math:`\bar r` in Hz); :math:`\nu^{\mathrm{col}}` = 24 /s is the column's protocol (4
     channels at 20 Hz, ``input_p`` 0.3) for which :math:`A^{\mathrm{in,col}}` = (18, 9) nA is made. The expected input
-    current per neuron is then the column's whatever the code: 128 channels at 40 Hz get weights 213 times smaller
-    than 4 channels at 20 Hz (without this the liquid is driven to its refractory limit, regular and synchronous).
-    ``LSM(input_A='auto')`` applies it with :math:`ar r` measured on the spike trains given to :meth:`LSM.fit`.
+    current per neuron is then the column's whatever the code: 128 channels at a mean 140 Hz get weights 224 times
+    smaller than 4 channels at 20 Hz (without this the liquid is driven to its refractory limit, regular and
+    synchronous).
+    ``LSM(input_A='auto')`` applies it with :math:`\bar r` measured on the spike trains given to :meth:`LSM.fit`.
 
     Examples
     --------
