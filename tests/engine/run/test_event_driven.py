@@ -369,3 +369,48 @@ def test_inputs_at_one_grid_time_as_nest_iaf_psc_delta_ps():
     nest_spikes = json.loads(out.stdout.strip().splitlines()[-1])
     assert nest_spikes == [[], []]
     assert [_two_generators("event", *w).spikes("n")[0].tolist() for w in orders] == nest_spikes
+
+
+def _one_neuron(times, weights, delay=0.1, t_ref=2.0, monitors=()):
+    """One iaf_psc_delta neuron at rest (E_L = V_reset = 0, V_th = 15) fed by one generator per input."""
+    net = Network(dt=0.1)
+    net.add(Population("n", 1, model="iaf_psc_delta", E_L=0.0, V_reset=0.0, V_th=15.0, V_init=0.0, t_ref=t_ref),
+            SpikeMonitor("n"), *monitors)
+    for k, (t, w) in enumerate(zip(times, weights)):
+        net.add(SpikeSource(f"g{k}", 1, times=[t], indices=[0]),
+                Projection(f"g{k}", "n", OneToOne(), weight=w, delay=delay))
+    return EventSimulator(net).run(10.0)
+
+
+def test_an_input_at_the_end_of_the_refractory_period_counts():
+    """The neuron spikes at 1.0 ms (input at 0.9 + 0.1) and is refractory for 2 ms; an input arriving exactly at
+    3.0 ms (2.9 + 0.1: the grid makes both ends exact) is not dropped and fires it again; one arriving at 2.9 ms
+    is dropped."""
+    times, _ = _one_neuron([0.9, 2.9], [20.0, 20.0]).spikes("n")
+    np.testing.assert_array_equal(times, [1.0, 3.0])
+    times, _ = _one_neuron([0.9, 2.8], [20.0, 20.0]).spikes("n")
+    np.testing.assert_array_equal(times, [1.0])
+
+
+def test_a_summed_jump_onto_the_threshold_is_a_spike():
+    """Two inputs at one time sum to exactly V_th = 15 mV (10 + 5): ``V >= V_th`` after the jump is a spike."""
+    times, _ = _one_neuron([0.5, 0.5], [10.0, 5.0]).spikes("n")
+    np.testing.assert_array_equal(times, [0.6])
+    times, _ = _one_neuron([0.5, 0.5], [10.0, 4.999]).spikes("n")
+    assert times.size == 0
+
+
+def test_poisson_intervals_draw_a_new_number_each():
+    """Each channel's intervals are -ln(u_k) / r with a new counter-based u_k per spike: no interval repeats, and
+    their mean is 1 / r (10,000 intervals: within 4 standard errors)."""
+    net = Network(dt=0.1, seed=4)
+    net.add(Population("n", 1, model="iaf_psc_delta"), PoissonSource("p", 20, rate=200.0), SpikeMonitor("p"))
+    times, ids = EventSimulator(net).run(2500.0).spikes("p")
+    gaps = []
+    for ch in range(20):
+        t = np.sort(times[ids == ch])
+        gaps.append(np.diff(np.concatenate([[0.0], t])))
+        assert np.unique(gaps[-1]).size == gaps[-1].size, ch
+    gaps = np.concatenate(gaps)
+    assert gaps.size > 9000
+    assert abs(gaps.mean() - 5.0) < 4 * 5.0 / math.sqrt(gaps.size)

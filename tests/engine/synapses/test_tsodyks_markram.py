@@ -1,5 +1,7 @@
 """Tsodyks–Markram short-term plasticity: the efficacy sequence against the closed-form recurrence, against NEST's
 ``tsodyks2_synapse``, the first-spike conventions, multiplicity, distributions and validation."""
+import math
+
 import numpy as np
 import pytest
 from conftest import reference_tool
@@ -226,3 +228,37 @@ synapse = "static"
         loads_model(text.replace("tau_rec", "tau_rek"))
     with pytest.raises(ModelFileError, match=r"tau_rec.*mV"):
         loads_model(text.replace('"1.1 s"', '"1.1 mV"'))
+
+
+def test_a_first_spike_at_step_zero_is_a_first_spike_only_once():
+    """A source spiking at t = 0 (step 0) has a previous spike from then on: the second spike, 5 ms later, decays
+    u and x over those 5 ms (issue 25's mutant ``last_step >= 0`` -> ``> 0`` took step 0 for 'no spike yet')."""
+    times = np.array([0.0, 5.0, 9.0, 9.5])
+    params = dict(U=0.3, tau_rec=100.0, tau_fac=40.0)
+    np.testing.assert_allclose(efficacies(times, TsodyksMarkram(**params)), recurrence(times, **params),
+                               rtol=0, atol=1e-12)
+
+
+def test_same_step_spikes_update_the_state_bit_for_bit():
+    """After a train with several spikes in one step (multiplicity 2 and 3), the synapse's ``u`` and ``x`` equal
+    NEST's tsodyks2 recurrence evaluated with the same float operations, bit for bit (a rewrite such as ``x - x * u``
+    for ``1 + (x - x * u - 1)`` changes the last bits and is caught here, not by a tolerance)."""
+    U, tau_rec, tau_fac = 0.37, 123.4, 56.7
+    times = np.array([1.3, 7.9, 7.9, 12.2, 20.0, 20.0, 20.0, 26.6])
+    net = Network(dt=DT, seed=1)
+    net.add(Population("n", 1, model="iaf_psc_delta", V_th=1e9, V_reset=-1e9),
+            SpikeSource("pre", 1, times=times, indices=np.zeros(times.size, int)),
+            Projection("pre", "n", OneToOne(), weight=1.0, delay=DT,
+                       synapse=TsodyksMarkram(U=U, tau_rec=tau_rec, tau_fac=tau_fac)))
+    sim = Simulator(net).run(30.0)
+    u, x, last = U, 1.0, None
+    for step in np.rint(times / DT).astype(np.int64).tolist():
+        if last is not None and step != last:
+            h = (step - last) * DT
+            x = 1.0 + (x - x * u - 1.0) * math.exp(-h / tau_rec)  # (libm's exp, as the kernel's)
+            u = U + u * (1.0 - U) * math.exp(-h / tau_fac)
+        elif last is not None:
+            x = 1.0 + (x - x * u - 1.0)
+            u = U + u * (1.0 - U)
+        last = step
+    assert (sim.stp_u[0, 0], sim.stp_x[0, 0]) == (u, x)
