@@ -212,7 +212,7 @@ class LSM(TransformerMixin, BaseEstimator):
     ``inh_fraction``    0.2                             fraction of neurons inhibitory, chosen at random      MNM02
     ``lam``             2.0                             λ of the connection probability                       MNM02
     ``C``               (0.3, 0.2, 0.4, 0.1)            C for EE, EI, IE, II                                  MNM02
-    ``A``               (30e3, 60e3, -19e3, -19e3) pA   mean weight scale A for EE, EI, IE, II [3]_           MNM02
+    ``A``               (30e3, 60e3, -19e3, -19e3) pA   mean weight scale A for EE, EI, IE, II                MNM02 [3]_
     ``weight_cv``       1.0                             SD / mean of A (gamma distribution)                   MNM02
     ``U``               (0.5, 0.05, 0.25, 0.32)         mean utilisation U for EE, EI, IE, II                 MNM02
     ``tau_rec``         (1100, 125, 700, 144) ms        mean depression time constant D                       MNM02
@@ -228,8 +228,8 @@ class LSM(TransformerMixin, BaseEstimator):
     ``I_background``    13.5e3 pA                       background current I_b; ``(low, high)``: uniform per  MNM02 [1]_
                                                         neuron
     ``V_init``          (13.5, 15.0) mV                 initial V, uniform per neuron and trial               MNM02
-    ``input_A``         (18e3, 9e3) pA                  input weight scale onto E, I (gamma, ``weight_cv``);  MNM02
-                                                        ``'auto'``: scaled to the input's rate [3]_
+    ``input_A``         (18e3, 9e3) pA                  input weight scale onto E, I (gamma, ``weight_cv``);  MNM02 [3]_
+                                                        ``'auto'``: scaled to the input's rate
     ``input_p``         0.3                             probability that an input channel reaches a neuron    pond [2]_
     ``input_synapse``   "static"                        input synapses static (each spike delivers its        pond [2]_
                                                         weight); "dynamic": Tsodyks–Markram, EE / EI values
