@@ -159,11 +159,31 @@ class SpikeFileReader:
         flush between the two), and for a by_time population only the rows before the stated time."""
         ts = g["timestamps"]
         ids = g["node_ids"] if "node_ids" in g else g["gids"]
+        if ts.shape[0] != ids.shape[0] and self.complete:
+            raise SpikeFileError(f"{self.path!r}: {g.name} has {ts.shape[0]} timestamps but {ids.shape[0]} node ids; "
+                                 f"a complete file holds one node id per timestamp (the file is damaged)")
         n = min(ts.shape[0], ids.shape[0])
         limit = self._limit(g)
         if limit < math.inf and _read_sorting(g) == "by_time":
             n = _search_sorted(ts, n, limit, "left")
         return ts, ids, n
+
+    def _checked(self, g: h5py.Group, row: int, t: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(t, ids)``, rows ``row ..`` of group ``g``, once every time is finite and every node id lies in
+        ``[0, size)`` (``size`` attribute, when the group has one); else a SpikeFileError naming the first bad row.
+        Every read goes through here, so a damaged spike is refused, never dropped or binned silently."""
+        bad = ~np.isfinite(t)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise SpikeFileError(f"{self.path!r}: {g.name} row {row + k} has timestamp {t[k]}; the file is damaged")
+        size = _attr_scalar(g.attrs, "size")
+        bad = (ids < 0) | (ids >= int(size)) if size is not None else ids < 0
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            nodes = "" if size is None else f" (the population has {int(size)} nodes)"
+            raise SpikeFileError(f"{self.path!r}: {g.name} row {row + k} has node id {ids[k]}{nodes}; the file is "
+                                 f"damaged")
+        return t, ids
 
     def _limit(self, g: h5py.Group) -> float:
         """The time up to which a population group of an incomplete file is shown: the file's stated time, or all
@@ -245,13 +265,12 @@ class SpikeFileReader:
             i1 = n if b == math.inf else _search_sorted(ts, n, b, "left")
             for s in range(i0, i1, block_rows):
                 e = min(s + block_rows, i1)
-                yield ts[s:e].astype(np.float64, copy=False), ids[s:e].astype(np.int64)
+                yield self._checked(g, s, ts[s:e].astype(np.float64, copy=False), ids[s:e].astype(np.int64))
         else:
             b = min(b, self._limit(g))
             for s in range(0, n, block_rows):
                 e = min(s + block_rows, n)
-                t = ts[s:e].astype(np.float64, copy=False)
-                i = ids[s:e].astype(np.int64)
+                t, i = self._checked(g, s, ts[s:e].astype(np.float64, copy=False), ids[s:e].astype(np.int64))
                 if a != -math.inf or b != math.inf:
                     m = (t >= a) & (t < b)
                     t, i = t[m], i[m]
@@ -294,8 +313,9 @@ class SpikeFileReader:
         return [t[bounds[k]:bounds[k + 1]] for k in range(n)]
 
     def info(self) -> dict:
-        """Populations, spike counts, time ranges, mean rates and metadata. Reads at most two chunks per dataset
-        for by_time populations (one scan otherwise). Mean rates cover the trials of :meth:`recorded_trials` only:
+        """Populations, spike counts, time ranges, mean rates and metadata, from one checked scan of every dataset
+        (a non-finite time, a node id outside the population or a complete file's unequal datasets raise a
+        SpikeFileError naming the row). Mean rates cover the trials of :meth:`recorded_trials` only:
         the unfinished trials of an interrupted batch would count as silent."""
         attrs = self.attrs
         complete = self.complete
@@ -308,11 +328,10 @@ class SpikeFileReader:
                 _, g = self._group(name, trial)
                 ts, _, n = self._datasets(g)
                 sorting = sorting or _read_sorting(g)
-                if _read_sorting(g) == "by_time":
+                if _read_sorting(g) == "by_time":  # the node ids and every time are checked once, in blocks
                     counts.append(int(n))
-                    if n:
-                        first = min(first, float(ts[0]))
-                        last = max(last, float(ts[n - 1]))
+                    for blk, _ in self.iter_blocks(name, trial):
+                        first, last = min(first, float(blk[0])), max(last, float(blk[-1]))
                 else:
                     counts.append(0)
                     for blk, _ in self.iter_blocks(name, trial):

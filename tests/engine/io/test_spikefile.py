@@ -778,3 +778,31 @@ def test_advance_flushes_on_interval(tmp_path):
     with h5py.File(tmp_path / "adv.h5", "r") as f:
         assert f.attrs["t_recorded_ms"] == 5.0
     w.close()
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("node_id", r"row 1 has node id 7 \(the population has 5 nodes\); the file is damaged"),
+    ("nan", r"row 1 has timestamp nan; the file is damaged"),
+    ("lengths", r"has 3 timestamps but 2 node ids; a complete file holds one node id per timestamp"),
+])
+def test_damaged_spikes_are_refused_by_every_reader(tmp_path, damage, words):
+    """Issue 25 (minor): a node id outside the population, a NaN timestamp or unequal datasets in a complete file
+    passed ``info`` and ``plot``, and ``to_neo`` dropped the bad spike silently; every read now names the row."""
+    from engine.io.neo_export import to_neo
+
+    path = tmp_path / "s.h5"
+    with SpikeFileWriter(path, {"p": 5}, dt_ms=0.1, duration_ms=10.0, seed=1) as w:
+        w.write("p", 0, np.array([1.0, 2.0, 3.0]), np.array([0, 1, 2]))
+    with h5py.File(path, "r+") as f:
+        g = f["spikes/p"]
+        if damage == "node_id":
+            g["node_ids"][1] = 7
+        elif damage == "nan":
+            g["timestamps"][1] = np.nan
+        else:
+            ids = g["node_ids"][:2]
+            del g["node_ids"]
+            g.create_dataset("node_ids", data=ids)
+    for read in (lambda: file_info(path), lambda: read_spikes(path, "p"), lambda: to_neo(path)):
+        with pytest.raises(SpikeFileError, match=words):
+            read()
