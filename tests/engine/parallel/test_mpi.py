@@ -70,7 +70,7 @@ def _assert_same(ref: dict, got, spikes_at_least: int = 100) -> None:
     assert n_spikes >= spikes_at_least, "the network must spike for the comparison to mean anything"
 
 
-@pytest.mark.parametrize("name", ["cuba", "brunel", "dynamic", "static_delays"])
+@pytest.mark.parametrize("name", ["cuba", "brunel", "dynamic", "static_delays", "generators"])
 def test_two_ranks_equal_one_process(mpiexec, tmp_path, name):
     """Spike steps and ids of every population, rate counts, state samples, final V and synaptic events of two
     ranks (two ``run`` calls) equal one process's; each rank holds about half the synapses; rank 0's spike file

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from engine import (Network, PoissonSource, Population, Projection, RateMonitor, Simulator, SpikeMonitor,
-                    StateMonitor)
+                    SpikeSource, StateMonitor)
 from engine.network.connectivity import FixedInDegree, FixedProbability, OneToOne
 from engine.network.distributions import Normal, Uniform
 from engine.network.library import cuba
@@ -73,8 +73,28 @@ def static_delays(seed: int = 7) -> Network:
     return net
 
 
+def generators(seed: int = 8) -> Network:
+    """A recorded spike generator whose channels (spread over both ranks' blocks) fire up to three times in one
+    step, beside a recorded Poisson source: the exchange's generator section and spike multiplicities."""
+    rng = np.random.default_rng(seed)
+    steps = rng.integers(1, 600, 3000)
+    channels = rng.integers(0, 300, 3000)
+    times = np.concatenate([steps, steps[:400], steps[:100]]) / 10.0  # the same channel and step two or three times
+    channels = np.concatenate([channels, channels[:400], channels[:100]])
+    net = Network(dt=0.1, seed=seed)
+    kw = dict(tau_m=20.0, V_th=-50.0, V_reset=-65.0, E_L=-65.0, t_ref=2.0, V_init=(-65.0, -55.0))
+    net.add(Population("exc", 800, **kw), Population("inh", 200, **kw), PoissonSource("noise", 200, rate=40.0),
+            SpikeSource("gen", 300, times=times, indices=channels),
+            Projection("gen", "exc", FixedProbability(0.05), weight=300.0, delay=1.0),
+            Projection("noise", "inh", FixedProbability(0.1), weight=250.0, delay=1.0),
+            Projection("exc", "inh", FixedProbability(0.05), weight=200.0, delay=1.5),
+            Projection("inh", "exc", FixedProbability(0.1), weight=-400.0, delay=1.5),
+            SpikeMonitor("exc"), SpikeMonitor("inh"), SpikeMonitor("gen"), SpikeMonitor("noise"), RateMonitor("gen"))
+    return net
+
+
 NETWORKS = {"cuba": lambda: cuba(seed=3, scale=0.25), "brunel": brunel, "dynamic": dynamic,
-            "static_delays": static_delays}
+            "static_delays": static_delays, "generators": generators}
 
 
 def results(sim: Simulator) -> dict:
