@@ -110,6 +110,7 @@ def test_washout_initial_state_and_final_state():
     np.testing.assert_array_equal(np.vstack([first, rest]), full)
 
 
+@pytest.mark.slow
 def test_mackey_glass_one_step_prediction():
     X = mackey_glass(10001)  # tau = 17
     esn = ESN(units=1000, spectral_radius=1.25, leak_rate=0.3, connectivity=0.1, seed=0).fit(n_features=1)

@@ -83,6 +83,7 @@ def test_batch_equals_single_trial_any_threads_chunks_batches(small):
     assert not np.array_equal(lsm.transform(X[:1], trial_ids=[7]), full[:1])
 
 
+@pytest.mark.slow
 def test_separation_maass_fig2():
     """Maass 2002 Fig. 2: Poisson inputs (20 Hz, 500 ms) in pairs at d(u, v) = 0, 0.1, 0.2, 0.4; the mean state
     distance grows with d and d = 0 (same input, different initial state) stays lowest; 200 pairs per distance, as

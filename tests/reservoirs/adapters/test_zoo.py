@@ -233,6 +233,7 @@ def test_save_and_load_model(name, tmp_path):
         torch.testing.assert_close(back.feature_extractor()(x), model.feature_extractor()(x), rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_shipped_cnn_weights_are_what_the_recipe_trains():
     """``train_shipped.py`` regenerates the shipped CNN: retraining it gives features as good as the shipped ones.
 
