@@ -26,7 +26,7 @@ TESTS = Path(__file__).resolve().parent
 # ---------------------------------------------------------------------------------------------------- hypothesis
 # CI (``CI`` set): the same examples on every run (derandomize, no example database) and more of them; development:
 # fewer, random ones. HYPOTHESIS_PROFILE=ci|dev chooses explicitly. No deadline either way: a busy machine is no bug.
-settings.register_profile("ci", max_examples=40, derandomize=True, database=None, deadline=None, print_blob=True,
+settings.register_profile("ci", max_examples=30, derandomize=True, database=None, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
