@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "30 % of the digits held out), the memory curve (0-3 items back), times, and the liquid's regime "
                     "(mean rate, ISI CV, spike contrast; needs pip install 'pond[neo]'); writes the liquid's spikes "
                     "for the first test streams to digits_lsm_spikes.h5 (SONATA) and a raster and the memory curves "
-                    "to digits_demo.png in --outdir. Under a minute on two cores. 'pond demo cuba' runs the CUBA "
+                    "to digits_demo.png in --outdir. About 35 s of CPU time once pond's compiled kernels are cached "
+                    "(the first run after install compiles them). 'pond demo cuba' runs the CUBA "
                     "network (4000 LIF) for --duration and writes "
                     "cuba_spikes.h5 and cuba_raster.png. Existing outputs are kept unless --overwrite is given.")
     demo.add_argument("which", nargs="?", default="digits", choices=("digits", "cuba"),
