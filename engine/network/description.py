@@ -291,8 +291,8 @@ class SpikeSource(_Validated):
     """Spikes at given times on given channels (Brian2's ``SpikeGeneratorGroup``, NEST's ``spike_generator``).
 
     Times must lie on the time grid of the network's ``dt`` (the one rule for every time in a model, see
-    :mod:`engine.network.grid`); an off-grid time is refused when the network is built. Different trials of a batch run can
-    get different spike trains through ``Simulator.set_spikes``; these here are the default for every trial.
+    :mod:`engine.network.grid`); an off-grid time is refused when the network is built. Different trials of a batch
+    run can get different spike trains through ``Simulator.set_spikes``; these here are the default for every trial.
 
     Parameters
     ----------
@@ -431,7 +431,8 @@ class Projection(_Validated):
         _check_name("Projection", self.name)
         owner = f"Projection {self.name!r}"
         if not hasattr(self.rule, "validate"):
-            raise TypeError(f"{owner}: rule = {self.rule!r} is not a connectivity rule from engine.network.connectivity")
+            raise TypeError(f"{owner}: rule = {self.rule!r} is not a connectivity rule from "
+                            "engine.network.connectivity")
         for flag in ("allow_autapses", "allow_multapses"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise TypeError(f"{owner}: {flag} = {getattr(self, flag)!r} must be True or False")

@@ -1,7 +1,7 @@
 """Neuron models, one module each (as NEST's ``models/`` folder), and the registry the rest of the engine reads.
 
-Each module holds the model's equations and parameter table (its docstring), its :class:`~engine.models.spec.NeuronModel`
-spec ``MODEL`` and its compiled ``update``. Adding a model is a module here, its entry in :data:`NEURON_MODELS` below
+Each module holds the model's equations and parameter table (its docstring), its
+:class:`~engine.models.spec.NeuronModel` spec ``MODEL`` and its compiled ``update``. Adding a model is a module here, its entry in :data:`NEURON_MODELS` below
 (or a call of :func:`register_neuron_model`), and, when it brings a new update, its branch in the compiled dispatch
 list :mod:`engine.kernels.neurons`: nothing else in the engine names a model.
 """

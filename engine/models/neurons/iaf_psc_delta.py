@@ -45,7 +45,7 @@ KERNEL = 1  # this model's update in the compiled dispatch list (engine.kernels.
 
 @njit(cache=True, inline="always")
 def update(V, Iex, Iin, ref, Iext, flags, lo, n, row, rs, use_iext):
-    """One exact step of neurons ``lo .. lo+n-1``; input queued in ``Iex + Iin`` is added, or dropped if
+    """One exact step of neurons ``lo`` to ``lo + n - 1``; input queued in ``Iex + Iin`` is added, or dropped if
     refractory."""
     c0 = row[lif.PAR_C0]
     p22 = row[lif.PAR_P22]

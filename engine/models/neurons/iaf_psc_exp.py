@@ -50,9 +50,9 @@ KERNEL = 0  # this model's update in the compiled dispatch list (engine.kernels.
 
 @njit(cache=True, inline="always")
 def update(V, Iex, Iin, ref, Iext, flags, lo, n, row, rs, use_iext):
-    """One exact step of neurons ``lo .. lo+n-1`` with parameter-table ``row``; sets ``flags`` where the threshold
-    is crossed. The row is read into locals before the loop (the state arrays could alias it), and the index is
-    unsigned, so numba emits no negative-index wrap-around and LLVM vectorises the loop."""
+    """One exact step of neurons ``lo`` to ``lo + n - 1`` with parameter-table ``row``; sets ``flags`` where the
+    threshold is crossed. The row is read into locals before the loop (the state arrays could alias it), and the
+    index is unsigned, so numba emits no negative-index wrap-around and LLVM vectorises the loop."""
     c0 = row[lif.PAR_C0]
     p22 = row[lif.PAR_P22]
     p20 = row[lif.PAR_P20]
