@@ -3,6 +3,7 @@
 Usage (from tests/test_mpi.py)::
 
     mpiexec -n 2 python tests/mpi_scripts/run_network.py NAME DURATION_MS OUT.npz [--threads T] [--spikefile PATH]
+        [--record CAPACITY]
 
 Rank 0 writes ``OUT.npz``: the spike steps and ids of every recorded population, the rate counts, the state samples,
 the final V and the run's synaptic events; every rank checks that its own spikes equal rank 0's. The networks
@@ -123,8 +124,13 @@ def main(argv: list[str]) -> None:
     ap.add_argument("out")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--spikefile", default=None)
+    ap.add_argument("--record", type=int, default=None, help="spike record capacity: small, it fills and drains")
     args = ap.parse_args(argv)
     comm = MPI.COMM_WORLD
+    if args.record is not None:
+        from engine.run.clock import ClockSimulator
+
+        ClockSimulator._MIN_RECORD_CAPACITY = args.record
     sim = Simulator(NETWORKS[args.name](), comm=comm, n_jobs=args.threads)
     sinks = []
     if args.spikefile and comm.rank == 0:
