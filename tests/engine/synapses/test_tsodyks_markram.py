@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import reference_tool
 
-from engine import Network, Population, Projection, Simulator, SpikeSource, StateMonitor
+from engine import (Network, PoissonSource, Population, Projection, Simulator, SpikeMonitor, SpikeSource,
+                    StateMonitor)
 from engine.network.connectivity import AllToAll, OneToOne
 from engine.network.distributions import Normal
 from engine.models.synapses import StaticSynapse, TsodyksMarkram
@@ -240,26 +241,35 @@ def test_a_first_spike_at_step_zero_is_a_first_spike_only_once():
 
 
 def test_same_step_spikes_update_the_state_bit_for_bit():
-    """After a train with several spikes in one step (multiplicity 2 and 3), the synapse's ``u`` and ``x`` equal
-    NEST's tsodyks2 recurrence evaluated with the same float operations, bit for bit (a rewrite such as ``x - x * u``
-    for ``1 + (x - x * u - 1)`` changes the last bits and is caught here, not by a tolerance)."""
+    """A 5 kHz Poisson source spikes up to several times in one 0.1 ms step (one queue entry of multiplicity m).
+    After every step the synapse's ``u`` and ``x`` equal NEST's tsodyks2 recurrence evaluated with the same float
+    operations, bit for bit: a rewrite such as ``x - x * u`` for ``1 + (x - x * u - 1)`` changes the last bits
+    whenever ``x < 0.5`` (then ``1 + (y - 1)`` rounds ``y`` to the spacing of numbers near 1) and is caught here,
+    not by a tolerance (a later spike's update would round the difference away, so the state is read every step)."""
     U, tau_rec, tau_fac = 0.37, 123.4, 56.7
-    times = np.array([1.3, 7.9, 7.9, 12.2, 20.0, 20.0, 20.0])  # ends on a step of three: x < 0.5 there, where
-    # 1 + (y - 1) rounds y to the spacing of numbers near 1 (a later spike's update would round the difference away)
     net = Network(dt=DT, seed=1)
-    net.add(Population("n", 1, model="iaf_psc_delta", V_th=1e9, V_reset=-1e9),
-            SpikeSource("pre", 1, times=times, indices=np.zeros(times.size, int)),
-            Projection("pre", "n", OneToOne(), weight=1.0, delay=DT,
-                       synapse=TsodyksMarkram(U=U, tau_rec=tau_rec, tau_fac=tau_fac)))
-    sim = Simulator(net).run(30.0)
-    u, x, last = U, 1.0, None
-    for step in np.rint(times / DT).astype(np.int64).tolist():
-        if last is not None and step != last:
-            h = (step - last) * DT
-            x = 1.0 + (x - x * u - 1.0) * math.exp(-h / tau_rec)  # (libm's exp, as the kernel's)
-            u = U + u * (1.0 - U) * math.exp(-h / tau_fac)
-        elif last is not None:
-            x = 1.0 + (x - x * u - 1.0)
-            u = U + u * (1.0 - U)
-        last = step
-    assert (sim.stp_u[0, 0], sim.stp_x[0, 0]) == (u, x)
+    net.add(Population("n", 1, model="iaf_psc_delta", V_th=1e9, V_reset=-1e9), PoissonSource("p", 1, rate=5000.0),
+            Projection("p", "n", OneToOne(), weight=1.0, delay=DT,
+                       synapse=TsodyksMarkram(U=U, tau_rec=tau_rec, tau_fac=tau_fac)), SpikeMonitor("p"))
+    sim = Simulator(net)
+    got = []
+    for _ in range(300):
+        sim.run(DT)
+        got.append((float(sim.stp_u[0, 0]), float(sim.stp_x[0, 0])))
+    steps = sim.spike_steps("p")[0].tolist()
+    assert max(np.unique(steps, return_counts=True)[1]) >= 3  # steps of multiplicity 2 and 3 are in the train
+    u, x, last, want = U, 1.0, None, []
+    k = 0
+    for now in range(300):
+        while k < len(steps) and steps[k] == now:
+            if last is not None and steps[k] != last:
+                h = (steps[k] - last) * DT
+                x = 1.0 + (x - x * u - 1.0) * math.exp(-h / tau_rec)  # (libm's exp, as the kernel's)
+                u = U + u * (1.0 - U) * math.exp(-h / tau_fac)
+            elif last is not None:
+                x = 1.0 + (x - x * u - 1.0)
+                u = U + u * (1.0 - U)
+            last = steps[k]
+            k += 1
+        want.append((u, x))
+    assert got == want
