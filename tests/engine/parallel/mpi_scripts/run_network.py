@@ -76,7 +76,9 @@ def static_delays(seed: int = 7) -> Network:
 
 def generators(seed: int = 8) -> Network:
     """A recorded spike generator whose channels (spread over both ranks' blocks) fire up to three times in one
-    step, beside a recorded Poisson source: the exchange's generator section and spike multiplicities."""
+    step, beside recorded Poisson sources, one at 3 kHz whose channels often spike several times in one step (one
+    buffer entry of multiplicity m; a generator's same-step spikes are separate entries): the exchange's generator
+    section and spike multiplicities."""
     rng = np.random.default_rng(seed)
     steps = rng.integers(1, 600, 3000)
     channels = rng.integers(0, 300, 3000)
@@ -85,12 +87,13 @@ def generators(seed: int = 8) -> Network:
     net = Network(dt=0.1, seed=seed)
     kw = dict(tau_m=20.0, V_th=-50.0, V_reset=-65.0, E_L=-65.0, t_ref=2.0, V_init=(-65.0, -55.0))
     net.add(Population("exc", 800, **kw), Population("inh", 200, **kw), PoissonSource("noise", 200, rate=40.0),
-            SpikeSource("gen", 300, times=times, indices=channels),
+            SpikeSource("gen", 300, times=times, indices=channels), PoissonSource("burst", 100, rate=3000.0),
             Projection("gen", "exc", FixedProbability(0.05), weight=300.0, delay=1.0),
             Projection("noise", "inh", FixedProbability(0.1), weight=250.0, delay=1.0),
             Projection("exc", "inh", FixedProbability(0.05), weight=200.0, delay=1.5),
             Projection("inh", "exc", FixedProbability(0.1), weight=-400.0, delay=1.5),
-            SpikeMonitor("exc"), SpikeMonitor("inh"), SpikeMonitor("gen"), SpikeMonitor("noise"), RateMonitor("gen"))
+            SpikeMonitor("exc"), SpikeMonitor("inh"), SpikeMonitor("gen"), SpikeMonitor("noise"), SpikeMonitor("burst"),
+            RateMonitor("gen"))
     return net
 
 
