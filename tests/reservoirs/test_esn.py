@@ -66,6 +66,7 @@ def test_states_equal_numpy_reference_with_feedback():
     np.testing.assert_allclose(lin.transform(U), _reference(lin, U), atol=1e-12)
 
 
+@pytest.mark.slow
 def test_bit_identical_across_batch_size_threads_and_layout():
     rng = np.random.default_rng(0)
     U = rng.uniform(-1, 1, (19, 150, 2))
@@ -85,6 +86,7 @@ def test_bit_identical_across_batch_size_threads_and_layout():
     np.testing.assert_array_equal(lst[1], full[1])
 
 
+@pytest.mark.slow
 def test_same_seed_same_matrices_and_spectral_radius():
     a, b = ESN(units=600, spectral_radius=0.95, seed=5).fit(n_features=1), ESN(units=600, spectral_radius=0.95,
                                                                                 seed=5).fit(n_features=1)

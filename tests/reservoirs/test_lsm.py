@@ -120,6 +120,7 @@ def segment_trials(n, templates, rng, jitter=4.0):
     return X, np.array(y)
 
 
+@pytest.mark.slow
 def test_template_classification_fading_memory():
     """The LSM toolbox's segment protocol: 4 segments of 250 ms, each one of 2 Poisson templates (20 Hz, 4
     channels), 4 ms jitter per trial; a linear readout (ridge, alpha 0.1; 400 training, 200 held-out trials) of the
