@@ -4,9 +4,9 @@ import importlib
 
 import pytest
 
-MODULES = ["engine.network.connectivity", "engine.network.distributions", "engine.network.description", "engine.io.modelfile",
-           "engine.run.simulator", "engine.io.spikefile.writer", "readouts._online", "readouts._ridge", "reservoirs.esn",
-           "reservoirs.sweeps", "pond.pynn"]
+MODULES = ["engine.network.connectivity", "engine.network.distributions", "engine.network.description",
+           "engine.io.modelfile", "engine.run.base", "engine.run.event_driven", "engine.io.spikefile.writer",
+           "readouts._online", "readouts._ridge", "reservoirs.esn", "reservoirs.sweeps", "pond.pynn"]
 
 
 @pytest.mark.parametrize("name", MODULES)

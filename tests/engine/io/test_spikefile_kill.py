@@ -60,7 +60,8 @@ _CHILD = textwrap.dedent("""
 @pytest.mark.parametrize("mode", ["between_populations", "mid_flush", "memory"])
 def test_kill_leaves_every_population_at_the_stated_time(tmp_path, mode):
     path = tmp_path / f"{mode}.h5"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests"), str(Path(__file__).parent),
+                                                   os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-c", _CHILD, str(path), mode], capture_output=True, text=True, env=env,
                           timeout=60)
     assert proc.returncode == 9, proc.stderr
