@@ -6,20 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import poisson_trials
 from reservoirs import LSM
 from reservoirs.lsm import (COLUMN_A, COLUMN_INPUT_A, COLUMN_INPUT_RATE, expected_in_degree, input_weights,
                             recurrent_weights)
 
 pytest.importorskip("neo")
-
-
-def poisson(n_trials, n_channels, duration, rate, seed):
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n_trials):
-        n = rng.poisson(rate * duration * 1e-3 * n_channels)
-        out.append((np.round(rng.uniform(0, duration, n), 1), rng.integers(0, n_channels, n)))
-    return out
 
 
 def test_the_column_keeps_the_papers_weights_bit_for_bit():
@@ -53,7 +45,7 @@ def test_other_liquids_scale_by_the_square_root_of_the_in_degree():
 
 def test_auto_input_weights_keep_the_columns_expected_input():
     assert input_weights(20.0, 4) == COLUMN_INPUT_A
-    X = poisson(3, 32, 200.0, 50.0, seed=1)
+    X = poisson_trials(3, 32, 200.0, 50.0, seed=1)
     lsm = LSM(grid=(4, 4, 4), input_A="auto", duration=200.0, seed=0).fit(X)
     rate = sum(c.size for _, c in X) / (3 * 32 * 0.2)
     assert lsm.input_A_ == pytest.approx(input_weights(rate, 32))
@@ -72,7 +64,7 @@ def test_auto_input_weights_keep_the_columns_expected_input():
 def test_regime_tells_asynchronous_irregular_from_regular_firing():
     """A 512-neuron liquid fed 64 channels at 40 Hz: with the scaling rules it fires asynchronously and irregularly;
     with the column's per-synapse input weights (made for 4 channels at 20 Hz) it is driven into regular firing."""
-    X = poisson(2, 64, 600.0, 40.0, seed=3)
+    X = poisson_trials(2, 64, 600.0, 40.0, seed=3)
     healthy = LSM(grid=(8, 8, 8), input_A="auto", duration=600.0, seed=1).fit(X).regime(X)
     print("healthy", {k: healthy[k] for k in ("rate_hz", "cv", "spike_contrast")})
     assert 3.0 <= healthy["rate_hz"] <= 40.0
@@ -89,7 +81,7 @@ def test_regime_equals_the_statistics_of_the_liquids_spikes(tmp_path):
     from engine import Simulator
     from engine.io.neo_export import spike_statistics, to_neo
 
-    X = poisson(2, 4, 300.0, 20.0, seed=2)
+    X = poisson_trials(2, 4, 300.0, 20.0, seed=2)
     lsm = LSM(grid=(5, 3, 3), duration=300.0, seed=5).fit(X)
     r = lsm.regime(X, trial_ids=[4, 9])
     sim = Simulator(lsm.network("spikes"), trials=[4, 9])
