@@ -2,13 +2,11 @@
 driver promises in the event-driven mode as in the clock-driven one (memory refused before allocation, the last
 state sample, spikes counted in their step, refusals by name), and one trial of a batch written by its trial id."""
 import ast
-import tracemalloc
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, allocates_at_most
 from engine import (Network, Population, PoissonSource, Projection, RateMonitor, Simulator, SpikeMonitor,
                     SpikeSource, StateMonitor)
 from engine.io.spikefile import SpikeFileReader, SpikeFileWriter, read_spikes
@@ -26,18 +24,6 @@ def _net(n=5):
             Projection("drive", "n", OneToOne(), weight=2.0, delay=1.0), SpikeMonitor("n"), RateMonitor("n"),
             StateMonitor("n", indices=[0]))
     return net
-
-
-@contextmanager
-def _allocates_at_most(max_bytes=64 * 2**20):
-    """What runs inside allocates at most ``max_bytes`` at the peak (a refusal before allocation)."""
-    tracemalloc.start()
-    try:
-        yield
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak <= max_bytes, f"{peak / 2**20:.1f} MiB allocated before the refusal"
 
 
 def test_both_methods_are_simulators_with_one_interface():
@@ -131,7 +117,7 @@ def test_the_event_mode_refuses_a_network_beyond_memory_before_allocation(monkey
     as the clock mode refuses it, before anything is allocated."""
     monkeypatch.setenv("POND_MEMORY_LIMIT", "200M")
     net = Network(dt=0.1).add(Population("n", 2_000_000, **DELTA))
-    with _allocates_at_most(), pytest.raises(MemoryError, match=r"EventSimulator: 4 trial\(s\) of 2000000 neurons "
+    with allocates_at_most(), pytest.raises(MemoryError, match=r"EventSimulator: 4 trial\(s\) of 2000000 neurons "
                                                                 r".*GiB.*available"):
         Simulator(net, method="event", trials=4)
     with pytest.raises(MemoryError, match="2000000 neurons"):
@@ -143,7 +129,7 @@ def test_the_event_mode_refuses_a_state_record_beyond_memory_before_the_run():
     numpy's 'Unable to allocate', and the simulator stays at t = 0."""
     net = Network(dt=0.1).add(Population("n", 100_000, **DELTA), StateMonitor("n"))
     sim = Simulator(net, method="event")
-    with _allocates_at_most(), pytest.raises(MemoryError, match=r"StateMonitor column.*GiB.*every="):
+    with allocates_at_most(), pytest.raises(MemoryError, match=r"StateMonitor column.*GiB.*every="):
         sim.run(1e6)
     assert sim.t == 0.0
 
